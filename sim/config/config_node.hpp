@@ -1,0 +1,127 @@
+#pragma once
+/// \file
+/// ConfigNode: a YAML document as an immutable tree that remembers, for every node, the file,
+/// line and column it came from and its key path ("gpus.h200.memory.bandwidth", "items[2].name").
+/// Every reader throws moesim::ConfigError naming file:line:col, key path, what was expected and
+/// what was found, with a "did you mean" where a close match exists. yaml-cpp stays inside
+/// sim/config/*.cpp; this header does not include it.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sim/core/error.hpp"
+#include "sim/core/units.hpp"
+
+namespace moesim::config {
+
+namespace detail {
+struct Node;  // defined in config_node.cpp
+}
+
+/// A node of a loaded YAML document. Cheap to copy (shares the immutable tree).
+class ConfigNode {
+ public:
+  enum class Kind { kNull, kScalar, kMap, kSequence };
+
+  /// Loads and parses a YAML file. A missing file or a YAML syntax error is a ConfigError.
+  static ConfigNode load_file(const std::filesystem::path& path);
+  /// Parses YAML text; `label` stands for the file name in error messages.
+  static ConfigNode parse(std::string_view yaml_text, std::string label);
+
+  Kind kind() const;
+  bool is_null() const { return kind() == Kind::kNull; }
+  bool is_scalar() const { return kind() == Kind::kScalar; }
+  bool is_map() const { return kind() == Kind::kMap; }
+  bool is_sequence() const { return kind() == Kind::kSequence; }
+
+  /// Where this node was written.
+  const SourceLocation& location() const;
+  /// Dotted key path from the document root; empty for the root.
+  const std::string& key_path() const { return path_; }
+
+  // ---- maps ----
+  /// True when this is a map holding `key`.
+  bool has(std::string_view key) const;
+  /// The value of a required key; a ConfigError (expected "key 'x'", with a did-you-mean among
+  /// the keys present) when absent or when this is not a map.
+  ConfigNode at(std::string_view key) const;
+  /// The value of an optional key, or std::nullopt.
+  std::optional<ConfigNode> get(std::string_view key) const;
+  /// Keys of a map, in document order.
+  std::vector<std::string> keys() const;
+  /// (key, value) pairs of a map, in document order.
+  std::vector<std::pair<std::string, ConfigNode>> entries() const;
+  /// Rejects any key not in `allowed` with a ConfigError pointing at that key and suggesting the
+  /// closest allowed key. Also fails when this is not a map.
+  void check_keys(std::span<const std::string_view> allowed) const;
+  void check_keys(std::initializer_list<std::string_view> allowed) const {
+    check_keys(std::span<const std::string_view>(allowed.begin(), allowed.size()));
+  }
+
+  // ---- sequences ----
+  /// Number of items of a sequence (ConfigError if not a sequence).
+  std::size_t size() const;
+  /// Item `i` of a sequence; its key path is "path[i]".
+  ConfigNode operator[](std::size_t i) const;
+  /// All items of a sequence.
+  std::vector<ConfigNode> items() const;
+
+  // ---- scalars (each throws ConfigError on a wrong kind or a malformed value) ----
+  std::string as_string() const;
+  double as_double() const;  ///< finite numbers only
+  std::int64_t as_int() const;
+  bool as_bool() const;  ///< true/false only
+  /// One of `choices`, with a did-you-mean when it is not.
+  std::string as_choice(std::span<const std::string_view> choices) const;
+  std::string as_choice(std::initializer_list<std::string_view> choices) const {
+    return as_choice(std::span<const std::string_view>(choices.begin(), choices.size()));
+  }
+  Bytes as_bytes() const;           ///< "141 GB", "96 GiB"
+  Bandwidth as_bandwidth() const;   ///< "900 GB/s", "400 Gb/s"
+  Duration as_duration() const;     ///< "2 us", "1.5 ms"
+  FlopRate as_flop_rate() const;    ///< "2.25 PFLOP/s"
+  Flops as_flops() const;           ///< "3 TFLOP"
+  Power as_power() const;           ///< "1200 W"
+  MoneyRate as_money_rate() const;  ///< "$2.10/h"
+
+  /// The scalar text, or a short rendering of a map/sequence, for "found ..." in messages.
+  std::string describe() const;
+
+  /// Throws a ConfigError at this node: expected `expected`, found describe() (or `found`).
+  [[noreturn]] void fail(std::string expected, std::string found = {},
+                         std::string suggestion = {}) const;
+
+  /// Internal: wraps a tree node. Used by the loader and the override merge.
+  ConfigNode(std::shared_ptr<const detail::Node> node, std::string path);
+
+ private:
+  std::shared_ptr<const detail::Node> node_;
+  std::string path_;
+};
+
+/// `base` with every key of `overrides` replaced, recursively for nested maps. A key in
+/// `overrides` that `base` lacks is a ConfigError at that key, with a did-you-mean among the
+/// base's keys. Sequences and scalars are replaced whole. Locations of replaced values point at
+/// the override.
+ConfigNode apply_overrides(const ConfigNode& base, const ConfigNode& overrides);
+
+/// Resolves a preset reference. `node` may be
+///   - a string: a preset name or path, resolved with `resolve`;
+///   - a map `{preset: NAME, overrides: {...}}`: the preset with the overrides applied;
+///   - any other map: returned as is (an inline definition).
+using PresetResolver = std::function<ConfigNode(const ConfigNode& name)>;
+ConfigNode resolve_preset(const ConfigNode& node, const PresetResolver& resolve);
+
+/// Applies one command-line setting "a.b.c=value" (value parsed as YAML) to `root`; the key path
+/// must already exist. `label` names the origin in errors (e.g. "--set").
+ConfigNode with_setting(const ConfigNode& root, std::string_view assignment, std::string label);
+
+}  // namespace moesim::config
