@@ -68,13 +68,22 @@ constexpr double to_microseconds(Duration d) { return to_seconds(d) / scale::kMi
 
 /// Converts a non-negative, finite number of seconds to a Duration, rounding up to whole
 /// picoseconds: zero stays zero, any positive time lasts at least one tick. Overflow asserts.
+namespace detail {
+/// Rounds a non-negative, finite number of picoseconds up to a Duration: zero stays zero, any
+/// positive time lasts at least one tick. Overflow asserts.
+inline Duration ceil_picoseconds(double ps) {
+  MOESIM_ASSERT(std::isfinite(ps) && ps >= 0.0, "duration must be finite and >= 0");
+  if (ps == 0.0) return Duration::zero();
+  const double up = std::ceil(ps);
+  MOESIM_ASSERT(up < static_cast<double>(std::numeric_limits<std::int64_t>::max()),
+                "duration overflows int64 picoseconds");
+  return Duration{up < 1.0 ? 1 : static_cast<std::int64_t>(up)};
+}
+}  // namespace detail
+
 inline Duration ceil_duration(double seconds) {
   MOESIM_ASSERT(std::isfinite(seconds) && seconds >= 0.0, "duration must be finite and >= 0");
-  if (seconds == 0.0) return Duration::zero();
-  const double ps = std::ceil(seconds * scale::kPicosecondsPerSecond);
-  MOESIM_ASSERT(ps < static_cast<double>(std::numeric_limits<std::int64_t>::max()),
-                "duration overflows int64 picoseconds");
-  return Duration{ps < 1.0 ? 1 : static_cast<std::int64_t>(ps)};
+  return detail::ceil_picoseconds(seconds * scale::kPicosecondsPerSecond);
 }
 
 /// A strongly typed quantity: one base unit, stored as Rep. Same-type addition, subtraction,
@@ -182,12 +191,13 @@ constexpr double in_usd_per_hour(MoneyRate r) { return r.base() * scale::kSecond
 /// Time to move `b` at rate `bw`, rounded up once to whole picoseconds.
 inline Duration operator/(Bytes b, Bandwidth bw) {
   MOESIM_ASSERT(bw.base() > 0.0, "bandwidth must be positive");
-  return ceil_duration(static_cast<double>(b.base()) / bw.base());
+  return detail::ceil_picoseconds(static_cast<double>(b.base()) * scale::kPicosecondsPerSecond /
+                                  bw.base());
 }
 /// Time to execute `f` at rate `r`, rounded up once to whole picoseconds.
 inline Duration operator/(Flops f, FlopRate r) {
   MOESIM_ASSERT(r.base() > 0.0, "FLOP rate must be positive");
-  return ceil_duration(f.base() / r.base());
+  return detail::ceil_picoseconds(f.base() * scale::kPicosecondsPerSecond / r.base());
 }
 /// Energy drawn at power `p` over `d`.
 inline Energy operator*(Power p, Duration d) { return Energy{p.base() * to_seconds(d)}; }
