@@ -23,12 +23,13 @@
 namespace moesim::config {
 
 namespace detail {
-struct Node;  // defined in config_node.cpp
+struct Node;  // defined in sim/config/detail_node.hpp, private to sim/config
 }
 
 /// A node of a loaded YAML document. Cheap to copy (shares the immutable tree).
 class ConfigNode {
  public:
+  /// What a node holds; an empty value ("key:", "~", "null") is kNull.
   enum class Kind { kNull, kScalar, kMap, kSequence };
 
   /// Loads and parses a YAML file. A missing file or a YAML syntax error is a ConfigError.
@@ -36,7 +37,9 @@ class ConfigNode {
   /// Parses YAML text; `label` stands for the file name in error messages.
   static ConfigNode parse(std::string_view yaml_text, std::string label);
 
+  /// What this node holds.
   Kind kind() const;
+  /// Shorthands for kind() == ...
   bool is_null() const { return kind() == Kind::kNull; }
   bool is_scalar() const { return kind() == Kind::kScalar; }
   bool is_map() const { return kind() == Kind::kMap; }
@@ -44,7 +47,9 @@ class ConfigNode {
 
   /// Where this node was written.
   const SourceLocation& location() const;
-  /// Dotted key path from the document root; empty for the root.
+  /// Dotted key path from the document root; empty for the root. A resolved preset takes the
+  /// path of the key that named it ("gpu.memory.capacity"), while its locations stay in the
+  /// preset's file.
   const std::string& key_path() const { return path_; }
 
   // ---- maps ----
@@ -53,7 +58,8 @@ class ConfigNode {
   /// The value of a required key; a ConfigError (expected "key 'x'", with a did-you-mean among
   /// the keys present) when absent or when this is not a map.
   ConfigNode at(std::string_view key) const;
-  /// The value of an optional key, or std::nullopt.
+  /// The value of an optional key, or std::nullopt (also when this node is empty); a
+  /// ConfigError when this is a scalar or a sequence.
   std::optional<ConfigNode> get(std::string_view key) const;
   /// Keys of a map, in document order.
   std::vector<std::string> keys() const;
@@ -75,10 +81,12 @@ class ConfigNode {
   std::vector<ConfigNode> items() const;
 
   // ---- scalars (each throws ConfigError on a wrong kind or a malformed value) ----
-  std::string as_string() const;
-  double as_double() const;  ///< finite numbers only
-  std::int64_t as_int() const;
-  bool as_bool() const;  ///< true/false only
+  // Quantity readers take the forms of sim/core/unit_parse.hpp; a bare number is an error that
+  // says the unit is missing.
+  std::string as_string() const;  ///< any scalar, as written
+  double as_double() const;       ///< finite decimal numbers only ("0.5", "1e-3")
+  std::int64_t as_int() const;    ///< whole decimal numbers within int64 ("42", "-3")
+  bool as_bool() const;           ///< true/false only
   /// One of `choices`, with a did-you-mean when it is not.
   std::string as_choice(std::span<const std::string_view> choices) const;
   std::string as_choice(std::initializer_list<std::string_view> choices) const {
@@ -92,7 +100,9 @@ class ConfigNode {
   Power as_power() const;           ///< "1200 W"
   MoneyRate as_money_rate() const;  ///< "$2.10/h"
 
-  /// The scalar text, or a short rendering of a map/sequence, for "found ..." in messages.
+  /// What this node holds, for "found ..." in messages: a plain number or true/false as written
+  /// (900), other scalars in double quotes ("900 GX/s"), "a map with keys a, b",
+  /// "a sequence of 3 items", "an empty value".
   std::string describe() const;
 
   /// Throws a ConfigError at this node: expected `expected`, found describe() (or `found`).
@@ -101,6 +111,8 @@ class ConfigNode {
 
   /// Internal: wraps a tree node. Used by the loader and the override merge.
   ConfigNode(std::shared_ptr<const detail::Node> node, std::string path);
+  /// Internal: the shared tree node. Used by the override merge.
+  const std::shared_ptr<const detail::Node>& tree_node() const { return node_; }
 
  private:
   std::shared_ptr<const detail::Node> node_;
@@ -113,15 +125,21 @@ class ConfigNode {
 /// the override.
 ConfigNode apply_overrides(const ConfigNode& base, const ConfigNode& overrides);
 
+/// Loads the preset that a scalar node names (Catalog::resolver() makes one).
+using PresetResolver = std::function<ConfigNode(const ConfigNode& name)>;
+
 /// Resolves a preset reference. `node` may be
 ///   - a string: a preset name or path, resolved with `resolve`;
-///   - a map `{preset: NAME, overrides: {...}}`: the preset with the overrides applied;
+///   - a map `{preset: NAME, overrides: {...}}`: the preset with the overrides applied (other
+///     keys are rejected with a did-you-mean);
 ///   - any other map: returned as is (an inline definition).
-using PresetResolver = std::function<ConfigNode(const ConfigNode& name)>;
+/// The result takes node's key path; anything else is a ConfigError at `node`.
 ConfigNode resolve_preset(const ConfigNode& node, const PresetResolver& resolve);
 
 /// Applies one command-line setting "a.b.c=value" (value parsed as YAML) to `root`; the key path
-/// must already exist. `label` names the origin in errors (e.g. "--set").
+/// must already exist, and may index sequences ("links[1].count=4"). `label` names the origin
+/// in errors and in the new value's location (e.g. "--set"), at line 1 and the column within
+/// `assignment`. An unknown segment is a ConfigError with a did-you-mean. `root` is unchanged.
 ConfigNode with_setting(const ConfigNode& root, std::string_view assignment, std::string label);
 
 }  // namespace moesim::config
