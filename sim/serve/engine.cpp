@@ -1,0 +1,312 @@
+#include "sim/serve/engine.hpp"
+
+#include <algorithm>
+#include <string>
+
+#include "sim/core/error.hpp"
+#include "sim/serve/impl/engine_state.hpp"
+
+namespace moesim::serve {
+
+using detail::Instance;
+using detail::Pool;
+using detail::Rank;
+using detail::Seq;
+using detail::SeqCold;
+using detail::SeqState;
+
+void Engine::Impl::emit(Pool& pool, std::int64_t id, Seq& s, std::int32_t n, TimePoint t) {
+  RequestRecord& rec = e.records_[id];
+  if (s.generated == 0) {
+    rec.first_token = t;
+  } else {
+    const Duration gap = t - s.last_emit;
+    s.itl_max = std::max(s.itl_max, gap);
+    if (s.measured) e.itl_.add(gap);
+  }
+  s.generated += n;
+  s.last_emit = t;
+  ++s.emissions;
+  pool.counters.output_tokens += n;
+}
+
+void Engine::Impl::complete(Instance& inst, std::int64_t id, Seq& s, TimePoint t) {
+  free_blocks(inst.ranks[s.rank], s);
+  inst.ranks[s.rank].leavers = true;
+  s.state = SeqState::kDone;
+  --inst.outstanding;
+  RequestRecord& rec = e.records_[id];
+  rec.completion = t;
+  rec.completed = true;
+  rec.itl_max = s.itl_max;
+  rec.emissions = s.emissions;
+  inst.finished.push_back(id);
+}
+
+void Engine::Impl::hand_off(Instance& inst, std::int64_t id, Seq& s, TimePoint t) {
+  s.state = SeqState::kHandoff;
+  inst.ranks[s.rank].leavers = true;
+  SeqCold& sc = cold[id];
+  sc.src_instance = inst.index;
+  sc.src_rank = s.rank;
+  sc.src_blocks = s.blocks;
+  s.blocks = 0;
+  --inst.outstanding;
+  e.records_[id].prefill_done = t;
+  Pool& dpool = pools[1];
+  Instance& dst = least_loaded(dpool);
+  const std::int32_t r = least_loaded_rank(dst);
+  s.pool = 1;
+  s.instance = dst.index;
+  s.rank = r;
+  s.needs_transfer = true;
+  ++dst.outstanding;
+  e.records_[id].decode_instance = dst.index;
+  dst.ranks[r].waiting.push_back(id);
+  poke(dst);
+}
+
+void Engine::Impl::start_transfer(Instance& dst, std::int32_t dst_rank, std::int64_t id) {
+  Seq& s = seqs[id];
+  KvTransfer t;
+  t.request_id = id;
+  t.tokens = s.isl;
+  t.bytes = e.config_.kv_bytes_per_token * static_cast<std::int64_t>(s.isl);
+  t.source_instance = cold[id].src_instance;
+  t.source_rank = cold[id].src_rank;
+  t.dest_instance = dst.index;
+  t.dest_rank = dst_rank;
+  e.records_[id].decode_admit = e.sim_.now();
+  models.kv_transfer->start(e.sim_, t, [this, id](Simulation&) { transfer_done(id); });
+}
+
+void Engine::Impl::transfer_done(std::int64_t id) {
+  Seq& s = seqs[id];
+  MOESIM_ASSERT(s.state == SeqState::kReceiving, "transfer completed for a sequence not receiving");
+  SeqCold& sc = cold[id];
+  Instance& src = pools[0].instances[sc.src_instance];
+  src.ranks[sc.src_rank].free_blocks += sc.src_blocks;
+  sc.src_blocks = 0;
+  s.state = SeqState::kDecoding;
+  e.records_[id].decode_ready = e.sim_.now();
+  poke(src);
+  poke(pools[1].instances[s.instance]);
+}
+
+void Engine::Impl::end_step(Instance& inst) {
+  Pool& pool = pools[inst.pool];
+  const TimePoint t = e.sim_.now();
+  inst.busy = false;
+  inst.in_step_end = true;
+  inst.busy_done += inst.step_duration;
+  inst.has_last = true;
+  inst.last_end = t;
+  inst.last_device = inst.step_device;
+
+  PoolCounters& c = pool.counters;
+  ++c.steps;
+  c.busy += inst.step_duration;
+  c.breakdown += inst.timing.breakdown;
+  c.breakdown.host_overhead += inst.host_exposed;
+  c.imbalance_weighted_s += inst.timing.imbalance * to_seconds(inst.step_duration);
+  c.sequences_stepped += static_cast<std::int64_t>(inst.batch.size());
+
+  const std::vector<double>& acceptance = e.config_.spec.acceptance;
+  const std::size_t batch_size = inst.batch.size();
+  for (std::size_t j = 0; j < batch_size; ++j) {
+    if (j + detail::kPrefetchDistance < batch_size) {
+      detail::prefetch(&seqs[inst.batch[j + detail::kPrefetchDistance].request_id]);
+    }
+    const SequenceWork& w = inst.batch[j];
+    const std::int64_t id = w.request_id;
+    Seq& s = seqs[id];
+    if (w.phase == Phase::kPrefill) {
+      c.prefill_tokens += w.new_tokens;
+      s.prefilled += w.new_tokens;
+      const std::int32_t upto = std::min(s.prefilled, s.isl);
+      SeqCold& sc = cold[id];
+      if (upto > sc.input_counted) {
+        c.input_tokens += upto - sc.input_counted;
+        sc.input_counted = upto;
+      }
+      if (s.prefilled < s.prefill_target) continue;
+      s.kv_tokens = s.prefilled;
+      emit(pool, id, s, 1, t);
+      if (s.generated >= s.osl) {
+        complete(inst, id, s, t);
+      } else if (pool.config.role == PoolRole::kPrefill) {
+        hand_off(inst, id, s, t);
+      } else {
+        s.state = SeqState::kDecoding;
+      }
+    } else {
+      c.decode_tokens += w.new_tokens;
+      ++c.decode_sequence_steps;
+      std::int32_t accepted = 0;
+      for (double a : acceptance) {
+        if (!inst.mtp_rng->bernoulli(a)) break;
+        ++accepted;
+      }
+      const std::int32_t n = std::min(1 + accepted, s.osl - s.generated);
+      s.kv_tokens += n;
+      c.decode_output_tokens += n;
+      emit(pool, id, s, n, t);
+      if (s.generated >= s.osl) complete(inst, id, s, t);
+    }
+  }
+  for (Rank& rank : inst.ranks) {
+    if (!rank.leavers) continue;
+    rank.leavers = false;
+    std::erase_if(rank.running, [this](std::int64_t id) {
+      const SeqState st = seqs[id].state;
+      return st == SeqState::kDone || st == SeqState::kHandoff;
+    });
+  }
+
+  // Completions last, so that closed-loop clients see the freed capacity; requests they send
+  // to this instance join the step started below (no separate wake-up).
+  for (std::int64_t id : inst.finished) {
+    if (seqs[id].measured) {
+      ++measured_done;
+      if (measured_done == measured_total) {
+        e.window_end_ = t;
+        e.sim_.stop();
+        // Requests still in flight (warm-up stragglers) keep their counters so far.
+        for (std::size_t j = 0; j < seqs.size(); ++j) {
+          e.records_[j].itl_max = seqs[j].itl_max;
+          e.records_[j].emissions = seqs[j].emissions;
+        }
+      }
+    }
+    if (e.listener_ != nullptr) e.listener_->on_request_complete(e.sim_, id);
+  }
+  inst.finished.clear();
+  inst.in_step_end = false;
+  start_step(inst);
+}
+
+// ---- Engine ----
+
+Engine::Engine(Simulation& sim, EngineConfig config, EngineModels models, EngineOptions options)
+    : sim_(sim), config_(std::move(config)) {
+  config_.validate();
+  options_ = options;
+  MOESIM_ASSERT(options.total_requests >= 1, "total_requests must be set");
+  MOESIM_ASSERT(options.first_measured >= 0 && options.first_measured < options.total_requests,
+                "first_measured out of range");
+  MOESIM_ASSERT(models.primary != nullptr, "the primary pool needs a step-time model");
+  if (config_.disaggregated) {
+    MOESIM_ASSERT(models.decode != nullptr && models.kv_transfer != nullptr,
+                  "disaggregation needs a decode model and a KV transfer model");
+  }
+  impl_ = std::make_unique<Impl>(*this, models);
+  Impl& im = *impl_;
+  im.k = config_.spec.draft_tokens();
+  im.measured_total = options.total_requests - options.first_measured;
+  records_.resize(static_cast<std::size_t>(options.total_requests));
+  im.seqs.resize(static_cast<std::size_t>(options.total_requests));
+  im.cold.resize(static_cast<std::size_t>(options.total_requests));
+
+  auto build_pool = [&](const PoolConfig& pc, StepTimeModel* model, std::int32_t pool_index) {
+    Pool pool;
+    pool.config = pc;
+    pool.model = model;
+    pool.instances.resize(static_cast<std::size_t>(pc.instances));
+    for (std::int32_t i = 0; i < pc.instances; ++i) {
+      Instance& inst = pool.instances[i];
+      inst.pool = pool_index;
+      inst.index = i;
+      inst.ranks.resize(static_cast<std::size_t>(pc.attention_dp));
+      for (Rank& rank : inst.ranks) {
+        rank.total_blocks = pc.blocks_per_rank();
+        rank.free_blocks = rank.total_blocks;
+      }
+      const std::string tag = std::string(to_string(pc.role)) + "." + std::to_string(i);
+      inst.step_rng = &sim_.rng("serve.step_model." + tag);
+      inst.mtp_rng = &sim_.rng("serve.mtp." + tag);
+    }
+    return pool;
+  };
+  im.pools.push_back(build_pool(config_.primary, models.primary, 0));
+  if (config_.disaggregated) im.pools.push_back(build_pool(config_.decode, models.decode, 1));
+}
+
+Engine::~Engine() = default;
+
+void Engine::submit(const RequestSpec& request) {
+  Impl& im = *impl_;
+  MOESIM_ASSERT(request.id >= 0 && request.id < static_cast<std::int64_t>(records_.size()),
+                "request id out of range");
+  MOESIM_ASSERT(request.input_tokens >= 1 && request.output_tokens >= 1, "empty request");
+  const TimePoint now = sim_.now();
+  const std::int64_t id = request.id;
+  Seq& s = im.seqs[id];
+  s = Seq{};
+  im.cold[id] = SeqCold{};
+  s.isl = request.input_tokens;
+  s.osl = request.output_tokens;
+  s.prefill_target = s.isl;
+  s.measured = id >= options_.first_measured;
+  for (const Pool& pool : im.pools) {
+    const std::int64_t need =
+        Impl::ceil_div(im.full_need_tokens(pool.config.role, s), pool.config.kv_block_size);
+    if (need > pool.config.blocks_per_rank()) {
+      throw ConfigError(
+          {"<engine config>", 0, 0},
+          "deployment." + std::string(to_string(pool.config.role)) + ".kv_capacity_tokens",
+          "room for one request of " + std::to_string(s.isl) + " input + " + std::to_string(s.osl) +
+              " output tokens per attention-DP rank (" +
+              std::to_string(need * pool.config.kv_block_size) + " tokens)",
+          std::to_string(pool.config.blocks_per_rank() * pool.config.kv_block_size) +
+              " tokens per rank");
+    }
+  }
+  RequestRecord& rec = records_[id];
+  rec = RequestRecord{};
+  rec.id = id;
+  rec.class_index = request.class_index;
+  rec.input_tokens = request.input_tokens;
+  rec.output_tokens = request.output_tokens;
+  rec.arrival = now;
+
+  if (id == options_.first_measured && !window_start_) {
+    window_start_ = now;
+    for (Pool& pool : im.pools) {
+      pool.start_counters = pool.counters;
+      pool.busy_at_start = im.busy_at(pool, now);
+    }
+  }
+
+  Instance& inst = im.least_loaded(im.pools[0]);
+  const std::int32_t r = Impl::least_loaded_rank(inst);
+  s.pool = 0;
+  s.instance = inst.index;
+  s.rank = r;
+  s.state = SeqState::kWaiting;
+  rec.instance = inst.index;
+  ++inst.outstanding;
+  inst.ranks[r].waiting.push_back(id);
+  im.poke(inst);
+}
+
+const PoolCounters& Engine::counters(PoolRole role) const {
+  const bool decode = role == PoolRole::kDecode;
+  MOESIM_ASSERT(!decode || config_.disaggregated, "no decode pool");
+  return impl_->pools[decode ? 1 : 0].counters;
+}
+
+const PoolCounters& Engine::window_start_counters(PoolRole role) const {
+  const bool decode = role == PoolRole::kDecode;
+  MOESIM_ASSERT(!decode || config_.disaggregated, "no decode pool");
+  return impl_->pools[decode ? 1 : 0].start_counters;
+}
+
+Duration Engine::window_busy(PoolRole role) const {
+  const bool decode = role == PoolRole::kDecode;
+  MOESIM_ASSERT(!decode || config_.disaggregated, "no decode pool");
+  const Pool& pool = impl_->pools[decode ? 1 : 0];
+  const TimePoint end = window_end_.value_or(sim_.now());
+  return impl_->busy_at(pool, end) - pool.busy_at_start;
+}
+
+}  // namespace moesim::serve

@@ -1,0 +1,256 @@
+#pragma once
+/// \file
+/// The serving engine: pools of engine instances on the discrete-event simulation, each
+/// instance stepping its batch as one event per step.
+///
+/// Per instance (one model copy on tp x pp GPUs; attention-DP ranks inside it):
+///   - Routing. A new request goes to the instance with the fewest outstanding requests (ties:
+///     lowest index), and inside it to the attention-DP rank with the fewest running plus
+///     waiting sequences (ties: lowest rank).
+///   - Continuous batching. At every step boundary each rank builds its batch: first its running
+///     sequences in admission order (each decode needs 1 + k tokens of the token budget, each
+///     unfinished prefill takes its next chunk), then new sequences from its waiting queue in
+///     FCFS order while the batch-size, token and KV budgets allow (head-of-line blocking, as
+///     vLLM and TensorRT-LLM schedule). Budgets per rank and step: max_num_tokens new tokens,
+///     max_batch_size running sequences, chunked_prefill_size prefill tokens.
+///   - Chunked prefill. With chunked_prefill_size > 0 a prompt is split into chunks that fit the
+///     remaining budgets. Without it a prompt is scheduled whole when it fits the remaining token
+///     budget, or alone in a step of its own when it exceeds max_num_tokens (instead of never).
+///   - KV cache in blocks of kv_block_size tokens, kv_capacity_tokens / attention_dp tokens per
+///     rank. Policy guaranteed_no_evict (TensorRT-LLM's default CapacitySchedulerPolicy)
+///     reserves blocks for input + output + k tokens at admission and never preempts.
+///     Policy max_utilization allocates blocks as a sequence grows; when a running sequence
+///     cannot grow, the newest running sequence of the rank (possibly itself) is preempted,
+///     recompute-style (vLLM's default): its blocks are freed, it returns to the front of the
+///     waiting queue, and when readmitted it prefills its prompt plus the tokens it had
+///     generated; the step that completes that prefill emits its next token. No admission on a
+///     rank in a step in which it preempted.
+///   - A sequence's context: after the prefill of n tokens, n tokens of KV; a decode step of a
+///     sequence with KV for c tokens has 1 + k new tokens and context c + 1 + k.
+///   - Speculative decoding (MTP) with k draft tokens and conditional per-position acceptance
+///     rates a_1..a_k: each decode step emits 1 + j tokens, where draft i is accepted with
+///     probability a_i if drafts 1..i-1 were (sampled per sequence and step from the instance's
+///     MTP stream), capped by the tokens left. Expected tokens per step 1 + sum_i prod_{j<=i} a_j.
+///   - Host overhead per step (step_overhead) is added to the model's step time; with the
+///     overlap scheduler the host work of step n+1 runs during step n, so only
+///     max(0, step_overhead - previous step's device time) is exposed.
+///   - The step that completes a prefill emits the first token.
+///
+/// Disaggregated: new requests go to the prefill pool. When a prefill completes (first token
+/// emitted there), the request keeps its KV blocks on the prefill rank and joins the waiting
+/// queue of the least-loaded decode instance and rank. The decode rank admits it FCFS when it
+/// has a batch slot and KV blocks for it (as for any admission); admission starts the KV
+/// transfer (prompt tokens x kv_bytes_per_token). When the transfer completes, the prefill rank
+/// frees its blocks and the sequence decodes from the next step boundary of its decode
+/// instance. So a request waits in the prefill queue, in prefill, for a decode slot (holding
+/// prefill KV), in transfer, and in decode: where it really would.
+///
+/// Events: one per step per instance (priority kLow, so requests arriving at the same instant
+/// join that step), one wake-up when an idle instance gets work, and the transfer completions.
+/// Work per step is O(sequences in the batch + ranks); nothing is allocated per step once the
+/// per-instance buffers have grown.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "sim/core/simulation.hpp"
+#include "sim/core/units.hpp"
+#include "sim/serve/histogram.hpp"
+#include "sim/serve/step_time_model.hpp"
+#include "sim/serve/workload.hpp"
+
+namespace moesim::serve {
+
+/// How a rank's KV cache admits and grows sequences.
+enum class KvPolicy : std::uint8_t {
+  kGuaranteedNoEvict,  ///< reserve input + output + k tokens at admission; never preempt
+  kMaxUtilization,     ///< allocate on growth; preempt the newest sequence when out of blocks
+};
+
+/// Per-rank scheduling budgets (per attention-DP rank, as TensorRT-LLM applies max_batch_size
+/// and max_num_tokens per rank under attention DP; with attention_dp = 1, per instance).
+struct SchedulerLimits {
+  std::int32_t max_batch_size = 1;        ///< running sequences (admitted, not finished)
+  std::int32_t max_num_tokens = 1;        ///< new tokens per step
+  std::int32_t chunked_prefill_size = 0;  ///< prefill tokens per step; 0 = no chunking
+};
+
+/// One pool of identical instances.
+struct PoolConfig {
+  PoolRole role = PoolRole::kAggregated;
+  std::int32_t instances = 1;
+  std::int32_t gpus_per_instance = 1;
+  std::int32_t attention_dp = 1;  ///< ranks per instance, each with its own batch and KV
+  SchedulerLimits limits;
+  std::int64_t kv_capacity_tokens = 0;  ///< KV tokens per instance (all ranks), > 0
+  std::int32_t kv_block_size = 32;      ///< tokens per KV block
+  KvPolicy kv_policy = KvPolicy::kGuaranteedNoEvict;
+  /// Total GPUs of the pool.
+  std::int32_t gpus() const { return instances * gpus_per_instance; }
+  /// KV blocks per rank: floor(kv_capacity_tokens / attention_dp / kv_block_size).
+  std::int64_t blocks_per_rank() const;
+};
+
+/// Speculative decoding (MTP): k = acceptance.size() draft tokens per decode step.
+struct SpecDecodeConfig {
+  /// Conditional acceptance rate of draft position i given drafts before it were accepted,
+  /// each in [0, 1]. Empty: no speculative decoding.
+  std::vector<double> acceptance;
+  /// k.
+  std::int32_t draft_tokens() const { return static_cast<std::int32_t>(acceptance.size()); }
+  /// Expected tokens per decode step: 1 + sum_i prod_{j<=i} a_j.
+  double expected_tokens_per_step() const;
+};
+
+/// Host-side time per step added by the engine.
+struct HostOverheadConfig {
+  Duration step_overhead{};        ///< scheduling, sampling, launch not priced by the model
+  bool overlap_scheduler = false;  ///< hide the overhead under the previous step
+};
+
+/// The whole deployment.
+struct EngineConfig {
+  bool disaggregated = false;
+  PoolConfig primary;  ///< the aggregated pool, or the prefill pool when disaggregated
+  PoolConfig decode;   ///< the decode pool (disaggregated only)
+  SpecDecodeConfig spec;
+  HostOverheadConfig host;
+  Bytes kv_bytes_per_token{};  ///< KV bytes moved per prompt token (disaggregated only)
+  /// Throws ConfigError (key path "deployment...") when a value is out of range.
+  void validate() const;
+  /// Total GPUs of the deployment, all pools together.
+  std::int32_t gpus() const { return primary.gpus() + (disaggregated ? decode.gpus() : 0); }
+};
+
+/// The models the engine calls; not owned, must outlive the engine.
+struct EngineModels {
+  StepTimeModel* primary = nullptr;        ///< prices the aggregated or prefill pool's steps
+  StepTimeModel* decode = nullptr;         ///< prices the decode pool's steps (disaggregated)
+  KvTransferModel* kv_transfer = nullptr;  ///< moves KV caches (disaggregated)
+};
+
+/// What happened to one request.
+struct RequestRecord {
+  std::int64_t id = 0;
+  std::int32_t class_index = 0;
+  std::int32_t input_tokens = 0;
+  std::int32_t output_tokens = 0;
+  TimePoint arrival{};
+  TimePoint first_token{};     ///< end of the step that emitted the first token
+  TimePoint completion{};      ///< end of the step that emitted the last token
+  TimePoint prefill_done{};    ///< disaggregated: when the prefill completed (== first_token)
+  TimePoint decode_admit{};    ///< disaggregated: when the decode rank admitted it (transfer start)
+  TimePoint decode_ready{};    ///< disaggregated: when the KV transfer completed
+  Duration itl_max{};          ///< longest gap between two token emissions
+  std::int32_t emissions = 0;  ///< steps that emitted tokens (MTP emits several per step)
+  std::int32_t preemptions = 0;
+  std::int32_t instance = -1;         ///< aggregated or prefill instance
+  std::int32_t decode_instance = -1;  ///< disaggregated only
+  bool completed = false;
+};
+
+/// Counters of one pool, cumulative from the start of the run (steps counted when they end).
+struct PoolCounters {
+  std::int64_t steps = 0;
+  Duration busy{};                     ///< summed step durations (per instance, not per GPU)
+  StepBreakdown breakdown;             ///< summed over steps; host_overhead includes the engine's
+  double imbalance_weighted_s = 0.0;   ///< sum of imbalance x step seconds
+  std::int64_t sequences_stepped = 0;  ///< sum over steps of sequences in the batch
+  std::int64_t prefill_tokens = 0;     ///< prefill tokens computed (recomputation included)
+  std::int64_t decode_tokens = 0;      ///< decode tokens computed (1 + k per decode)
+  std::int64_t decode_sequence_steps = 0;  ///< decodes (sequence-steps)
+  std::int64_t decode_output_tokens = 0;   ///< tokens emitted by decodes (MTP: > steps)
+  std::int64_t input_tokens = 0;           ///< first-time prefill of prompt tokens (workload input)
+  std::int64_t output_tokens = 0;          ///< tokens emitted
+  std::int64_t preemptions = 0;
+  /// Field-wise difference.
+  PoolCounters operator-(const PoolCounters& o) const;
+};
+
+/// One step, recorded for the trace when EngineOptions::record_steps.
+struct StepRecord {
+  TimePoint start{};
+  Duration duration{};
+  PoolRole role = PoolRole::kAggregated;
+  std::int32_t instance = 0;
+  std::int32_t prefill_sequences = 0;
+  std::int32_t decode_sequences = 0;
+  std::int64_t prefill_tokens = 0;
+  std::int64_t decode_tokens = 0;
+  std::int64_t kv_blocks_used = 0;  ///< after scheduling, all ranks of the instance
+  std::int32_t waiting = 0;         ///< queued on the instance after scheduling
+  StepBreakdown breakdown;
+  double imbalance = 1.0;
+  std::vector<StepSpan> detail;
+};
+
+/// Engine options that do not change the simulated behaviour.
+struct EngineOptions {
+  bool record_steps = false;  ///< keep a StepRecord per step (and ask models for detail)
+  /// Requests with id >= this are measured; the engine stops the simulation when the last of
+  /// them completes and snapshots its counters when the first of them arrives.
+  std::int64_t first_measured = 0;
+  std::int64_t total_requests = 0;  ///< ids are 0..total_requests-1
+};
+
+/// Notified when a request completes (closed-loop clients send the next one).
+class CompletionListener {
+ public:
+  virtual ~CompletionListener() = default;
+  /// Called from the step-end event that emitted the request's last token.
+  virtual void on_request_complete(Simulation& sim, std::int64_t request_id) = 0;
+};
+
+/// The serving engine. Not copyable or movable (events hold its address).
+class Engine {
+ public:
+  /// `sim` and the models must outlive the engine. Throws ConfigError when config.validate()
+  /// does; the models a disaggregated deployment needs must be non-null (asserted).
+  Engine(Simulation& sim, EngineConfig config, EngineModels models, EngineOptions options);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Sets the listener for completions (may be null).
+  void set_listener(CompletionListener* listener) { listener_ = listener; }
+
+  /// Hands `request` to the deployment at sim.now() (its arrival time). Throws ConfigError when
+  /// the request can never fit one rank's KV cache.
+  void submit(const RequestSpec& request);
+
+  /// Per-request records, indexed by id.
+  const std::vector<RequestRecord>& requests() const { return records_; }
+  /// Cumulative counters of the primary pool (aggregated or prefill) and the decode pool.
+  const PoolCounters& counters(PoolRole role) const;
+  /// Counters when the first measured request arrived (zero before that).
+  const PoolCounters& window_start_counters(PoolRole role) const;
+  /// Start of the measurement window (arrival of the first measured request), if reached.
+  std::optional<TimePoint> window_start() const { return window_start_; }
+  /// End of the window (completion of the last measured request), if reached.
+  std::optional<TimePoint> window_end() const { return window_end_; }
+  /// Busy time of all instances of a pool within [window start, window end] (or now), in
+  /// instance-seconds, straddling steps prorated.
+  Duration window_busy(PoolRole role) const;
+  /// Inter-token gaps of measured requests.
+  const DurationHistogram& itl() const { return itl_; }
+  /// Steps recorded (record_steps only), in order of their start.
+  const std::vector<StepRecord>& steps() const { return steps_; }
+  const EngineConfig& config() const { return config_; }
+
+ private:
+  struct Impl;
+  Simulation& sim_;
+  EngineConfig config_;
+  CompletionListener* listener_ = nullptr;
+  EngineOptions options_;
+  std::vector<RequestRecord> records_;
+  DurationHistogram itl_;
+  std::vector<StepRecord> steps_;
+  std::optional<TimePoint> window_start_;
+  std::optional<TimePoint> window_end_;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace moesim::serve

@@ -1,0 +1,248 @@
+#include <algorithm>
+#include <limits>
+
+#include "sim/serve/impl/engine_state.hpp"
+
+namespace moesim::serve {
+
+using detail::Instance;
+using detail::Pool;
+using detail::Rank;
+using detail::Seq;
+using detail::SeqState;
+
+Instance& Engine::Impl::least_loaded(Pool& pool) {
+  Instance* best = &pool.instances.front();
+  for (Instance& inst : pool.instances) {
+    if (inst.outstanding < best->outstanding) best = &inst;
+  }
+  return *best;
+}
+
+Duration Engine::Impl::busy_at(const Pool& pool, TimePoint t) const {
+  Duration sum{};
+  for (const Instance& inst : pool.instances) {
+    sum += inst.busy_done;
+    if (inst.busy && t > inst.step_start) sum += std::min(t - inst.step_start, inst.step_duration);
+  }
+  return sum;
+}
+
+void Engine::Impl::poke(Instance& inst) {
+  if (inst.busy || inst.wake_pending || inst.in_step_end) return;
+  inst.wake_pending = true;
+  Instance* p = &inst;
+  e.sim_.schedule_at(
+      e.sim_.now(),
+      [this, p](Simulation&) {
+        p->wake_pending = false;
+        if (!p->busy) start_step(*p);
+      },
+      Priority::kLow);
+}
+
+std::int32_t Engine::Impl::chunk_for(const Instance& inst, std::int64_t remaining,
+                                     std::int64_t tokens_left, std::int64_t prefill_left,
+                                     bool fresh) const {
+  const SchedulerLimits& lim = cfg(inst).limits;
+  if (lim.chunked_prefill_size > 0) {
+    return static_cast<std::int32_t>(
+        std::max<std::int64_t>(0, std::min({remaining, tokens_left, prefill_left})));
+  }
+  if (remaining <= tokens_left) return static_cast<std::int32_t>(remaining);
+  if (fresh && remaining > lim.max_num_tokens) return static_cast<std::int32_t>(remaining);
+  return 0;
+}
+
+void Engine::Impl::preempt(Instance& inst, Rank& rank, std::size_t pos) {
+  const std::int64_t id = rank.running[pos];
+  Seq& s = seqs[id];
+  free_blocks(rank, s);
+  rank.running.erase(rank.running.begin() + static_cast<std::ptrdiff_t>(pos));
+  s.state = SeqState::kWaiting;
+  s.needs_transfer = false;
+  s.prefilled = 0;
+  s.kv_tokens = 0;
+  s.prefill_target = s.isl + s.generated;
+  rank.waiting.push_front(id);
+  ++e.records_[id].preemptions;
+  ++pools[inst.pool].counters.preemptions;
+}
+
+bool Engine::Impl::ensure_blocks(Instance& inst, Rank& rank, std::size_t pos, std::int64_t tokens,
+                                 bool& preempted) {
+  Seq& s = seqs[rank.running[pos]];
+  // Fast path without a division: the blocks held already cover `tokens`.
+  if (tokens <= static_cast<std::int64_t>(s.blocks) * cfg(inst).kv_block_size) return true;
+  const std::int64_t need = blocks_for(inst, tokens) - s.blocks;
+  while (rank.free_blocks < need) {
+    MOESIM_ASSERT(cfg(inst).kv_policy == KvPolicy::kMaxUtilization,
+                  "a guaranteed_no_evict reservation ran out of blocks");
+    std::size_t victim = rank.running.size();
+    for (std::size_t j = rank.running.size(); j-- > pos;) {
+      if (seqs[rank.running[j]].state != SeqState::kReceiving) {
+        victim = j;
+        break;
+      }
+    }
+    MOESIM_ASSERT(victim < rank.running.size(), "no preemption victim");
+    preempt(inst, rank, victim);
+    preempted = true;
+    if (victim == pos) return false;
+  }
+  rank.free_blocks -= need;
+  s.blocks += static_cast<std::int32_t>(need);
+  return true;
+}
+
+void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& totals) {
+  Rank& rank = inst.ranks[r];
+  const PoolConfig& pc = cfg(inst);
+  const SchedulerLimits& lim = pc.limits;
+  std::int64_t tokens_left = lim.max_num_tokens;
+  std::int64_t prefill_left = lim.chunked_prefill_size > 0
+                                  ? lim.chunked_prefill_size
+                                  : std::numeric_limits<std::int64_t>::max();
+  bool preempted = false;
+  bool fresh = true;
+  const std::int32_t decode_tokens = 1 + k;
+
+  for (std::size_t i = 0; i < rank.running.size(); ++i) {
+    if (i + detail::kPrefetchDistance < rank.running.size()) {
+      detail::prefetch(&seqs[rank.running[i + detail::kPrefetchDistance]]);
+    }
+    const std::int64_t id = rank.running[i];
+    Seq& s = seqs[id];
+    if (s.state == SeqState::kDecoding) {
+      if (tokens_left < decode_tokens) continue;
+      const std::int64_t ctx = s.kv_tokens + decode_tokens;
+      if (!ensure_blocks(inst, rank, i, ctx, preempted)) break;  // it was the newest
+      add_work(inst, id, r, decode_tokens, ctx, Phase::kDecode);
+      tokens_left -= decode_tokens;
+      totals.decode_tokens += decode_tokens;
+      ++totals.decode_sequences;
+      fresh = false;
+    } else if (s.state == SeqState::kPrefilling) {
+      const std::int32_t chunk =
+          chunk_for(inst, s.prefill_target - s.prefilled, tokens_left, prefill_left, fresh);
+      if (chunk == 0) continue;
+      const std::int64_t ctx = static_cast<std::int64_t>(s.prefilled) + chunk;
+      if (!ensure_blocks(inst, rank, i, ctx, preempted)) break;
+      add_work(inst, id, r, chunk, ctx, Phase::kPrefill);
+      tokens_left = std::max<std::int64_t>(0, tokens_left - chunk);
+      prefill_left -= chunk;
+      totals.prefill_tokens += chunk;
+      ++totals.prefill_sequences;
+      fresh = false;
+    }
+  }
+  if (preempted) return;
+
+  // Admissions, FCFS, stopping at the first request that does not fit.
+  while (!rank.waiting.empty() &&
+         static_cast<std::int64_t>(rank.running.size()) < lim.max_batch_size) {
+    const std::int64_t id = rank.waiting.front();
+    Seq& s = seqs[id];
+    const bool reserve = pc.kv_policy == KvPolicy::kGuaranteedNoEvict;
+    if (s.needs_transfer) {
+      const std::int64_t tokens = reserve ? full_need_tokens(pc.role, s) : s.isl + decode_tokens;
+      const std::int64_t need = blocks_for(inst, tokens);
+      if (rank.free_blocks < need) break;
+      rank.waiting.pop_front();
+      rank.free_blocks -= need;
+      s.blocks = static_cast<std::int32_t>(need);
+      s.state = SeqState::kReceiving;
+      s.kv_tokens = s.isl;
+      rank.running.push_back(id);
+      start_transfer(inst, r, id);
+      continue;
+    }
+    const std::int32_t chunk =
+        chunk_for(inst, s.prefill_target - s.prefilled, tokens_left, prefill_left, fresh);
+    if (chunk == 0) break;
+    const std::int64_t tokens = reserve ? full_need_tokens(pc.role, s) : chunk;
+    const std::int64_t need = blocks_for(inst, tokens);
+    if (rank.free_blocks < need) break;
+    rank.waiting.pop_front();
+    rank.free_blocks -= need;
+    s.blocks = static_cast<std::int32_t>(need);
+    s.state = SeqState::kPrefilling;
+    rank.running.push_back(id);
+    add_work(inst, id, r, chunk, chunk, Phase::kPrefill);
+    tokens_left = std::max<std::int64_t>(0, tokens_left - chunk);
+    prefill_left -= chunk;
+    totals.prefill_tokens += chunk;
+    ++totals.prefill_sequences;
+    fresh = false;
+  }
+}
+
+void Engine::Impl::start_step(Instance& inst) {
+  MOESIM_ASSERT(!inst.busy, "instance already stepping");
+  Pool& pool = pools[inst.pool];
+  inst.batch.clear();
+  inst.rank_begin.clear();
+  StepBatch batch;
+  const auto ranks = static_cast<std::int32_t>(inst.ranks.size());
+  for (std::int32_t r = 0; r < ranks; ++r) {
+    if (r + 1 < ranks) {  // the loop in schedule_rank prefetches from its 9th sequence on
+      const std::vector<std::int64_t>& next = inst.ranks[r + 1].running;
+      for (std::size_t i = 0; i < std::min(next.size(), detail::kPrefetchDistance); ++i) {
+        detail::prefetch(&seqs[next[i]]);
+      }
+    }
+    inst.rank_begin.push_back(static_cast<std::int32_t>(inst.batch.size()));
+    schedule_rank(inst, r, batch);
+  }
+  inst.rank_begin.push_back(static_cast<std::int32_t>(inst.batch.size()));
+  if (inst.batch.empty()) return;  // idle until poked
+
+  batch.sequences = inst.batch;
+  batch.rank_begin = inst.rank_begin;
+  batch.attention_dp = pool.config.attention_dp;
+  const TimePoint now = e.sim_.now();
+  StepContext ctx{
+      pool.config.role,       inst.index, pool.config.gpus_per_instance, now, inst.step_rng,
+      e.options_.record_steps};
+  pool.model->price(batch, ctx, inst.timing);
+  MOESIM_ASSERT(inst.timing.duration > Duration::zero(), "a step must take time");
+
+  Duration host = e.config_.host.step_overhead;
+  if (e.config_.host.overlap_scheduler && inst.has_last && inst.last_end == now) {
+    host = std::max(Duration::zero(), host - inst.last_device);
+  }
+  inst.step_device = inst.timing.duration;
+  inst.host_exposed = host;
+  inst.step_duration = inst.timing.duration + host;
+  inst.step_start = now;
+  inst.busy = true;
+
+  if (e.options_.record_steps) {
+    StepRecord rec;
+    rec.start = now;
+    rec.duration = inst.step_duration;
+    rec.role = pool.config.role;
+    rec.instance = inst.index;
+    rec.prefill_sequences = batch.prefill_sequences;
+    rec.decode_sequences = batch.decode_sequences;
+    rec.prefill_tokens = batch.prefill_tokens;
+    rec.decode_tokens = batch.decode_tokens;
+    std::int64_t waiting = 0;
+    for (const Rank& rk : inst.ranks) {
+      rec.kv_blocks_used += rk.total_blocks - rk.free_blocks;
+      waiting += static_cast<std::int64_t>(rk.waiting.size());
+    }
+    rec.waiting = static_cast<std::int32_t>(waiting);
+    rec.breakdown = inst.timing.breakdown;
+    rec.breakdown.host_overhead += host;
+    rec.imbalance = inst.timing.imbalance;
+    rec.detail = inst.timing.detail;
+    e.steps_.push_back(std::move(rec));
+  }
+
+  Instance* p = &inst;
+  e.sim_.schedule_after(
+      inst.step_duration, [this, p](Simulation&) { end_step(*p); }, Priority::kLow);
+}
+
+}  // namespace moesim::serve

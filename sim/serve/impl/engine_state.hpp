@@ -1,0 +1,222 @@
+#pragma once
+/// \file
+/// Internal to sim/serve: the state of the serving engine (requests in flight, ranks, instances,
+/// pools) and Engine::Impl, shared by engine.cpp (step completion, hand-off, the public API) and
+/// impl/engine_schedule.cpp (batch building, KV blocks, preemption, step start). Not a public
+/// header: nothing outside sim/serve includes it.
+
+#include <cstdint>
+#include <deque>
+#include <vector>
+
+#include "sim/core/rng.hpp"
+#include "sim/core/simulation.hpp"
+#include "sim/serve/engine.hpp"
+
+namespace moesim::serve {
+
+namespace detail {
+
+enum class SeqState : std::uint8_t {
+  kWaiting,     ///< in a rank's waiting queue
+  kPrefilling,  ///< running, prefill not complete
+  kDecoding,    ///< running, generating
+  kReceiving,   ///< running on a decode rank, KV transfer in flight
+  kHandoff,     ///< prefill done on a prefill rank, holding its KV until transferred
+  kDone,
+};
+
+/// The hot state of a request in flight: what every step reads and writes, in one 64-byte
+/// cache line (the engine touches one per sequence per step, in no particular order).
+struct alignas(64) Seq {
+  TimePoint last_emit{};       ///< end of the step that last emitted tokens
+  Duration itl_max{};          ///< longest gap between emissions so far
+  std::int64_t kv_tokens = 0;  ///< tokens with KV stored
+  std::int32_t blocks = 0;     ///< KV blocks held on the current rank
+  std::int32_t isl = 0;
+  std::int32_t osl = 0;
+  std::int32_t generated = 0;
+  std::int32_t emissions = 0;
+  std::int32_t prefilled = 0;
+  std::int32_t prefill_target = 0;
+  std::int32_t instance = 0;
+  std::int32_t rank = 0;
+  std::uint8_t pool = 0;  ///< 0 primary, 1 decode
+  SeqState state = SeqState::kWaiting;
+  bool needs_transfer = false;
+  bool measured = false;
+};
+static_assert(sizeof(Seq) == 64, "Seq should fill one cache line");
+
+/// Hints the cache to fetch the hot state of a sequence that will be touched shortly (the
+/// per-step loops visit sequences in scheduling order, which is random in memory).
+inline void prefetch(const Seq* s) {
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(s, 1);
+#else
+  (void)s;
+#endif
+}
+
+/// How far ahead the per-step loops prefetch.
+inline constexpr std::size_t kPrefetchDistance = 8;
+
+/// The cold state of a request in flight: read at prefill and hand-off only.
+struct SeqCold {
+  std::int32_t input_counted = 0;  ///< prompt tokens counted as workload input so far
+  std::int32_t src_instance = 0;   ///< disaggregated: the prefill instance holding its KV
+  std::int32_t src_rank = 0;
+  std::int64_t src_blocks = 0;  ///< disaggregated: blocks still held on the prefill rank
+};
+
+/// One attention-DP rank: its queue, its running sequences (admission order) and its KV blocks.
+struct Rank {
+  std::deque<std::int64_t> waiting;
+  std::vector<std::int64_t> running;
+  std::int64_t free_blocks = 0;
+  std::int64_t total_blocks = 0;
+  bool leavers = false;  ///< a running sequence finished or left this step
+  std::int64_t load() const { return static_cast<std::int64_t>(running.size() + waiting.size()); }
+};
+
+/// One engine instance: its ranks, its step buffers (reused every step) and its busy state.
+struct Instance {
+  std::int32_t pool = 0;
+  std::int32_t index = 0;
+  std::vector<Rank> ranks;
+  bool busy = false;
+  bool wake_pending = false;
+  bool in_step_end = false;
+  std::int64_t outstanding = 0;
+  Rng* step_rng = nullptr;
+  Rng* mtp_rng = nullptr;
+  std::vector<SequenceWork> batch;
+  std::vector<std::int32_t> rank_begin;
+  std::vector<std::int64_t> finished;
+  StepTiming timing;
+  TimePoint step_start{};
+  Duration step_duration{};
+  Duration step_device{};  ///< the model's part of the current step
+  Duration host_exposed{};
+  TimePoint last_end{};
+  Duration last_device{};
+  bool has_last = false;
+  Duration busy_done{};  ///< durations of finished steps
+};
+
+/// One pool of instances with its counters.
+struct Pool {
+  PoolConfig config;
+  StepTimeModel* model = nullptr;
+  std::vector<Instance> instances;
+  PoolCounters counters;
+  PoolCounters start_counters;
+  Duration busy_at_start{};
+};
+
+}  // namespace detail
+
+/// The engine's state and behaviour; see engine.hpp for the policies.
+struct Engine::Impl {
+  using Seq = detail::Seq;
+  using SeqCold = detail::SeqCold;
+  using Rank = detail::Rank;
+  using Instance = detail::Instance;
+  using Pool = detail::Pool;
+  using SeqState = detail::SeqState;
+
+  Engine& e;
+  EngineModels models;
+  std::vector<Pool> pools;    ///< [0] primary, [1] decode when disaggregated
+  std::vector<Seq> seqs;      ///< indexed by request id
+  std::vector<SeqCold> cold;  ///< indexed by request id
+  std::int32_t k = 0;         ///< draft tokens
+  std::int64_t measured_total = 0;
+  std::int64_t measured_done = 0;
+
+  Impl(Engine& engine, EngineModels m) : e(engine), models(m) {}
+
+  const PoolConfig& cfg(const Instance& inst) const { return pools[inst.pool].config; }
+  static std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+  std::int64_t blocks_for(const Instance& inst, std::int64_t tokens) const {
+    return ceil_div(tokens, cfg(inst).kv_block_size);
+  }
+
+  /// Blocks a request needs at most on a pool of `role`.
+  std::int64_t full_need_tokens(PoolRole role, const Seq& s) const {
+    if (role == PoolRole::kPrefill) return s.isl;
+    return static_cast<std::int64_t>(s.isl) + s.osl + k;
+  }
+
+  /// The instance of `pool` with the fewest outstanding requests (ties: lowest index).
+  Instance& least_loaded(Pool& pool);
+
+  /// The rank of `inst` with the fewest running + waiting sequences (ties: lowest rank).
+  static std::int32_t least_loaded_rank(const Instance& inst) {
+    std::int32_t best = 0;
+    for (std::int32_t r = 1; r < static_cast<std::int32_t>(inst.ranks.size()); ++r) {
+      if (inst.ranks[r].load() < inst.ranks[best].load()) best = r;
+    }
+    return best;
+  }
+
+  /// Busy instance-time of `pool` up to `t`, a step in progress counted up to `t`.
+  Duration busy_at(const Pool& pool, TimePoint t) const;
+
+  /// Schedules a wake-up of an idle instance at now (priority kLow), once.
+  void poke(Instance& inst);
+
+  /// Tokens of the next prefill chunk of a sequence with `remaining` prefill tokens; 0 when none
+  /// fits. `fresh` says the rank has scheduled nothing yet this step.
+  std::int32_t chunk_for(const Instance& inst, std::int64_t remaining, std::int64_t tokens_left,
+                         std::int64_t prefill_left, bool fresh) const;
+
+  /// Appends one sequence's work to the step being built.
+  void add_work(Instance& inst, std::int64_t id, std::int32_t rank, std::int32_t tokens,
+                std::int64_t context, Phase phase) {
+    inst.batch.push_back(SequenceWork{id, tokens, rank, context, phase});
+  }
+
+  /// Returns the blocks `s` holds on `rank`.
+  void free_blocks(Rank& rank, Seq& s) {
+    rank.free_blocks += s.blocks;
+    s.blocks = 0;
+  }
+
+  /// Preempts `id` (recompute-style) on `rank`: frees its blocks, removes it from the running
+  /// list and puts it at the front of the waiting queue.
+  void preempt(Instance& inst, Rank& rank, std::size_t pos);
+
+  /// Makes sequence running[pos] hold blocks for `tokens` tokens, preempting the newest running
+  /// sequences of the rank as needed. False when the sequence itself was preempted.
+  bool ensure_blocks(Instance& inst, Rank& rank, std::size_t pos, std::int64_t tokens,
+                     bool& preempted);
+
+  /// Builds rank r's share of the next step (see engine.hpp), adding its totals to `totals`.
+  void schedule_rank(Instance& inst, std::int32_t r, StepBatch& totals);
+
+  /// Builds and prices the next step of an idle instance and schedules its end; stays idle when
+  /// there is nothing to run.
+  void start_step(Instance& inst);
+
+  /// Records `n` tokens of `s` emitted at `t` (first-token time, inter-token gap).
+  void emit(Pool& pool, std::int64_t id, Seq& s, std::int32_t n, TimePoint t);
+
+  /// Finishes a request whose last token was emitted at `t`.
+  void complete(Instance& inst, std::int64_t id, Seq& s, TimePoint t);
+
+  /// Disaggregated: moves a prefilled request to a decode rank's queue, keeping its prefill KV.
+  void hand_off(Instance& inst, std::int64_t id, Seq& s, TimePoint t);
+
+  /// Disaggregated: starts the KV transfer of a request the decode rank has just admitted.
+  void start_transfer(Instance& dst, std::int32_t dst_rank, std::int64_t id);
+
+  /// Disaggregated: frees the prefill KV and lets the sequence decode.
+  void transfer_done(std::int64_t id);
+
+  /// Applies a finished step: tokens, completions, hand-offs, counters; then starts the next.
+  void end_step(Instance& inst);
+};
+
+}  // namespace moesim::serve

@@ -1,0 +1,168 @@
+#pragma once
+/// \file
+/// Serving metrics: per request and per run, with the definitions published benchmarks use
+/// (data/published/README.md of the project notes; compare a prediction with a measurement only
+/// in the measurement's own definition).
+///
+/// Per request (RequestRecord, engine.hpp), times of token emission are the ends of the steps
+/// that produced them:
+///   TTFT  = first token - arrival.
+///   E2E   = last token - arrival.
+///   TPOT  = (E2E - TTFT) / (OSL - 1): time per output token after the first (vLLM
+///           benchmark_serving, genai-perf, trtllm-bench); undefined for OSL = 1 (excluded).
+///   ITL   = the gaps between successive token emissions of a request (with MTP several tokens
+///           arrive at once, so ITL >= TPOT); run-level ITL percentiles are over all gaps.
+///
+/// Per run, over the measurement window W = [arrival of the first measured request, completion
+/// of the last measured request] (measured = not warm-up):
+///   output_tok_s          output tokens emitted during W (by any request) / |W|.
+///   input_tok_s           prompt tokens prefilled for the first time during W / |W|
+///                         (recomputation after preemption not counted).
+///   total_tok_s           input_tok_s + output_tok_s.
+///   output_tok_s_per_gpu  output_tok_s / every GPU of the deployment (prefill and decode pools
+///                         together): trtllm-bench's "output tokens/s per GPU".
+///   total_tok_s_per_gpu   total_tok_s / every GPU: InferenceMAX's throughput per GPU.
+///   output_tok_s_per_decode_gpu  output_tok_s / decode-pool GPUs (disaggregated benchmarks'
+///                         decode throughput; = output_tok_s_per_gpu when aggregated).
+///   input_tok_s_per_prefill_gpu  input_tok_s / prefill-pool GPUs (disaggregated only).
+///   tok_s_per_user        median over measured requests of 1 / TPOT ("interactivity",
+///                         1000 / TPOT_ms).
+///   ttft_ms, tpot_ms, e2e_ms  mean and p50/p90/p99 over measured requests (quantiles by linear
+///                         interpolation, NumPy's default); itl_ms over all measured gaps (~1 %).
+///   goodput_req_s         measured requests that met their class's SLA / |W|; sla_attainment
+///                         the fraction of measured requests that met it.
+///   gpu_utilization       busy GPU-time / (GPUs x |W|), a GPU being busy while its instance
+///                         runs a step.
+///   cost_usd_per_mtok     price per GPU-hour / (3600 x output_tok_s_per_gpu / 1e6) (the
+///                         published README's definition, on output tokens);
+///                         cost_usd_per_mtok_total the same on input + output tokens.
+///   joules_per_token      energy over W / output tokens in W, energy = sum over pools of
+///                         GPUs x |W| x (idle + (load - idle) x pool busy fraction), with the
+///                         all-in per-GPU powers of the price sheet; joules_per_token_total per
+///                         input + output token.
+///   step time breakdown   per pool, summed over its steps (instance-seconds): compute, memory,
+///                         communication, host overhead, idle (straggler wait); imbalance is
+///                         the step-time-weighted mean of the slowest-rank / mean-rank factor.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/core/units.hpp"
+#include "sim/hw/price_sheet.hpp"
+#include "sim/serve/engine.hpp"
+#include "sim/serve/workload.hpp"
+
+namespace moesim::serve {
+
+/// Price and power per GPU, from the price sheet.
+struct Pricing {
+  MoneyRate price_per_gpu{};  ///< rental price of one GPU
+  Power load_per_gpu{};       ///< all-in draw of one GPU at full load
+  Power idle_per_gpu{};       ///< all-in draw of one GPU while idle
+  std::string source;         ///< where the figures come from, for reports
+};
+
+/// The pricing of a price-sheet entry.
+Pricing pricing_from(const hw::PriceEntry& entry);
+
+/// Summary of a set of values: count, mean and quantiles (0 when empty).
+struct Summary {
+  std::int64_t count = 0;
+  double mean = 0.0;
+  double p50 = 0.0;
+  double p90 = 0.0;
+  double p99 = 0.0;
+};
+
+/// Metrics of one pool over the window.
+struct PoolMetrics {
+  PoolRole role = PoolRole::kAggregated;
+  std::int32_t instances = 0;
+  std::int32_t gpus = 0;
+  std::int64_t steps = 0;
+  double busy_fraction = 0.0;         ///< busy instance-time / (instances x |W|)
+  double mean_step_ms = 0.0;          ///< mean step duration
+  double mean_batch_sequences = 0.0;  ///< mean sequences per step (all ranks)
+  double compute_s = 0.0;             ///< breakdown, summed instance-seconds
+  double memory_s = 0.0;
+  double communication_s = 0.0;
+  double host_overhead_s = 0.0;
+  double idle_s = 0.0;
+  double imbalance = 1.0;     ///< step-time-weighted mean imbalance factor
+  double input_tok_s = 0.0;   ///< first-time prompt tokens prefilled / |W|
+  double output_tok_s = 0.0;  ///< tokens emitted / |W|
+  std::int64_t preemptions = 0;
+  /// Tokens emitted per sequence per decode step (1 + accepted drafts, capped by the tokens a
+  /// request had left); compare with expected_tokens_per_decode_step.
+  double tokens_per_decode_step = 0.0;
+};
+
+/// Metrics of one request class over its measured requests.
+struct ClassMetrics {
+  std::string name;
+  std::int64_t requests = 0;
+  Summary ttft_ms;
+  Summary tpot_ms;
+  Summary e2e_ms;
+  double tok_s_per_user = 0.0;
+  double sla_attainment = 0.0;
+  double goodput_req_s = 0.0;
+};
+
+/// Metrics of one run (see the file comment for each definition).
+struct RunMetrics {
+  std::int64_t requests = 0;           ///< sent, warm-up included
+  std::int64_t measured_requests = 0;  ///< completed and measured
+  std::int64_t warmup_requests = 0;
+  std::int32_t gpus = 0;
+  std::int32_t prefill_gpus = 0;  ///< disaggregated only
+  std::int32_t decode_gpus = 0;   ///< disaggregated only
+  double window_s = 0.0;
+  double input_tok_s = 0.0;
+  double output_tok_s = 0.0;
+  double total_tok_s = 0.0;
+  double request_throughput_req_s = 0.0;
+  double output_tok_s_per_gpu = 0.0;
+  double total_tok_s_per_gpu = 0.0;
+  double output_tok_s_per_decode_gpu = 0.0;
+  std::optional<double> input_tok_s_per_prefill_gpu;
+  double tok_s_per_user = 0.0;
+  Summary ttft_ms;
+  Summary tpot_ms;
+  Summary itl_ms;
+  Summary e2e_ms;
+  double goodput_req_s = 0.0;
+  double sla_attainment = 0.0;
+  double gpu_utilization = 0.0;
+  std::optional<double> cost_usd_per_mtok;
+  std::optional<double> cost_usd_per_mtok_total;
+  std::optional<double> joules_per_token;
+  std::optional<double> joules_per_token_total;
+  std::optional<double> price_usd_per_gpu_hour;
+  std::int64_t preemptions = 0;
+  double expected_tokens_per_decode_step = 1.0;  ///< from the MTP acceptance rates
+  std::optional<Summary> kv_transfer_ms;         ///< disaggregated: transfer durations
+  std::optional<Summary> decode_wait_ms;         ///< disaggregated: prefill done -> decode admit
+  std::vector<PoolMetrics> pools;
+  std::vector<ClassMetrics> classes;
+};
+
+/// Computes the run's metrics from a finished engine (the window must have ended, i.e. every
+/// measured request completed; asserted). `pricing` absent: cost and energy are absent.
+RunMetrics compute_metrics(const Engine& engine, const WorkloadSpec& workload,
+                           const std::optional<Pricing>& pricing);
+
+/// One metric as a dotted key with its unit in the name ("ttft_ms.p50") and a value (absent:
+/// not defined for this run, written as null).
+struct MetricValue {
+  std::string key;
+  std::optional<double> value;
+};
+
+/// Every metric of `m` in report order. The key set depends only on the configuration (pools,
+/// classes), so replicas of one scenario give the same keys.
+std::vector<MetricValue> flatten(const RunMetrics& m);
+
+}  // namespace moesim::serve

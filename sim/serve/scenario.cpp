@@ -1,0 +1,240 @@
+#include "sim/serve/scenario.hpp"
+
+#include <limits>
+#include <string>
+
+#include "sim/core/error.hpp"
+#include "sim/serve/analytic_step_model.hpp"
+
+namespace moesim::serve {
+
+namespace {
+
+std::int32_t read_count(const config::ConfigNode& node, std::int64_t least) {
+  const std::int64_t v = node.as_int();
+  if (v < least || v > std::numeric_limits<std::int32_t>::max()) {
+    node.fail("a whole number from " + std::to_string(least) + " to 2147483647");
+  }
+  return static_cast<std::int32_t>(v);
+}
+
+PoolScenario read_pool(const config::ConfigNode& node, PoolRole role) {
+  node.check_keys({"instances", "tp", "ep", "attention_dp", "pp", "max_batch_size",
+                   "max_num_tokens", "chunked_prefill_size", "kv_block_size", "kv_policy",
+                   "kv_memory_fraction", "kv_capacity_tokens", "plan"});
+  PoolScenario ps;
+  ps.node = node;
+  PoolConfig& p = ps.pool;
+  p.role = role;
+  auto opt_count = [&](const char* key, std::int32_t fallback, std::int64_t least) {
+    const auto n = node.get(key);
+    return n ? read_count(*n, least) : fallback;
+  };
+  p.instances = opt_count("instances", 1, 1);
+  ps.tp = opt_count("tp", 1, 1);
+  ps.ep = opt_count("ep", 1, 1);
+  ps.pp = opt_count("pp", 1, 1);
+  p.attention_dp = opt_count("attention_dp", 1, 1);
+  if (ps.tp % p.attention_dp != 0) {
+    node.at("attention_dp").fail("a divisor of tp (" + std::to_string(ps.tp) + ")");
+  }
+  if (ps.tp % ps.ep != 0) node.at("ep").fail("a divisor of tp (" + std::to_string(ps.tp) + ")");
+  p.gpus_per_instance = ps.tp * ps.pp;
+  p.limits.max_batch_size = read_count(node.at("max_batch_size"), 1);
+  p.limits.max_num_tokens = read_count(node.at("max_num_tokens"), 1);
+  p.limits.chunked_prefill_size = opt_count("chunked_prefill_size", 0, 0);
+  p.kv_block_size = opt_count("kv_block_size", kDefaultKvBlockSize, 1);
+  p.kv_policy = KvPolicy::kGuaranteedNoEvict;
+  if (const auto pol = node.get("kv_policy")) {
+    if (pol->as_choice({"guaranteed_no_evict", "max_utilization"}) == "max_utilization") {
+      p.kv_policy = KvPolicy::kMaxUtilization;
+    }
+  }
+  if (const auto f = node.get("kv_memory_fraction")) {
+    ps.kv_memory_fraction = f->as_double();
+    if (!(ps.kv_memory_fraction > 0.0 && ps.kv_memory_fraction <= 1.0)) {
+      f->fail("a fraction in (0, 1]");
+    }
+  }
+  if (const auto c = node.get("kv_capacity_tokens")) {
+    const std::int64_t v = c->as_int();
+    if (v < 1) c->fail("a positive number of tokens");
+    p.kv_capacity_tokens = v;
+    ps.kv_capacity_given = true;
+  }
+  if (const auto plan = node.get("plan")) {
+    if (!plan->is_map()) plan->fail("a map of parallel-plan options");
+    ps.plan = *plan;
+  }
+  return ps;
+}
+
+SpecDecodeConfig read_spec(const config::ConfigNode& node) {
+  node.check_keys({"method", "draft_tokens", "acceptance"});
+  SpecDecodeConfig spec;
+  if (node.at("method").as_choice({"none", "mtp"}) == "none") {
+    for (const char* key : {"draft_tokens", "acceptance"}) {
+      if (const auto n = node.get(key)) n->fail("nothing with method none", n->describe());
+    }
+    return spec;
+  }
+  const std::int32_t k = read_count(node.at("draft_tokens"), 1);
+  const config::ConfigNode acc = node.at("acceptance");
+  auto probability = [](const config::ConfigNode& n) {
+    const double a = n.as_double();
+    if (!(a >= 0.0 && a <= 1.0)) n.fail("an acceptance rate in [0, 1]");
+    return a;
+  };
+  if (acc.is_scalar()) {
+    spec.acceptance.assign(static_cast<std::size_t>(k), probability(acc));
+    return spec;
+  }
+  if (acc.size() != static_cast<std::size_t>(k)) {
+    acc.fail("one acceptance rate per draft token (" + std::to_string(k) + ")");
+  }
+  for (std::size_t i = 0; i < acc.size(); ++i) spec.acceptance.push_back(probability(acc[i]));
+  return spec;
+}
+
+std::string system_name_of(const config::ConfigNode& system) {
+  if (system.is_scalar()) {
+    const std::filesystem::path p(system.as_string());
+    return p.has_extension() ? p.stem().string() : system.as_string();
+  }
+  if (!system.is_map()) system.fail("a system name, a path or a map with 'name'");
+  return system.at("name").as_string();
+}
+
+}  // namespace
+
+Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& catalog) {
+  root.check_keys({"name", "description", "model", "system", "precision", "seed", "prices",
+                   "deployment", "speculative", "runtime", "step_model", "workload"});
+  Scenario sc;
+  sc.root = root;
+  if (const auto n = root.get("name")) {
+    sc.name = n->as_string();
+  } else {
+    sc.name = std::filesystem::path(root.location().file).stem().string();
+  }
+  if (const auto d = root.get("description")) sc.description = d->as_string();
+  sc.model = root.at("model");
+  sc.system = root.at("system");
+  sc.system_name = system_name_of(sc.system);
+  if (const auto p = root.get("precision")) {
+    p->check_keys({"weights", "activations", "kv_cache"});
+    sc.precision = *p;
+  }
+  const config::ConfigNode seed = root.at("seed");
+  const std::int64_t seed_value = seed.as_int();
+  if (seed_value < 0) seed.fail("a seed >= 0");
+  sc.seed = static_cast<std::uint64_t>(seed_value);
+  sc.price_sheet = root.has("prices") ? root.at("prices").as_string() : "prices";
+
+  const config::ConfigNode dep = root.at("deployment");
+  dep.check_keys({"aggregated", "prefill", "decode", "kv_bytes_per_token", "kv_transfer"});
+  const bool agg = dep.has("aggregated");
+  const bool pre = dep.has("prefill");
+  const bool dec = dep.has("decode");
+  if (agg && (pre || dec)) {
+    dep.fail("either 'aggregated' or 'prefill' and 'decode'", "both");
+  }
+  if (agg) {
+    sc.primary = read_pool(dep.at("aggregated"), PoolRole::kAggregated);
+  } else {
+    if (!pre || !dec) dep.fail("'aggregated', or both 'prefill' and 'decode'");
+    sc.disaggregated = true;
+    sc.primary = read_pool(dep.at("prefill"), PoolRole::kPrefill);
+    sc.decode = read_pool(dep.at("decode"), PoolRole::kDecode);
+  }
+  if (const auto b = dep.get("kv_bytes_per_token")) {
+    sc.kv_bytes_per_token = b->as_bytes();
+    if (sc.kv_bytes_per_token->base() < 1) b->fail("a positive size such as \"35136 B\"");
+  }
+  if (const auto t = dep.get("kv_transfer")) {
+    t->check_keys({"latency", "bandwidth"});
+    KvTransferParams kt{t->at("latency").as_duration(), t->at("bandwidth").as_bandwidth()};
+    if (!(kt.bandwidth.base() > 0.0)) t->at("bandwidth").fail("a positive data rate");
+    sc.kv_transfer = kt;
+  }
+
+  if (const auto s = root.get("speculative")) sc.spec = read_spec(*s);
+  if (const auto r = root.get("runtime")) {
+    r->check_keys({"step_overhead", "overlap_scheduler", "cuda_graphs"});
+    if (const auto o = r->get("step_overhead")) sc.host.step_overhead = o->as_duration();
+    if (const auto o = r->get("overlap_scheduler")) sc.host.overlap_scheduler = o->as_bool();
+    if (const auto o = r->get("cuda_graphs")) sc.cuda_graphs = o->as_bool();
+  }
+  if (const auto m = root.get("step_model")) {
+    AnalyticStepModel::from_config(*m);  // validates now, with locations
+    sc.step_model = *m;
+  }
+
+  const config::ConfigNode w = root.at("workload");
+  sc.workload_name = w.is_scalar()     ? w.as_string()
+                     : w.has("preset") ? w.at("preset").as_string()
+                                       : "inline";
+  sc.workload = parse_workload(config::resolve_preset(w, catalog.resolver("workloads")));
+  return sc;
+}
+
+EngineConfig Scenario::engine_config() const {
+  EngineConfig cfg;
+  cfg.disaggregated = disaggregated;
+  cfg.primary = primary.pool;
+  if (disaggregated) cfg.decode = decode.pool;
+  cfg.spec = spec;
+  cfg.host = host;
+  const std::string dep = "deployment.";
+  for (const PoolScenario* p : {&primary, &decode}) {
+    if (p == &decode && !disaggregated) continue;
+    if (p->pool.kv_capacity_tokens < 1) {
+      throw ConfigError(p->node.location(), p->node.key_path() + ".kv_capacity_tokens",
+                        "a KV capacity: set kv_capacity_tokens or let the step-time adapter "
+                        "compute it from the model and the system",
+                        "none");
+    }
+  }
+  if (disaggregated) {
+    if (!kv_bytes_per_token) {
+      throw ConfigError(root.location(), dep + "kv_bytes_per_token",
+                        "the KV bytes per token: set it or let the step-time adapter compute it",
+                        "none");
+    }
+    cfg.kv_bytes_per_token = *kv_bytes_per_token;
+  }
+  cfg.validate();
+  return cfg;
+}
+
+Scenario load_scenario(const std::filesystem::path& path, std::span<const std::string> settings,
+                       const config::Catalog& catalog) {
+  config::ConfigNode root = config::ConfigNode::load_file(path);
+  for (const std::string& s : settings) root = config::with_setting(root, s, "--set");
+  return parse_scenario(root, catalog);
+}
+
+ScenarioModels analytic_models(const Scenario& scenario) {
+  if (!scenario.step_model) {
+    throw ConfigError(scenario.root.location(), "step_model",
+                      "a step_model (impl: analytic) when no step-time adapter is connected",
+                      "none");
+  }
+  ScenarioModels m;
+  m.primary =
+      std::make_unique<AnalyticStepModel>(AnalyticStepModel::from_config(*scenario.step_model));
+  if (scenario.disaggregated) {
+    m.decode =
+        std::make_unique<AnalyticStepModel>(AnalyticStepModel::from_config(*scenario.step_model));
+    if (!scenario.kv_transfer) {
+      throw ConfigError(scenario.root.location(), "deployment.kv_transfer",
+                        "a kv_transfer {latency, bandwidth} when no network model is connected",
+                        "none");
+    }
+    m.kv_transfer = std::make_unique<FixedRateKvTransferModel>(scenario.kv_transfer->latency,
+                                                               scenario.kv_transfer->bandwidth);
+  }
+  return m;
+}
+
+}  // namespace moesim::serve

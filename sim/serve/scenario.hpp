@@ -1,0 +1,114 @@
+#pragma once
+/// \file
+/// Serving scenarios: one YAML that names the model, the system, the precision, the deployment,
+/// speculative decoding, runtime overheads, the workload and the seed. scenario_schema() returns
+/// the documentation of every key (printed by `moesim explain --schema`).
+///
+/// What sim/serve reads itself (deployment budgets, speculative decoding, overheads, workload,
+/// seed) is parsed into typed values here. What prices a step (model, system, precision and each
+/// pool's parallel plan) is kept as ConfigNodes and handed on to the step-time adapter, which also
+/// supplies the KV capacity per instance and the KV bytes per token unless the scenario overrides
+/// them.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+
+#include "sim/config/catalog.hpp"
+#include "sim/config/config_node.hpp"
+#include "sim/serve/engine.hpp"
+#include "sim/serve/step_time_model.hpp"
+#include "sim/serve/workload.hpp"
+
+namespace moesim::serve {
+
+/// Default KV-cache memory fraction: TensorRT-LLM's KvCacheConfig.free_gpu_memory_fraction
+/// default of 0.9 (NVIDIA/TensorRT-LLM tensorrt_llm/llmapi/llm_args.py).
+inline constexpr double kDefaultKvMemoryFraction = 0.9;
+/// Default tokens per KV block: TensorRT-LLM's KvCacheConfig.tokens_per_block default of 32
+/// (NVIDIA/TensorRT-LLM tensorrt_llm/llmapi/llm_args.py).
+inline constexpr std::int32_t kDefaultKvBlockSize = 32;
+
+/// One pool of a scenario's deployment.
+struct PoolScenario {
+  /// Scheduling values; kv_capacity_tokens is 0 until the YAML or the adapter sets it, and
+  /// gpus_per_instance = tp x pp.
+  PoolConfig pool;
+  std::int32_t tp = 1;  ///< GPUs per pipeline stage (attention TP x attention DP)
+  std::int32_t ep = 1;  ///< expert-parallel width, divides tp
+  std::int32_t pp = 1;  ///< pipeline stages
+  double kv_memory_fraction = kDefaultKvMemoryFraction;  ///< of free memory after weights
+  bool kv_capacity_given = false;                        ///< the YAML set kv_capacity_tokens
+  /// The pool's YAML map, for the adapter (an empty map until parsed).
+  config::ConfigNode node = config::ConfigNode::parse("{}", "<unset>");
+  std::optional<config::ConfigNode> plan;  ///< the pool's `plan` map, unchecked here
+};
+
+/// Fixed-rate KV transfer parameters (deployment.kv_transfer).
+struct KvTransferParams {
+  Duration latency{};
+  Bandwidth bandwidth{};
+};
+
+/// A parsed scenario.
+struct Scenario {
+  std::string name;  ///< `name`, else the file stem
+  std::string description;
+  /// The whole document after --set overrides (empty maps until parsed, also below).
+  config::ConfigNode root = config::ConfigNode::parse("{}", "<unset>");
+  /// Catalog name, path or inline map of the model (for the adapter).
+  config::ConfigNode model = config::ConfigNode::parse("{}", "<unset>");
+  /// Catalog name, path or map with `name` of the system (for the adapter).
+  config::ConfigNode system = config::ConfigNode::parse("{}", "<unset>");
+  std::string system_name;                      ///< the system's catalog name (price-sheet key)
+  std::optional<config::ConfigNode> precision;  ///< {weights, activations, kv_cache}
+  std::string price_sheet;                      ///< price sheet name or path
+  std::uint64_t seed = 0;
+  bool disaggregated = false;
+  PoolScenario primary;  ///< `aggregated`, or `prefill` when disaggregated
+  PoolScenario decode;   ///< `decode` (disaggregated only)
+  SpecDecodeConfig spec;
+  HostOverheadConfig host;
+  bool cuda_graphs = true;                       ///< for the adapter's launch-overhead model
+  std::optional<Bytes> kv_bytes_per_token;       ///< override of the adapter's value
+  std::optional<KvTransferParams> kv_transfer;   ///< override of the network's transfers
+  std::optional<config::ConfigNode> step_model;  ///< analytic step model replacing the adapter
+  std::string workload_name;                     ///< catalog name or path, or "inline"
+  WorkloadSpec workload;
+
+  /// The engine configuration. Throws ConfigError when a pool's KV capacity or (disaggregated)
+  /// the KV bytes per token is still unknown, or when a value is out of range.
+  EngineConfig engine_config() const;
+};
+
+/// Parses a scenario document (see scenario_schema()). Workloads are resolved in `catalog`
+/// section "workloads" (a name, a path, an inline map, or {preset, overrides}). Every error is
+/// a ConfigError at its key.
+Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& catalog);
+
+/// Loads a scenario file, applies `settings` ("a.b=value", as `--set`) in order, and parses it.
+Scenario load_scenario(const std::filesystem::path& path, std::span<const std::string> settings,
+                       const config::Catalog& catalog);
+
+/// Models built from the scenario alone: the analytic step model of `step_model` for every pool
+/// and the fixed-rate KV transfer of `deployment.kv_transfer`.
+struct ScenarioModels {
+  std::unique_ptr<StepTimeModel> primary;
+  std::unique_ptr<StepTimeModel> decode;
+  std::unique_ptr<KvTransferModel> kv_transfer;
+  /// Non-owning view for the engine.
+  EngineModels view() const { return {primary.get(), decode.get(), kv_transfer.get()}; }
+};
+
+/// Builds ScenarioModels; a ConfigError when the scenario has no `step_model` (or, when
+/// disaggregated, no `deployment.kv_transfer`).
+ScenarioModels analytic_models(const Scenario& scenario);
+
+/// The documentation of every scenario and workload key, with types, units, defaults and
+/// sources, for `moesim explain --schema` and the README.
+std::string scenario_schema();
+
+}  // namespace moesim::serve

@@ -1,0 +1,478 @@
+#include "sim/serve/workload.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <system_error>
+
+#include "sim/core/error.hpp"
+#include "sim/core/unit_parse.hpp"
+
+namespace moesim::serve {
+
+// ---- LengthDist and Sla ----
+
+LengthDist LengthDist::fixed(std::int32_t n) {
+  MOESIM_ASSERT(n >= 1, "a length is at least 1 token");
+  LengthDist d;
+  d.kind = Kind::kFixed;
+  d.min = n;
+  d.max = n;
+  return d;
+}
+
+LengthDist LengthDist::uniform(std::int32_t lo, std::int32_t hi) {
+  MOESIM_ASSERT(lo >= 1 && lo <= hi, "uniform lengths need 1 <= min <= max");
+  LengthDist d;
+  d.kind = Kind::kUniform;
+  d.min = lo;
+  d.max = hi;
+  return d;
+}
+
+std::int32_t LengthDist::sample(Rng& rng) const {
+  switch (kind) {
+    case Kind::kFixed: return min;
+    case Kind::kUniform:
+      return min +
+             static_cast<std::int32_t>(rng.uniform_int(static_cast<std::uint64_t>(max - min) + 1));
+    case Kind::kNormal: {
+      // trtllm-bench token-norm-dist: max(1, ceil(x)), x ~ N(mean, stdev).
+      const double x = std::ceil(rng.normal(mean, stdev));
+      const double hi = static_cast<double>(std::numeric_limits<std::int32_t>::max());
+      return static_cast<std::int32_t>(std::clamp(x, 1.0, hi));
+    }
+  }
+  return min;
+}
+
+double LengthDist::expected() const {
+  if (kind == Kind::kNormal) return mean;
+  return 0.5 * (static_cast<double>(min) + static_cast<double>(max));
+}
+
+std::int32_t LengthDist::upper_bound() const {
+  if (kind != Kind::kNormal) return max;
+  const double hi = std::ceil(mean + 6.0 * stdev);
+  return static_cast<std::int32_t>(
+      std::clamp(hi, 1.0, static_cast<double>(std::numeric_limits<std::int32_t>::max())));
+}
+
+bool Sla::met(Duration ttft_value, std::optional<Duration> tpot_value) const {
+  if (ttft && ttft_value > *ttft) return false;
+  if (tpot && tpot_value && *tpot_value > *tpot) return false;
+  return true;
+}
+
+std::int32_t WorkloadSpec::max_input_tokens() const {
+  std::int32_t m = 1;
+  if (!trace.empty()) {
+    for (const TraceRow& r : trace) m = std::max(m, r.input_tokens);
+    return m;
+  }
+  for (const RequestClass& c : classes) m = std::max(m, c.isl.upper_bound());
+  return m;
+}
+
+std::int32_t WorkloadSpec::max_output_tokens() const {
+  std::int32_t m = 1;
+  if (!trace.empty()) {
+    for (const TraceRow& r : trace) m = std::max(m, r.output_tokens);
+    return m;
+  }
+  for (const RequestClass& c : classes) m = std::max(m, c.osl.upper_bound());
+  return m;
+}
+
+// ---- parsing ----
+
+double parse_request_rate(std::string_view text) {
+  const std::string expected = R"(a request rate such as "2 req/s" or "90 req/min")";
+  const std::string found = "\"" + std::string(text) + "\"";
+  const auto space = text.find(' ');
+  if (space == std::string_view::npos) throw UnitError(expected, found);
+  const std::string_view number = text.substr(0, space);
+  std::string_view unit = text.substr(space);
+  while (!unit.empty() && unit.front() == ' ') unit.remove_prefix(1);
+  double value = 0.0;
+  const auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec != std::errc{} || ptr != number.data() + number.size() || !std::isfinite(value) ||
+      value <= 0.0) {
+    throw UnitError(expected, found);
+  }
+  if (unit == "req/s") return value;
+  if (unit == "req/min") return value / scale::kSecondsPerMinute;
+  throw UnitError(expected, found);
+}
+
+namespace {
+
+std::int32_t read_tokens(const config::ConfigNode& node) {
+  const std::int64_t v = node.as_int();
+  if (v < 1 || v > std::numeric_limits<std::int32_t>::max()) {
+    node.fail("a token count from 1 to 2147483647");
+  }
+  return static_cast<std::int32_t>(v);
+}
+
+LengthDist read_length(const config::ConfigNode& node) {
+  if (node.is_scalar()) return LengthDist::fixed(read_tokens(node));
+  if (!node.is_map()) node.fail("a token count or a map {dist: uniform|normal, ...}");
+  const std::string dist = node.at("dist").as_choice({"fixed", "uniform", "normal"});
+  if (dist == "fixed") {
+    node.check_keys({"dist", "value"});
+    return LengthDist::fixed(read_tokens(node.at("value")));
+  }
+  if (dist == "uniform") {
+    node.check_keys({"dist", "min", "max"});
+    const std::int32_t lo = read_tokens(node.at("min"));
+    const std::int32_t hi = read_tokens(node.at("max"));
+    if (hi < lo) node.at("max").fail("max >= min (" + std::to_string(lo) + ")");
+    return LengthDist::uniform(lo, hi);
+  }
+  node.check_keys({"dist", "mean", "stdev"});
+  LengthDist d;
+  d.kind = LengthDist::Kind::kNormal;
+  d.mean = node.at("mean").as_double();
+  d.stdev = node.at("stdev").as_double();
+  if (d.mean < 1.0) node.at("mean").fail("a mean of at least 1 token");
+  if (d.stdev < 0.0) node.at("stdev").fail("a standard deviation >= 0");
+  d.min = 1;
+  d.max = d.upper_bound();
+  return d;
+}
+
+Sla read_sla(const config::ConfigNode& node) {
+  node.check_keys({"ttft", "tpot"});
+  Sla sla;
+  if (const auto t = node.get("ttft")) sla.ttft = t->as_duration();
+  if (const auto t = node.get("tpot")) sla.tpot = t->as_duration();
+  return sla;
+}
+
+/// Reads a class from a map with keys among name, weight, isl, osl, sla. `lengths` says whether
+/// isl and osl are required (true) or forbidden (false, a trace gives them).
+RequestClass read_class(const config::ConfigNode& node, std::string default_name, bool lengths) {
+  RequestClass c;
+  c.name = std::move(default_name);
+  if (const auto n = node.get("name")) c.name = n->as_string();
+  if (const auto w = node.get("weight")) {
+    c.weight = w->as_double();
+    if (!(c.weight > 0.0)) w->fail("a weight > 0");
+  }
+  if (lengths) {
+    c.isl = read_length(node.at("isl"));
+    c.osl = read_length(node.at("osl"));
+  } else {
+    for (std::string_view key : {"isl", "osl"}) {
+      if (const auto k = node.get(key)) {
+        k->fail("no lengths here: the trace gives them", k->describe());
+      }
+    }
+  }
+  if (const auto s = node.get("sla")) c.sla = read_sla(*s);
+  return c;
+}
+
+std::filesystem::path resolve_relative(const config::ConfigNode& node, const std::string& text) {
+  std::filesystem::path p(text);
+  if (p.is_absolute()) return p;
+  const std::filesystem::path origin(node.location().file);
+  if (origin.has_parent_path() && std::filesystem::exists(origin)) {
+    return origin.parent_path() / p;
+  }
+  return p;
+}
+
+}  // namespace
+
+WorkloadSpec parse_workload(const config::ConfigNode& node) {
+  node.check_keys({"description", "requests", "warmup", "arrival", "trace", "classes", "isl", "osl",
+                   "sla", "name"});
+  WorkloadSpec spec;
+  if (const auto d = node.get("description")) spec.description = d->as_string();
+
+  const auto trace_node = node.get("trace");
+  const bool from_trace = trace_node.has_value();
+
+  // Classes: a `classes` list, or a single class written directly under the workload.
+  if (const auto list = node.get("classes")) {
+    for (const char* key : {"isl", "osl", "sla", "name"}) {
+      if (const auto k = node.get(key)) {
+        k->fail("no '" + std::string(key) + "' beside 'classes' (put it inside a class)",
+                k->describe());
+      }
+    }
+    if (list->size() == 0) list->fail("at least one class");
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const config::ConfigNode c = (*list)[i];
+      c.check_keys({"name", "weight", "isl", "osl", "sla"});
+      spec.classes.push_back(read_class(c, "class" + std::to_string(i), !from_trace));
+      if (spec.classes[i].name.empty() ||
+          spec.classes[i].name.find_first_of(".,\" ") != std::string::npos) {
+        c.at("name").fail("a class name without spaces, dots, commas or quotes");
+      }
+      for (std::size_t j = 0; j < i; ++j) {
+        if (spec.classes[j].name == spec.classes[i].name) {
+          c.at("name").fail("a class name used once",
+                            "a second class '" + spec.classes[i].name + "'");
+        }
+      }
+    }
+  } else {
+    spec.classes.push_back(read_class(node, "default", !from_trace));
+  }
+
+  if (from_trace) {
+    spec.trace_path = resolve_relative(*trace_node, trace_node->as_string()).string();
+    std::vector<std::string> names;
+    if (node.has("classes")) {
+      for (const RequestClass& c : spec.classes) names.push_back(c.name);
+    }
+    spec.trace = read_trace_csv(spec.trace_path, names);
+  }
+
+  // Arrival process.
+  const config::ConfigNode arrival = node.at("arrival");
+  arrival.check_keys({"process", "concurrency", "rate"});
+  const std::string process = arrival.at("process").as_choice({"closed_loop", "poisson", "trace"});
+  if (process == "closed_loop") {
+    spec.arrival = ArrivalProcess::kClosedLoop;
+    const config::ConfigNode c = arrival.at("concurrency");
+    spec.concurrency = c.as_int();
+    if (spec.concurrency < 1) c.fail("a concurrency >= 1");
+    if (const auto r = arrival.get("rate"))
+      r->fail("no rate for closed_loop arrivals", r->describe());
+  } else if (process == "poisson") {
+    spec.arrival = ArrivalProcess::kPoisson;
+    const config::ConfigNode r = arrival.at("rate");
+    try {
+      spec.rate_per_s = parse_request_rate(r.as_string());
+    } catch (const UnitError& e) {
+      r.fail(e.expected());
+    }
+    if (const auto c = arrival.get("concurrency")) {
+      c->fail("no concurrency for poisson arrivals", c->describe());
+    }
+  } else {
+    spec.arrival = ArrivalProcess::kTrace;
+    if (!from_trace) arrival.at("process").fail("a 'trace' file beside 'arrival' for trace replay");
+    for (std::size_t i = 0; i < spec.trace.size(); ++i) {
+      if (!spec.trace[i].arrival) {
+        arrival.at("process").fail("a trace with an arrival_s column", spec.trace_path);
+      }
+    }
+  }
+
+  // Counts.
+  if (const auto r = node.get("requests")) {
+    spec.requests = r->as_int();
+    if (spec.requests < 1) r->fail("at least 1 request");
+    if (spec.arrival == ArrivalProcess::kTrace &&
+        spec.requests > static_cast<std::int64_t>(spec.trace.size())) {
+      r->fail("at most the trace's " + std::to_string(spec.trace.size()) +
+              " rows for trace replay");
+    }
+  } else if (from_trace) {
+    spec.requests = static_cast<std::int64_t>(spec.trace.size());
+  } else {
+    node.at("requests");  // throws: required
+  }
+  if (const auto w = node.get("warmup")) {
+    spec.warmup = w->as_int();
+    if (spec.warmup < 0 || spec.warmup >= spec.requests) {
+      w->fail("a warm-up from 0 to requests - 1 (" + std::to_string(spec.requests - 1) + ")");
+    }
+  }
+  return spec;
+}
+
+// ---- trace CSV ----
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+struct CsvField {
+  std::string_view text;
+  int column = 1;  ///< 1-based character column of the field's start
+};
+
+std::vector<CsvField> split_csv(std::string_view line) {
+  std::vector<CsvField> fields;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t comma = line.find(',', start);
+    const std::size_t end = comma == std::string_view::npos ? line.size() : comma;
+    fields.push_back({trim(line.substr(start, end - start)), static_cast<int>(start) + 1});
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return fields;
+}
+
+}  // namespace
+
+std::vector<TraceRow> read_trace_csv(const std::filesystem::path& path,
+                                     const std::vector<std::string>& class_names) {
+  const std::string file = path.string();
+  std::ifstream in(path);
+  if (!in) throw ConfigError({file, 0, 0}, "trace", "a readable CSV file", "no such file");
+  auto error = [&](int line, int column, const std::string& key, const std::string& expected,
+                   const std::string& found) -> ConfigError {
+    return ConfigError({file, line, column}, key, expected, found);
+  };
+
+  std::string text;
+  int line_no = 0;
+  int col_isl = -1;
+  int col_osl = -1;
+  int col_arrival = -1;
+  int col_class = -1;
+  std::size_t columns = 0;
+  // Header.
+  while (std::getline(in, text)) {
+    ++line_no;
+    if (!trim(text).empty()) break;
+  }
+  if (trim(text).empty()) {
+    throw error(line_no, 1, "trace",
+                "a header row (input_tokens,output_tokens[,arrival_s][,class])", "an empty file");
+  }
+  const std::vector<CsvField> header = split_csv(text);
+  columns = header.size();
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    const std::string_view h = header[i].text;
+    int* slot = nullptr;
+    if (h == "input_tokens") slot = &col_isl;
+    if (h == "output_tokens") slot = &col_osl;
+    if (h == "arrival_s") slot = &col_arrival;
+    if (h == "class") slot = &col_class;
+    if (slot == nullptr) {
+      throw error(line_no, header[i].column, "trace.header",
+                  "a column among input_tokens, output_tokens, arrival_s, class",
+                  "\"" + std::string(h) + "\"");
+    }
+    if (*slot >= 0)
+      throw error(line_no, header[i].column, "trace.header", "each column once", std::string(h));
+    *slot = static_cast<int>(i);
+  }
+  if (col_isl < 0 || col_osl < 0) {
+    throw error(line_no, 1, "trace.header", "columns input_tokens and output_tokens", text);
+  }
+  if (col_class >= 0 && class_names.empty()) {
+    throw error(line_no, header[col_class].column, "trace.header",
+                "no class column unless the workload lists classes", "class");
+  }
+
+  std::vector<TraceRow> rows;
+  Duration last_arrival{};
+  while (std::getline(in, text)) {
+    ++line_no;
+    if (trim(text).empty()) continue;
+    const std::vector<CsvField> f = split_csv(text);
+    if (f.size() != columns) {
+      throw error(line_no, 1, "trace", std::to_string(columns) + " fields",
+                  std::to_string(f.size()) + " fields");
+    }
+    TraceRow row;
+    auto read_int = [&](int col, const char* key) {
+      std::int64_t v = 0;
+      const std::string_view s = f[col].text;
+      const auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+      if (ec != std::errc{} || p != s.data() + s.size() || v < 1 ||
+          v > std::numeric_limits<std::int32_t>::max()) {
+        throw error(line_no, f[col].column, std::string("trace.") + key,
+                    "a token count from 1 to 2147483647", "\"" + std::string(s) + "\"");
+      }
+      return static_cast<std::int32_t>(v);
+    };
+    row.input_tokens = read_int(col_isl, "input_tokens");
+    row.output_tokens = read_int(col_osl, "output_tokens");
+    if (col_arrival >= 0) {
+      double s = 0.0;
+      const std::string_view t = f[col_arrival].text;
+      const auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), s);
+      if (ec != std::errc{} || p != t.data() + t.size() || !std::isfinite(s) || s < 0.0) {
+        throw error(line_no, f[col_arrival].column, "trace.arrival_s", "seconds >= 0",
+                    "\"" + std::string(t) + "\"");
+      }
+      const Duration at = ceil_duration(s);
+      if (at < last_arrival) {
+        throw error(line_no, f[col_arrival].column, "trace.arrival_s",
+                    "non-decreasing arrival times", "\"" + std::string(t) + "\"");
+      }
+      last_arrival = at;
+      row.arrival = at;
+    }
+    if (col_class >= 0) {
+      const std::string_view name = f[col_class].text;
+      const auto it = std::find(class_names.begin(), class_names.end(), name);
+      if (it == class_names.end()) {
+        std::string all;
+        for (const std::string& n : class_names) all += (all.empty() ? "" : ", ") + n;
+        throw error(line_no, f[col_class].column, "trace.class", "one of the classes: " + all,
+                    "\"" + std::string(name) + "\"");
+      }
+      row.class_index = static_cast<std::int32_t>(it - class_names.begin());
+    }
+    rows.push_back(row);
+  }
+  if (rows.empty()) throw error(line_no, 1, "trace", "at least one request row", "none");
+  return rows;
+}
+
+// ---- generation ----
+
+std::vector<RequestSpec> generate_requests(const WorkloadSpec& spec, std::uint64_t seed) {
+  MOESIM_ASSERT(!spec.classes.empty() && spec.requests >= 1, "workload not parsed");
+  Rng class_rng(seed, stream_id("serve.workload.class"));
+  Rng length_rng(seed, stream_id("serve.workload.length"));
+  Rng arrival_rng(seed, stream_id("serve.workload.arrival"));
+  double total_weight = 0.0;
+  for (const RequestClass& c : spec.classes) total_weight += c.weight;
+
+  std::vector<RequestSpec> out(static_cast<std::size_t>(spec.requests));
+  Duration clock{};
+  const Duration mean_gap =
+      spec.arrival == ArrivalProcess::kPoisson ? ceil_duration(1.0 / spec.rate_per_s) : Duration{};
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    RequestSpec& r = out[i];
+    r.id = static_cast<std::int64_t>(i);
+    if (!spec.trace.empty()) {
+      const TraceRow& row = spec.trace[i % spec.trace.size()];
+      r.class_index = row.class_index;
+      r.input_tokens = row.input_tokens;
+      r.output_tokens = row.output_tokens;
+      if (spec.arrival == ArrivalProcess::kTrace) r.arrival = TimePoint{} + *row.arrival;
+    } else {
+      std::size_t k = 0;
+      if (spec.classes.size() > 1) {
+        double u = class_rng.uniform() * total_weight;
+        while (k + 1 < spec.classes.size() && u >= spec.classes[k].weight) {
+          u -= spec.classes[k].weight;
+          ++k;
+        }
+      }
+      r.class_index = static_cast<std::int32_t>(k);
+      r.input_tokens = spec.classes[k].isl.sample(length_rng);
+      r.output_tokens = spec.classes[k].osl.sample(length_rng);
+    }
+    if (spec.arrival == ArrivalProcess::kPoisson) {
+      // The first request arrives at time zero; gaps are exponential with mean 1 / rate.
+      if (i > 0) clock += arrival_rng.exponential(mean_gap);
+      r.arrival = TimePoint{} + clock;
+    }
+  }
+  return out;
+}
+
+}  // namespace moesim::serve

@@ -1,0 +1,209 @@
+#include "sim/serve/scenario.hpp"
+
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "sim/core/error.hpp"
+#include "sim/hw/price_sheet.hpp"
+#include "sim/serve/report.hpp"
+#include "sim/serve/run.hpp"
+
+namespace moesim::serve {
+namespace {
+
+const config::Catalog& catalog() {
+  static const config::Catalog c{MOESIM_SOURCE_DIR};
+  return c;
+}
+
+std::string fixture(const std::string& name) {
+  return std::string(MOESIM_TEST_DATA_DIR) + "/serve/" + name;
+}
+
+template <class F>
+ConfigError config_error(F f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e;
+  }
+  FAIL("no ConfigError thrown");
+  return ConfigError({}, "", "", "");
+}
+
+Scenario load(const std::string& name, std::vector<std::string> settings = {}) {
+  return load_scenario(fixture(name), settings, catalog());
+}
+
+TEST_CASE("an aggregated scenario parses into the engine configuration") {
+  const Scenario s = load("agg_analytic.yaml");
+  CHECK(s.name == "agg-analytic");
+  CHECK(s.system_name == "hgx-h200");
+  CHECK(s.seed == 3);
+  CHECK_FALSE(s.disaggregated);
+  CHECK(s.primary.tp == 8);
+  CHECK(s.primary.pool.gpus_per_instance == 8);  // tp x pp
+  CHECK(s.primary.pool.attention_dp == 8);
+  CHECK(s.primary.pool.kv_policy == KvPolicy::kMaxUtilization);
+  CHECK(s.primary.pool.kv_block_size == kDefaultKvBlockSize);
+  CHECK(s.primary.kv_memory_fraction == kDefaultKvMemoryFraction);
+  CHECK(s.spec.acceptance == std::vector<double>{0.8, 0.6});
+  CHECK(s.host.step_overhead == microseconds(200));
+  CHECK(s.host.overlap_scheduler);
+  CHECK(s.workload.requests == 200);
+  const EngineConfig c = s.engine_config();
+  CHECK(c.gpus() == 16);
+  CHECK(c.primary.kv_capacity_tokens == 4'000'000);
+}
+
+TEST_CASE("--set overrides a scenario key with its location") {
+  const Scenario s = load("agg_analytic.yaml",
+                          {"deployment.aggregated.instances=3", "workload.arrival.concurrency=8"});
+  CHECK(s.primary.pool.instances == 3);
+  CHECK(s.workload.concurrency == 8);
+  const ConfigError e = config_error([] { load("agg_analytic.yaml", {"seed=-1"}); });
+  CHECK(e.key_path() == "seed");
+  CHECK(e.where().file == "--set");
+  CHECK(config_error([] {
+          load("agg_analytic.yaml", {"deployment.aggregated.attention_dp=3"});
+        }).key_path() == "deployment.aggregated.attention_dp");
+  CHECK(config_error([] {
+          load("agg_analytic.yaml", {"speculative.acceptance=[0.5]"});
+        }).key_path() == "speculative.acceptance");
+}
+
+TEST_CASE("a disaggregated scenario takes a catalog workload with overrides") {
+  const Scenario s = load("disagg_analytic.yaml");
+  CHECK(s.disaggregated);
+  CHECK(s.workload_name == "random-1k1k");
+  CHECK(s.workload.requests == 300);
+  CHECK(s.workload.classes[0].isl.min == 819);
+  CHECK(*s.kv_bytes_per_token == bytes(35136));
+  const EngineConfig c = s.engine_config();
+  CHECK(c.gpus() == 2 * 4 + 8);
+  CHECK(c.decode.limits.max_num_tokens == 512);
+}
+
+TEST_CASE("a missing KV capacity is reported when the engine configuration is built") {
+  const config::ConfigNode root = config::ConfigNode::parse(
+      "model: m\nsystem: s\nseed: 1\n"
+      "deployment: {aggregated: {max_batch_size: 8, max_num_tokens: 512}}\n"
+      "workload: {requests: 1, arrival: {process: closed_loop, concurrency: 1}, isl: 1, osl: 1}\n",
+      "s.yaml");
+  const Scenario s = parse_scenario(root, catalog());
+  CHECK(config_error([&] { (void)s.engine_config(); }).key_path() ==
+        "deployment.aggregated.kv_capacity_tokens");
+  CHECK(config_error([&] { (void)analytic_models(s); }).key_path() == "step_model");
+}
+
+TEST_CASE("scenario errors point at the key") {
+  auto parse = [](const std::string& text) {
+    return parse_scenario(config::ConfigNode::parse(text, "s.yaml"), catalog());
+  };
+  const std::string tail =
+      "workload: {requests: 1, arrival: {process: closed_loop, concurrency: 1}, isl: 1, osl: 1}\n";
+  const std::string pool = "{max_batch_size: 8, max_num_tokens: 512}";
+  CHECK(config_error([&] {
+          parse("model: m\nsystem: s\nseed: 1\ndeployment: {aggregated: " + pool +
+                ", prefill: " + pool + "}\n" + tail);
+        }).key_path() == "deployment");
+  CHECK(config_error([&] {
+          parse("model: m\nsystem: s\nseed: 1\ndeployment: {prefill: " + pool + "}\n" + tail);
+        }).key_path() == "deployment");
+  const ConfigError typo = config_error([&] {
+    parse(
+        "model: m\nsystem: s\nseed: 1\ndeployment: {aggregated: {max_batch_size: 8, "
+        "max_num_tokens: 512, chunked_prefil_size: 5}}\n" +
+        tail);
+  });
+  CHECK(typo.suggestion() == "chunked_prefill_size");
+  CHECK(config_error([&] {
+          parse("model: m\nsystem: s\nseed: 1\ndeployment: {aggregated: " + pool + "}\n" +
+                "workload: no-such-workload\n");
+        }).key_path() == "workload");
+}
+
+TEST_CASE("the schema documents every scenario key") {
+  const std::string schema = scenario_schema();
+  for (const char* key : {"model",
+                          "system",
+                          "precision",
+                          "seed",
+                          "prices",
+                          "deployment",
+                          "aggregated",
+                          "prefill",
+                          "decode",
+                          "kv_bytes_per_token",
+                          "kv_transfer",
+                          "instances",
+                          "tp",
+                          "ep",
+                          "attention_dp",
+                          "pp",
+                          "max_batch_size",
+                          "max_num_tokens",
+                          "chunked_prefill_size",
+                          "kv_block_size",
+                          "kv_policy",
+                          "kv_memory_fraction",
+                          "kv_capacity_tokens",
+                          "plan",
+                          "speculative",
+                          "draft_tokens",
+                          "acceptance",
+                          "runtime",
+                          "step_overhead",
+                          "overlap_scheduler",
+                          "cuda_graphs",
+                          "step_model",
+                          "per_kv_token",
+                          "workload",
+                          "requests",
+                          "warmup",
+                          "arrival",
+                          "concurrency",
+                          "rate",
+                          "trace",
+                          "classes",
+                          "weight",
+                          "isl",
+                          "osl",
+                          "sla"}) {
+    CAPTURE(key);
+    bool documented = false;
+    for (const char* indent : {"", "  ", "    "}) {  // a line that starts with the key
+      documented |= schema.find("\n" + std::string(indent) + key + " ") != std::string::npos;
+    }
+    CHECK(documented);
+  }
+}
+
+TEST_CASE("a scenario runs end to end with the price sheet") {
+  const Scenario s = load("disagg_analytic.yaml");
+  const ScenarioModels models = analytic_models(s);
+  const hw::PriceSheet sheet = hw::load_price_sheet(catalog());
+  const RunResult r = run_serving(s.engine_config(), s.workload, models.view(), s.seed,
+                                  pricing_from(sheet.at(s.system_name)));
+  CHECK(r.metrics.measured_requests == 270);
+  CHECK(r.metrics.gpus == 16);
+  CHECK(r.metrics.cost_usd_per_mtok.has_value());
+  CHECK(r.metrics.kv_transfer_ms.has_value());
+  // Each transfer moves ~900 prompt tokens x 35,136 B over 50 GB/s: 0.02 + 0.63 ms.
+  CHECK(r.metrics.kv_transfer_ms->mean > 0.4);
+  CHECK(r.metrics.kv_transfer_ms->mean < 0.8);
+  const std::string json = metrics_json(r.metrics, {{"scenario", s.name}});
+  for (const char* key :
+       {"\"output_tok_s_per_gpu\"", "\"total_tok_s_per_gpu\"", "\"tok_s_per_user\"",
+        "\"ttft_ms\": {", "\"tpot_ms\": {", "\"p50\"", "\"p90\"", "\"p99\"",
+        "\"cost_usd_per_mtok\"", "\"joules_per_token\"", "\"gpus\"",
+        "\"output_tok_s_per_decode_gpu\"", "\"step_time_breakdown\""}) {
+    CAPTURE(key);
+    CHECK(json.find(key) != std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace moesim::serve

@@ -1,0 +1,99 @@
+#pragma once
+/// \file
+/// Helpers for the sim/serve tests: deployments with hand-checkable numbers, a recording
+/// step-time model, and a driver that submits requests at given times.
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "sim/core/simulation.hpp"
+#include "sim/serve/analytic_step_model.hpp"
+#include "sim/serve/engine.hpp"
+
+namespace moesim::serve::test {
+
+/// Time since the start of the run in milliseconds.
+inline double ms(TimePoint t) { return to_milliseconds(t.time_since_epoch()); }
+
+/// 1 ms + 10 us per new token + `per_kv` per context token.
+inline AnalyticStepParams simple_params(Duration per_kv = Duration::zero()) {
+  return AnalyticStepParams{milliseconds(1), microseconds(10), per_kv};
+}
+
+/// An aggregated pool: one instance, one rank, budgets far from binding, KV 1M tokens.
+inline PoolConfig roomy_pool(PoolRole role = PoolRole::kAggregated) {
+  PoolConfig p;
+  p.role = role;
+  p.instances = 1;
+  p.gpus_per_instance = 1;
+  p.attention_dp = 1;
+  p.limits.max_batch_size = 64;
+  p.limits.max_num_tokens = 100000;
+  p.limits.chunked_prefill_size = 0;
+  p.kv_capacity_tokens = 1'000'000;
+  p.kv_block_size = 32;
+  p.kv_policy = KvPolicy::kGuaranteedNoEvict;
+  return p;
+}
+
+/// An aggregated deployment of `pool`.
+inline EngineConfig aggregated(const PoolConfig& pool) {
+  EngineConfig c;
+  c.primary = pool;
+  return c;
+}
+
+/// Analytic model that also keeps a copy of every batch it priced.
+class RecordingModel final : public StepTimeModel {
+ public:
+  explicit RecordingModel(AnalyticStepParams p) : inner_(p) {}
+  void price(const StepBatch& batch, const StepContext& ctx, StepTiming& out) override {
+    batches.emplace_back(batch.sequences.begin(), batch.sequences.end());
+    contexts.push_back(ctx);
+    inner_.price(batch, ctx, out);
+  }
+  std::string describe() const override { return "recording " + inner_.describe(); }
+
+  std::vector<std::vector<SequenceWork>> batches;
+  std::vector<StepContext> contexts;
+
+ private:
+  AnalyticStepModel inner_;
+};
+
+/// A request to submit at `at`.
+struct Arrival {
+  Duration at;
+  std::int32_t isl;
+  std::int32_t osl;
+};
+
+/// Runs `arrivals` (ids in order) through an engine and returns it after the run.
+struct Harness {
+  Simulation sim{7};
+  std::optional<Engine> engine;
+
+  Harness(const EngineConfig& config, EngineModels models, std::int64_t requests,
+          bool record_steps = false) {
+    EngineOptions o;
+    o.total_requests = requests;
+    o.record_steps = record_steps;
+    engine.emplace(sim, config, models, o);
+  }
+
+  void run(const std::vector<Arrival>& arrivals) {
+    for (std::size_t i = 0; i < arrivals.size(); ++i) {
+      RequestSpec r;
+      r.id = static_cast<std::int64_t>(i);
+      r.input_tokens = arrivals[i].isl;
+      r.output_tokens = arrivals[i].osl;
+      sim.schedule_at(TimePoint{} + arrivals[i].at, [this, r](Simulation&) { engine->submit(r); });
+    }
+    sim.run();
+  }
+
+  const RequestRecord& req(std::size_t i) const { return engine->requests()[i]; }
+};
+
+}  // namespace moesim::serve::test

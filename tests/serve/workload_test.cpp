@@ -1,0 +1,175 @@
+#include "sim/serve/workload.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "sim/core/error.hpp"
+#include "sim/core/stats.hpp"
+#include "sim/core/unit_parse.hpp"
+
+namespace moesim::serve {
+namespace {
+
+config::ConfigNode yaml(const std::string& text) {
+  return config::ConfigNode::parse(text, "w.yaml");
+}
+
+template <class F>
+ConfigError config_error(F f) {
+  try {
+    f();
+  } catch (const ConfigError& e) {
+    return e;
+  }
+  FAIL("no ConfigError thrown");
+  return ConfigError({}, "", "", "");
+}
+
+/// A temporary file removed on destruction.
+struct TempFile {
+  std::filesystem::path path;
+  TempFile(const std::string& name, const std::string& text)
+      : path(std::filesystem::temp_directory_path() / name) {
+    std::ofstream(path) << text;
+  }
+  ~TempFile() { std::filesystem::remove(path); }
+};
+
+TEST_CASE("request rates are read with their unit") {
+  CHECK(parse_request_rate("2 req/s") == 2.0);
+  CHECK(parse_request_rate("90 req/min") == doctest::Approx(1.5));  // 90 / 60
+  CHECK_THROWS_AS(parse_request_rate("2"), UnitError);
+  CHECK_THROWS_AS(parse_request_rate("2 req/h"), UnitError);
+  CHECK_THROWS_AS(parse_request_rate("0 req/s"), UnitError);
+  CHECK_THROWS_AS(parse_request_rate("-1 req/s"), UnitError);
+}
+
+TEST_CASE("a single-class workload is written directly under the workload") {
+  const WorkloadSpec w = parse_workload(yaml(
+      "requests: 100\nwarmup: 10\narrival: {process: closed_loop, concurrency: 16}\n"
+      "isl: 1024\nosl: {dist: uniform, min: 900, max: 1100}\nsla: {ttft: 2 s, tpot: 50 ms}\n"));
+  REQUIRE(w.classes.size() == 1);
+  CHECK(w.classes[0].name == "default");
+  CHECK(w.classes[0].isl.kind == LengthDist::Kind::kFixed);
+  CHECK(w.classes[0].isl.min == 1024);
+  CHECK(w.classes[0].osl.min == 900);
+  CHECK(w.classes[0].osl.max == 1100);
+  CHECK(*w.classes[0].sla.tpot == milliseconds(50));
+  CHECK(w.arrival == ArrivalProcess::kClosedLoop);
+  CHECK(w.concurrency == 16);
+  CHECK(w.requests == 100);
+  CHECK(w.warmup == 10);
+  CHECK(w.max_input_tokens() == 1024);
+  CHECK(w.max_output_tokens() == 1100);
+}
+
+TEST_CASE("uniform lengths cover [min, max] inclusive with the right mean") {
+  WorkloadSpec w = parse_workload(
+      yaml("requests: 20000\narrival: {process: poisson, rate: 10 req/s}\n"
+           "isl: {dist: uniform, min: 1, max: 4}\nosl: {dist: normal, mean: 100, stdev: 10}\n"));
+  const auto reqs = generate_requests(w, 3);
+  std::int32_t lo = 100, hi = 0;
+  SampleSet osl;
+  for (const RequestSpec& r : reqs) {
+    lo = std::min(lo, r.input_tokens);
+    hi = std::max(hi, r.input_tokens);
+    osl.add(r.output_tokens);
+  }
+  CHECK(lo == 1);
+  CHECK(hi == 4);
+  // Normal(100, 10) rounded up: mean 100.5 (ceil adds 0.5 on average), sd 10; standard error
+  // of the mean 10 / sqrt(20000) = 0.07; tolerance 0.3.
+  CHECK(osl.moments().mean() == doctest::Approx(100.5).epsilon(0.003));
+  CHECK(osl.moments().stddev() == doctest::Approx(10.0).epsilon(0.03));
+}
+
+TEST_CASE("classes mix by weight and keep their own lengths") {
+  const WorkloadSpec w = parse_workload(
+      yaml("requests: 10000\narrival: {process: closed_loop, concurrency: 4}\nclasses:\n"
+           "  - {name: chat, weight: 3, isl: 100, osl: 10}\n"
+           "  - {name: reasoning, weight: 1, isl: 200, osl: 20, sla: {ttft: 1 s}}\n"));
+  REQUIRE(w.classes.size() == 2);
+  const auto reqs = generate_requests(w, 1);
+  std::int64_t reasoning = 0;
+  for (const RequestSpec& r : reqs) {
+    CHECK(r.input_tokens == (r.class_index == 0 ? 100 : 200));
+    reasoning += r.class_index;
+  }
+  // Share 1/4: binomial standard error sqrt(0.25 x 0.75 / 10000) = 0.43 %; tolerance 2 %.
+  CHECK(static_cast<double>(reasoning) / 10000.0 == doctest::Approx(0.25).epsilon(0.08));
+}
+
+TEST_CASE("workload errors name the key") {
+  const ConfigError missing = config_error([] {
+    parse_workload(yaml("requests: 10\narrival: {process: closed_loop}\nisl: 1\nosl: 1\n"));
+  });
+  CHECK(missing.key_path() == "arrival");
+  CHECK(missing.expected().find("concurrency") != std::string::npos);
+  CHECK(config_error([] {
+          parse_workload(
+              yaml("requests: 10\narrival: {process: poisson, rate: 3}\nisl: 1\nosl: 1\n"));
+        }).key_path() == "arrival.rate");
+  CHECK(config_error([] {
+          parse_workload(
+              yaml("requests: 10\nwarmup: 10\narrival: {process: closed_loop, "
+                   "concurrency: 1}\nisl: 1\nosl: 1\n"));
+        }).key_path() == "warmup");
+  CHECK(config_error([] {
+          parse_workload(
+              yaml("requests: 10\narrival: {process: closed_loop, concurrency: 1}\n"
+                   "isl: {dist: uniform, min: 5, max: 4}\nosl: 1\n"));
+        }).key_path() == "isl.max");
+  const ConfigError e = config_error([] {
+    parse_workload(yaml("requests: 10\narivval: {process: closed_loop}\nisl: 1\nosl: 1\n"));
+  });
+  CHECK(e.suggestion() == "arrival");
+}
+
+TEST_CASE("a trace CSV gives lengths, classes and arrival times") {
+  TempFile csv("moesim_serve_trace_ok.csv",
+               "arrival_s,input_tokens,output_tokens,class\n0,100,10,chat\n0.5,200,20,long\n"
+               "\n1.25,300,30,chat\n");
+  const WorkloadSpec w =
+      parse_workload(yaml("arrival: {process: trace}\ntrace: " + csv.path.string() +
+                          "\nclasses: [{name: chat}, {name: long, sla: {ttft: 1 s}}]\n"));
+  CHECK(w.requests == 3);
+  REQUIRE(w.trace.size() == 3);
+  const auto reqs = generate_requests(w, 1);
+  CHECK(reqs[1].input_tokens == 200);
+  CHECK(reqs[1].class_index == 1);
+  CHECK(reqs[2].arrival == TimePoint{} + milliseconds(1250));
+}
+
+TEST_CASE("trace errors give the file and the line") {
+  TempFile bad("moesim_serve_trace_bad.csv", "input_tokens,output_tokens\n100,10\n200,x\n");
+  const ConfigError e = config_error([&] { read_trace_csv(bad.path, {}); });
+  CHECK(e.where().line == 3);
+  CHECK(e.where().column == 5);
+  CHECK(e.key_path() == "trace.output_tokens");
+  TempFile order("moesim_serve_trace_order.csv",
+                 "arrival_s,input_tokens,output_tokens\n1,1,1\n"
+                 "0.5,1,1\n");
+  CHECK(config_error([&] { read_trace_csv(order.path, {}); }).where().line == 3);
+  TempFile header("moesim_serve_trace_header.csv", "input_tokens,outptu_tokens\n1,1\n");
+  CHECK(config_error([&] { read_trace_csv(header.path, {}); }).key_path() == "trace.header");
+}
+
+TEST_CASE("the example workloads load") {
+  const std::filesystem::path dir = std::filesystem::path(MOESIM_SOURCE_DIR) / "workloads";
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".yaml") continue;
+    CAPTURE(entry.path().string());
+    const WorkloadSpec w = parse_workload(config::ConfigNode::load_file(entry.path()));
+    CHECK(w.requests >= 1);
+    CHECK(!generate_requests(w, 1).empty());
+    ++count;
+  }
+  CHECK(count >= 3);
+}
+
+}  // namespace
+}  // namespace moesim::serve
