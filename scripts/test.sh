@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: install dependencies, check formatting, build with
+# -Werror and run every test, then build with AddressSanitizer + UndefinedBehaviorSanitizer and
+# run every test again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+scripts/check-format.sh
+
+echo "== release build (-Werror) =="
+scripts/build.sh release -DMOESIM_WERROR=ON
+ctest --test-dir build/release --output-on-failure
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build =="
+scripts/build.sh asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMOESIM_SANITIZE=ON \
+  -DMOESIM_BUILD_HWVAL=OFF -DMOESIM_BUILD_BENCH=OFF
+ctest --test-dir build/asan --output-on-failure

@@ -1,0 +1,47 @@
+#pragma once
+/// \file
+/// A small command-line parser: `--name value`, `--name=value`, boolean `--flag`, and
+/// positional words. Unknown options are ConfigErrors with a "did you mean".
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace moesim::cli {
+
+/// One declared option of a subcommand.
+struct OptionSpec {
+  std::string name;     ///< without the leading "--"
+  bool takes_value;     ///< false for boolean flags
+  std::string metavar;  ///< e.g. "NAME|PATH" (for --help)
+  std::string help;     ///< one line
+};
+
+/// Parsed arguments of one subcommand.
+class Args {
+ public:
+  /// Parses `words` (after the subcommand) against `specs`; throws ConfigError on an unknown
+  /// option (with did-you-mean) or a missing value.
+  Args(std::string command, const std::vector<std::string>& words,
+       const std::vector<OptionSpec>& specs);
+
+  /// The value of `--name`, if given (last one wins).
+  std::optional<std::string> value(std::string_view name) const;
+  /// All values of a repeatable option, in order.
+  std::vector<std::string> values(std::string_view name) const;
+  /// True when boolean `--name` was given.
+  bool flag(std::string_view name) const;
+  /// Positional words, in order.
+  const std::vector<std::string>& positional() const { return positional_; }
+
+ private:
+  std::string command_;
+  std::vector<std::pair<std::string, std::string>> given_;
+  std::vector<std::string> positional_;
+};
+
+/// Renders the option list of a subcommand for --help.
+std::string format_options(const std::vector<OptionSpec>& specs);
+
+}  // namespace moesim::cli

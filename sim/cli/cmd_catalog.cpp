@@ -1,0 +1,127 @@
+// `moesim list` and `moesim show`: what the catalog holds, and one entry in full.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "sim/cli/args.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/cli/output.hpp"
+#include "sim/config/catalog.hpp"
+#include "sim/core/error.hpp"
+#include "sim/core/suggest.hpp"
+#include "sim/hw/cluster.hpp"
+#include "sim/hw/gpu.hpp"
+#include "sim/hw/network_efficiency.hpp"
+#include "sim/hw/price_sheet.hpp"
+#include "sim/hw/system.hpp"
+#include "sim/hw/topology.hpp"
+#include "sim/study/hardware_report.hpp"
+
+namespace moesim::cli {
+namespace {
+
+const SourceLocation kCommandLine{"<command line>", 0, 0};
+
+OptionSpec data_dir_option() {
+  return {"data-dir", true, "DIR",
+          "catalog root holding topologies/, models/, workloads/ (default: $MOESIM_DATA_DIR or "
+          "the source tree)"};
+}
+
+config::Catalog catalog_from(const Args& args) {
+  if (const auto dir = args.value("data-dir")) return config::Catalog(*dir);
+  return config::Catalog(config::Catalog::default_data_dir());
+}
+
+bool wants_help(const std::vector<std::string>& words) {
+  for (const auto& w : words) {
+    if (w == "--help" || w == "-h") return true;
+  }
+  return false;
+}
+
+struct Section {
+  const char* kind;
+  const char* dir;
+};
+constexpr Section kSections[] = {{"gpus", "topologies/gpus"},
+                                 {"systems", "topologies/systems"},
+                                 {"models", "models"},
+                                 {"workloads", "workloads"},
+                                 {"price sheets", "topologies"}};
+
+}  // namespace
+
+int run_list(const std::vector<std::string>& words) {
+  const std::vector<OptionSpec> specs{data_dir_option()};
+  if (wants_help(words)) {
+    std::cout << "usage: moesim list [--data-dir DIR]\n\n"
+                 "Lists the catalog: GPUs, systems, models, workloads and price sheets. Use any "
+                 "name with\n`moesim show`, or anywhere a catalog name is accepted.\n\n"
+              << format_options(specs);
+    return 0;
+  }
+  const Args args("list", words, specs);
+  if (!args.positional().empty()) {
+    throw ConfigError(kCommandLine, "moesim list", "no positional arguments",
+                      args.positional().front());
+  }
+  const config::Catalog catalog = catalog_from(args);
+  std::cout << "catalog: " << catalog.data_dir().string() << "\n";
+  for (const auto& s : kSections) {
+    std::cout << "\n" << s.kind << " (" << s.dir << "/):\n";
+    for (const auto& name : catalog.names(s.dir)) {
+      std::cout << "  " << name;
+      if (std::string_view(s.dir) == "topologies/gpus") {
+        std::cout << "  " << hw::load_gpu(catalog, name).description;
+      } else if (std::string_view(s.dir) == "topologies/systems") {
+        std::cout << "  " << hw::load_system(catalog, name).description;
+      }
+      std::cout << "\n";
+    }
+  }
+  return 0;
+}
+
+int run_show(const std::vector<std::string>& words) {
+  const std::vector<OptionSpec> specs{
+      data_dir_option(),
+      format_option(),
+      {"prices", true, "NAME|PATH", "price sheet for `show system` (default: prices)"},
+      {"graph", false, "", "show system: print the topology as Graphviz DOT instead"}};
+  if (wants_help(words) || words.empty()) {
+    std::cout << "usage: moesim show gpu NAME|PATH\n"
+                 "       moesim show system NAME|PATH [--graph]\n\n"
+                 "Prints every figure of a catalog entry with its unit; for a system also the\n"
+                 "derived per-NVLink-domain figures and its price and power entry.\n\n"
+              << format_options(specs);
+    return words.empty() ? 2 : 0;
+  }
+  const Args args("show", words, specs);
+  const auto& pos = args.positional();
+  const std::vector<std::string> kinds{"gpu", "system"};
+  if (pos.size() != 2) {
+    throw ConfigError(kCommandLine, "moesim show", "a kind (gpu or system) and a NAME or PATH",
+                      std::to_string(pos.size()) + " words");
+  }
+  const config::Catalog catalog = catalog_from(args);
+  if (pos[0] == "gpu") {
+    print_table(args, study::gpu_report(hw::load_gpu(catalog, pos[1])));
+  } else if (pos[0] == "system") {
+    const hw::SystemSpec system = hw::load_system(catalog, pos[1]);
+    if (args.flag("graph")) {
+      const hw::NetworkEfficiency network = hw::load_network_efficiency(catalog);
+      std::cout << hw::build_topology(hw::make_cluster(system, 1, network), network).to_dot();
+      return 0;
+    }
+    const hw::PriceSheet prices = hw::load_price_sheet(
+        catalog, args.value("prices").value_or(std::string(hw::kDefaultPriceSheet)));
+    print_table(args, study::system_report(system, prices.find(system.name)));
+  } else {
+    throw ConfigError(kCommandLine, "moesim show", "gpu or system", pos[0],
+                      closest_match(pos[0], kinds));
+  }
+  return 0;
+}
+
+}  // namespace moesim::cli

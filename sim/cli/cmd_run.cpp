@@ -1,0 +1,135 @@
+// `moesim run SCENARIO`: one serving simulation, request by request, with a readable summary and
+// machine-readable outputs (JSON metrics, per-request CSV, a Perfetto trace).
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/cli/args.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/config/catalog.hpp"
+#include "sim/core/error.hpp"
+#include "sim/hw/price_sheet.hpp"
+#include "sim/serve/metrics.hpp"
+#include "sim/serve/report.hpp"
+#include "sim/serve/run.hpp"
+#include "sim/serve/scenario.hpp"
+#include "sim/study/step_models.hpp"
+
+namespace moesim::cli {
+namespace {
+
+const SourceLocation kCommandLine{"<command line>", 0, 0};
+
+/// Writes `text` to the file `path`, or to stdout when `path` is "-".
+void write_output(const std::string& path, const std::string& text) {
+  if (path == "-") {
+    std::cout << text;
+    return;
+  }
+  std::ofstream out(path);
+  if (!out) throw ConfigError(kCommandLine, path, "a writable file path", path);
+  out << text;
+}
+
+std::vector<OptionSpec> run_options() {
+  return {{"set", true, "KEY=VALUE", "override a scenario key, e.g. deployment.aggregated.ep=72"},
+          {"seed", true, "N", "random seed (default: the scenario's seed)"},
+          {"replicas", true, "N", "run N seeds (seed, seed+1, ...) and report 95% intervals"},
+          {"json", true, "FILE|-", "write every metric as JSON (units in the key names)"},
+          {"csv", true, "FILE", "write one CSV row per request"},
+          {"trace", true, "FILE", "write a Chrome/Perfetto trace (open in ui.perfetto.dev)"},
+          {"data-dir", true, "DIR", "catalog root (default: $MOESIM_DATA_DIR or the source tree)"}};
+}
+
+std::int64_t parse_count(const Args& args, const char* name, std::int64_t fallback) {
+  const auto v = args.value(name);
+  if (!v) return fallback;
+  try {
+    std::size_t used = 0;
+    const long long n = std::stoll(*v, &used);
+    if (used == v->size() && n >= 0) return n;
+  } catch (const std::exception&) {
+  }
+  throw ConfigError(kCommandLine, std::string("--") + name, "a non-negative integer", *v);
+}
+
+}  // namespace
+
+int run_run(const std::vector<std::string>& words) {
+  const auto specs = run_options();
+  for (const auto& w : words) {
+    if (w == "--help" || w == "-h") {
+      std::cout << "usage: moesim run SCENARIO.yaml [options]\n\n"
+                   "Simulates serving request by request: arrivals, continuous batching, chunked\n"
+                   "prefill, KV cache, optional prefill/decode disaggregation and MTP. Prints a\n"
+                   "summary: tokens/s per GPU, tokens/s per user, TTFT/TPOT percentiles, goodput,\n"
+                   "$ per million tokens and joules per token. Every scenario key is described by\n"
+                   "`moesim explain --schema`.\n\n"
+                << format_options(specs);
+      return 0;
+    }
+  }
+  const Args args("run", words, specs);
+  if (args.positional().size() != 1) {
+    throw ConfigError(kCommandLine, "moesim run", "one scenario file",
+                      std::to_string(args.positional().size()) + " positional words");
+  }
+  const config::Catalog catalog(
+      args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
+  serve::Scenario scenario =
+      serve::load_scenario(args.positional()[0], args.values("set"), catalog);
+  const auto seed = static_cast<std::uint64_t>(
+      parse_count(args, "seed", static_cast<std::int64_t>(scenario.seed)));
+  const auto replicas = parse_count(args, "replicas", 1);
+  if (replicas < 1) throw ConfigError(kCommandLine, "--replicas", "at least 1", "0");
+
+  study::BuiltModels built = study::build_step_models(scenario, catalog);
+  for (const auto& note : built.notes) std::cerr << "note: " << note << "\n";
+  const hw::PriceSheet prices = hw::load_price_sheet(catalog, scenario.price_sheet);
+  std::optional<serve::Pricing> pricing;
+  if (const hw::PriceEntry* entry = prices.find(scenario.system_name)) {
+    pricing = serve::pricing_from(*entry);
+  } else {
+    std::cerr << "note: price sheet " << prices.location().file << " has no entry for '"
+              << scenario.system_name << "': cost and energy are not reported\n";
+  }
+  const serve::ReportInfo info{{"scenario", scenario.name},
+                               {"system", scenario.system_name},
+                               {"seed", std::to_string(seed)},
+                               {"step_model", built.models.primary->describe()}};
+  const serve::EngineConfig engine = scenario.engine_config();
+  if (replicas > 1) {
+    const serve::ReplicaSummary summary =
+        serve::run_replicas(engine, scenario.workload, built.models.view(), seed,
+                            static_cast<std::int32_t>(replicas), pricing);
+    std::cout << serve::summary_text(summary.runs.front());
+    const std::string json = serve::replicas_json(summary, info);
+    if (const auto path = args.value("json")) write_output(*path, json);
+    return 0;
+  }
+  serve::RunOptions options;
+  options.record_steps = args.value("trace").has_value();
+  const serve::RunResult result =
+      serve::run_serving(engine, scenario.workload, built.models.view(), seed, pricing, options);
+  if (args.value("json") != std::optional<std::string>("-")) {
+    std::cout << serve::summary_text(result.metrics);
+  }
+  if (const auto path = args.value("json")) {
+    write_output(*path, serve::metrics_json(result.metrics, info));
+  }
+  if (const auto path = args.value("csv")) {
+    std::ofstream out(*path);
+    if (!out) throw ConfigError(kCommandLine, "--csv", "a writable file path", *path);
+    serve::write_requests_csv(out, result.requests, scenario.workload);
+  }
+  if (const auto path = args.value("trace")) {
+    std::ofstream out(*path);
+    if (!out) throw ConfigError(kCommandLine, "--trace", "a writable file path", *path);
+    serve::write_trace_json(out, result.steps, engine);
+  }
+  return 0;
+}
+
+}  // namespace moesim::cli

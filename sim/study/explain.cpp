@@ -1,0 +1,140 @@
+#include "sim/study/explain.hpp"
+
+#include <algorithm>
+
+#include "sim/config/config_node.hpp"
+#include "sim/core/rng.hpp"
+#include "sim/cost/efficiency.hpp"
+#include "sim/cost/registry.hpp"
+#include "sim/hw/system.hpp"
+#include "sim/llm/lowering.hpp"
+#include "sim/llm/precision.hpp"
+#include "sim/llm/sampled_loads.hpp"
+#include "sim/study/network_context.hpp"
+#include "sim/study/step_timeline.hpp"
+
+namespace moesim::study {
+namespace {
+
+std::string num(double v) { return format_number(v, 4); }
+
+std::string stream_name(llm::StreamKind s) {
+  return s == llm::StreamKind::kCompute ? "compute" : "comm";
+}
+
+}  // namespace
+
+Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& req) {
+  const llm::ModelSpec model = llm::load_model(catalog, req.model);
+  const hw::SystemSpec system = hw::load_system(catalog, req.system);
+  const llm::Precision precision =
+      req.precision_yaml.empty()
+          ? llm::checkpoint_precision(model)
+          : llm::parse_precision(config::ConfigNode::parse(req.precision_yaml, "--precision"),
+                                 model);
+  const int gpus = system.domain_size * req.domains;
+  const llm::TargetGpu target{system.gpu.name, system.gpu.peak_dense, system.gpu.hbm.capacity};
+  const llm::Lowering lowering(model, req.plan, precision, target, gpus);
+
+  std::vector<llm::SequenceWork> seqs;
+  if (req.decode) {
+    seqs.assign(static_cast<std::size_t>(req.batch), llm::SequenceWork::decode(req.context));
+  } else {
+    seqs.push_back(llm::SequenceWork::prefill_chunk(req.chunk, 0, true));
+  }
+  const llm::StepBatch batch = llm::StepBatch::same_on_every_replica(
+      req.plan.attention_dp * req.plan.pp > 0 ? req.plan.attention_dp : 1, seqs);
+  Rng rng(req.seed, stream_id("moesim.explain.routing"));
+  llm::StepPlan plan;
+  double imbalance = 1.0;
+  if (model.moe) {
+    const std::int64_t moe_layers = model.num_moe_layers();
+    const llm::ExpertPopularity popularity =
+        llm::parse_popularity(config::ConfigNode::parse(req.popularity_yaml, "--popularity"),
+                              model.moe->num_experts, moe_layers);
+    llm::SampledLoads loads(model, popularity, req.plan.ep, req.plan.redundant_experts,
+                            req.eplb && req.plan.redundant_experts > 0
+                                ? llm::PlacementKind::kEplb
+                                : llm::PlacementKind::kContiguous,
+                            rng);
+    plan = lowering.lower(batch, loads);
+    imbalance = loads.last_imbalance();
+  } else {
+    plan = lowering.lower(batch);
+  }
+
+  cost::ComputeModelRegistry registry;
+  cost::register_builtin(registry);
+  const cost::EfficiencyTable table = cost::EfficiencyTable::load(catalog);
+  const auto compute = registry.make("roofline", system.gpu, table.resolve(system.gpu));
+  NetworkContext network(catalog, system, req.domains);
+  const StepTimeline timeline = time_step(plan, *compute, network);
+
+  Explanation out;
+  out.notes = lowering.notes();
+  const auto slow = static_cast<std::size_t>(timeline.slowest_rank);
+  const llm::RankPlan& ops = plan.plan_of(timeline.slowest_rank);
+  double flops = 0.0;
+  double bytes = 0.0;
+  Duration by_bound[4] = {};
+  for (std::size_t i = 0; i < ops.ops.size(); ++i) {
+    const llm::Op& op = ops.ops[i];
+    const OpTiming& t = timeline.ops[slow][i];
+    flops += op.flops().base();
+    bytes += in_bytes(op.min_bytes());
+    by_bound[static_cast<std::size_t>(t.cost.bound)] += t.cost.time;
+    out.ops.add_row({op.layer < 0 ? "-" : std::to_string(op.layer), std::string(op.name),
+                     stream_name(op.stream), num(op.flops().base() / 1e9),
+                     num(in_bytes(op.min_bytes()) / 1e6), num(to_microseconds(t.start)),
+                     num(to_microseconds(t.cost.time)),
+                     std::string(cost::to_string(t.cost.bound))});
+  }
+  const double step_ms = to_milliseconds(timeline.step);
+  std::int64_t tokens_per_gpu = 0;
+  for (const auto& s : seqs) tokens_per_gpu += s.q_len;
+  auto& sum = out.summary;
+  sum.add_row({"model", model.name});
+  sum.add_row(
+      {"system", system.name + (req.domains > 1 ? " x" + std::to_string(req.domains) : "")});
+  sum.add_row({"plan", llm::describe(req.plan)});
+  sum.add_row({"phase", req.decode ? "decode" : "prefill"});
+  sum.add_row({"tokens per attention-DP replica", std::to_string(tokens_per_gpu)});
+  sum.add_row({"ranks (GPUs)", std::to_string(plan.ranks())});
+  sum.add_row({"distinct op lists", std::to_string(plan.plans.size())});
+  sum.add_row({"step time (ms)", num(step_ms)});
+  sum.add_row({"slowest rank", std::to_string(timeline.slowest_rank)});
+  sum.add_row({"slowest rank: GFLOP", num(flops / 1e9)});
+  sum.add_row({"slowest rank: GB moved", num(bytes / 1e9)});
+  sum.add_row({"slowest rank: compute-bound op time (ms)",
+               num(to_milliseconds(by_bound[static_cast<int>(cost::Bound::kCompute)]))});
+  sum.add_row({"slowest rank: memory-bound op time (ms)",
+               num(to_milliseconds(by_bound[static_cast<int>(cost::Bound::kMemory)]))});
+  sum.add_row({"slowest rank: overhead-bound op time (ms)",
+               num(to_milliseconds(by_bound[static_cast<int>(cost::Bound::kOverhead)]))});
+  sum.add_row({"slowest rank: network time (ms)",
+               num(to_milliseconds(by_bound[static_cast<int>(cost::Bound::kNetwork)]))});
+  sum.add_row({"MoE load imbalance, last layer (max/mean)", num(imbalance)});
+  if (step_ms > 0.0) {
+    const double per_replica_tokens = static_cast<double>(tokens_per_gpu);
+    sum.add_row({"tokens/s per GPU (this step)",
+                 num(per_replica_tokens * req.plan.attention_dp / plan.ranks() / step_ms * 1e3)});
+    if (req.decode) sum.add_row({"tokens/s per user (this step)", num(1e3 / step_ms)});
+  }
+  // Per-rank expert work of the first MoE layer.
+  for (std::int32_t r = 0; r < plan.ranks(); ++r) {
+    for (const llm::Op& op : plan.plan_of(r).ops) {
+      const auto* g = std::get_if<llm::GroupedGemmOp>(&op.body);
+      if (g == nullptr) continue;
+      const std::int32_t max_tokens =
+          g->tokens_per_expert.empty()
+              ? 0
+              : *std::max_element(g->tokens_per_expert.begin(), g->tokens_per_expert.end());
+      out.loads.add_row({std::to_string(r), std::to_string(g->total_tokens()),
+                         std::to_string(g->active_experts()), std::to_string(max_tokens)});
+      break;
+    }
+  }
+  return out;
+}
+
+}  // namespace moesim::study

@@ -1,0 +1,49 @@
+#pragma once
+/// \file
+/// Times one StepPlan: every op of every rank priced by the compute model, collectives by the
+/// network, on two streams per rank with the plan's dependencies. A collective starts when every
+/// member of its group has reached it (the k-th op of each rank matches the k-th op of the
+/// others: the lowering gives every rank of a stage the same op sequence), so stragglers show up
+/// as waiting time. The step ends when the slowest rank ends.
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "sim/cost/compute_model.hpp"
+#include "sim/llm/step_plan.hpp"
+
+namespace moesim::study {
+
+/// Prices collectives given every member's part (AllToAllV: the full byte matrix).
+class StepNetwork {
+ public:
+  virtual ~StepNetwork() = default;
+  /// Time of `kind` among `group` (global ranks). `size` is the nccl-tests size for AllReduce,
+  /// AllGather, ReduceScatter and SendRecv; `matrix` the row-major p x p byte matrix of an
+  /// AllToAllV (empty otherwise).
+  virtual Duration collective(llm::CollectiveKind kind, std::span<const int> group, Bytes size,
+                              std::span<const Bytes> matrix) = 0;
+};
+
+/// The timing of one op on one rank.
+struct OpTiming {
+  Duration start{};
+  Duration end{};
+  cost::OpCost cost;  ///< for collectives: time = the network time, bound kNetwork
+};
+
+/// The timing of a whole step.
+struct StepTimeline {
+  Duration step{};                         ///< end of the slowest rank
+  std::vector<Duration> rank_end;          ///< per global rank
+  std::vector<std::vector<OpTiming>> ops;  ///< [rank][op index]
+  std::int32_t slowest_rank = 0;
+};
+
+/// Evaluates `plan` (see the file comment). Throws InvariantError when ranks of a group disagree
+/// on their op sequence.
+StepTimeline time_step(const llm::StepPlan& plan, const cost::ComputeModel& compute,
+                       StepNetwork& network);
+
+}  // namespace moesim::study
