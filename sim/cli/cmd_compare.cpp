@@ -55,6 +55,8 @@ const std::vector<Command>& commands() {
        run_collective},
       {"compare", "compare systems side by side (default: GB200 NVL72 vs HGX H200)", run_compare},
       {"explain", "one engine step op by op: FLOPs, bytes, time, bound, expert loads", run_explain},
+      {"import", "import hf CONFIG.json: write a model card from a Hugging Face config",
+       run_import},
       {"list", "list the catalog: GPUs, systems, models, workloads, price sheets", run_list},
       {"run", "simulate serving a scenario request by request", run_run},
       {"show", "print one GPU or system with every figure and its unit", run_show},

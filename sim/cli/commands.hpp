@@ -23,6 +23,7 @@ int run_show(const std::vector<std::string>& words);
 int run_collective(const std::vector<std::string>& words);
 int run_compare(const std::vector<std::string>& words);
 int run_explain(const std::vector<std::string>& words);
+int run_import(const std::vector<std::string>& words);
 int run_run(const std::vector<std::string>& words);
 
 }  // namespace moesim::cli

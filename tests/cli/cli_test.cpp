@@ -163,3 +163,16 @@ TEST_CASE("run simulates an analytic scenario and writes JSON with the documente
     CHECK_MESSAGE(contains(r.output, key), key);
   }
 }
+
+TEST_CASE("import hf turns a published config.json into a model card that loads") {
+  const std::string card = std::string(MOESIM_BINARY_DIR) + "/imported-deepseek-r1.yaml";
+  const Result r = run_moesim(std::string("import hf ") + MOESIM_TEST_DATA_DIR +
+                              "/models/deepseek-r1.json --output " + card);
+  CHECK(r.status == 0);
+  // The card is accepted wherever a model name is: explain one step with it.
+  const Result e = run_moesim("explain --model " + card +
+                              " --system hgx-h200 --plan '{attention_dp: 8, ep: 8}' --batch 4");
+  CHECK(e.status == 0);
+  const Result bad = run_moesim("import hf /nonexistent/config.json");
+  CHECK(bad.status == 2);
+}
