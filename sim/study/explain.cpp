@@ -1,16 +1,15 @@
 #include "sim/study/explain.hpp"
 
 #include <algorithm>
+#include <memory>
 
 #include "sim/config/config_node.hpp"
 #include "sim/core/rng.hpp"
-#include "sim/cost/efficiency.hpp"
-#include "sim/cost/registry.hpp"
 #include "sim/hw/system.hpp"
 #include "sim/llm/lowering.hpp"
 #include "sim/llm/precision.hpp"
 #include "sim/llm/sampled_loads.hpp"
-#include "sim/study/network_context.hpp"
+#include "sim/study/deployment.hpp"
 #include "sim/study/step_timeline.hpp"
 
 namespace moesim::study {
@@ -32,9 +31,9 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
           ? llm::checkpoint_precision(model)
           : llm::parse_precision(config::ConfigNode::parse(req.precision_yaml, "--precision"),
                                  model);
-  const int gpus = system.domain_size * req.domains;
-  const llm::TargetGpu target{system.gpu.name, system.gpu.peak_dense, system.gpu.hbm.capacity};
-  const llm::Lowering lowering(model, req.plan, precision, target, gpus);
+  const std::unique_ptr<Deployment> deployment =
+      make_deployment(catalog, model, system, precision, req.plan, {}, req.domains);
+  const llm::Lowering& lowering = *deployment->lowering;
 
   std::vector<llm::SequenceWork> seqs;
   if (req.decode) {
@@ -63,12 +62,7 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
     plan = lowering.lower(batch);
   }
 
-  cost::ComputeModelRegistry registry;
-  cost::register_builtin(registry);
-  const cost::EfficiencyTable table = cost::EfficiencyTable::load(catalog);
-  const auto compute = registry.make("roofline", system.gpu, table.resolve(system.gpu));
-  NetworkContext network(catalog, system, req.domains);
-  const StepTimeline timeline = time_step(plan, *compute, network);
+  const StepTimeline timeline = time_step(plan, *deployment->compute, *deployment->network);
 
   Explanation out;
   out.notes = lowering.notes();

@@ -1,18 +1,118 @@
 #include "sim/study/step_models.hpp"
 
+#include <algorithm>
+#include <memory>
+#include <string>
+
 #include "sim/core/error.hpp"
+#include "sim/llm/memory_footprint.hpp"
+#include "sim/study/deployment.hpp"
+#include "sim/study/plan_step_model.hpp"
 
 namespace moesim::study {
+namespace {
 
-BuiltModels build_step_models(serve::Scenario& scenario, const config::Catalog& /*catalog*/) {
-  if (!scenario.step_model) {
-    scenario.root.fail(
-        "a `step_model` (the analytic model): the plan-based step-time model that lowers every "
-        "step is not connected to `moesim run` yet; use `moesim explain` for one step",
-        "a scenario without step_model");
+/// The llm plan of a pool: the pool's `plan` map (redundant experts, FFN layouts, micro
+/// batches) with the pool's sizes. The pool's tp counts the GPUs of a stage (attention TP x
+/// attention DP); the plan's tp is the attention TP per replica.
+llm::ParallelPlan pool_plan(const serve::PoolScenario& ps) {
+  const config::ConfigNode node = ps.plan ? *ps.plan : config::ConfigNode::parse("{}", "plan");
+  for (const char* key : {"tp", "attention_dp", "ep", "pp"}) {
+    if (const auto n = node.get(key)) {
+      n->fail("no `" + std::string(key) + "` here: set it on the pool itself");
+    }
   }
+  llm::ParallelPlan plan = llm::parse_parallel_plan(node);
+  plan.attention_dp = ps.pool.attention_dp;
+  plan.tp = ps.tp / ps.pool.attention_dp;
+  plan.ep = ps.ep;
+  plan.pp = ps.pp;
+  const llm::FfnLayout fallback =
+      plan.attention_dp > 1 ? llm::FfnLayout::kReplicated : llm::FfnLayout::kSharded;
+  if (!node.has("dense_ffn")) plan.dense_ffn = fallback;
+  if (!node.has("shared_expert")) plan.shared_expert = fallback;
+  return plan;
+}
+
+struct PoolModel {
+  std::unique_ptr<serve::StepTimeModel> model;
+  Bytes kv_bytes_per_token{};  ///< per GPU of the binding stage
+};
+
+/// Builds the plan-based model of one pool and fills its KV capacity when not given:
+/// kv_capacity_tokens = attention_dp x floor(kv_memory_fraction x max(HBM - weights -
+/// activations, 0) / KV bytes per token) on the binding stage (TensorRT-LLM's
+/// free_gpu_memory_fraction: a share of the memory left after weights).
+PoolModel pool_model(serve::Scenario& sc, serve::PoolScenario& ps, const config::Catalog& catalog,
+                     const std::string& label, std::vector<std::string>& notes) {
+  llm::ModelSpec model = load_model_node(catalog, sc.model);
+  hw::SystemSpec system = load_system_node(catalog, sc.system);
+  llm::Precision precision =
+      sc.precision ? llm::parse_precision(*sc.precision, model) : llm::checkpoint_precision(model);
+  const llm::ParallelPlan plan = pool_plan(ps);
+  cost::ComputeOptions options;
+  options.cuda_graphs = sc.cuda_graphs;
+  options.overlap_scheduler = true;  // the engine adds the host step overhead itself
+  std::shared_ptr<const Deployment> d = make_deployment(
+      catalog, std::move(model), std::move(system), std::move(precision), plan, options);
+  for (const auto& n : d->lowering->notes()) {
+    if (std::find(notes.begin(), notes.end(), n) == notes.end()) notes.push_back(n);
+  }
+  const llm::TargetGpu target{d->system.gpu.name, d->system.gpu.peak_dense,
+                              d->system.gpu.hbm.capacity};
+  llm::MemoryOptions mem;
+  mem.memory_fraction = 1.0;
+  mem.max_tokens_per_step = ps.pool.limits.max_num_tokens;
+  mem.include_mtp = sc.spec.draft_tokens() > 0;
+  llm::check_memory_fit(d->model, d->plan, d->precision, target, mem);
+  const llm::MemoryFootprint fp =
+      llm::binding_footprint(d->model, d->plan, d->precision, target, mem);
+  PoolModel out;
+  out.kv_bytes_per_token = fp.kv_bytes_per_token;
+  if (!ps.kv_capacity_given) {
+    const double budget =
+        static_cast<double>(std::max<std::int64_t>(fp.kv_budget.base(), 0)) * ps.kv_memory_fraction;
+    const auto per_rank = static_cast<std::int64_t>(
+        budget / static_cast<double>(std::max<std::int64_t>(fp.kv_bytes_per_token.base(), 1)));
+    ps.pool.kv_capacity_tokens = per_rank * ps.pool.attention_dp;
+    notes.push_back(label + ": KV capacity " + std::to_string(ps.pool.kv_capacity_tokens) +
+                    " tokens per instance from the memory footprint");
+  }
+  out.model = std::make_unique<PlanStepModel>(d, label);
+  return out;
+}
+
+}  // namespace
+
+BuiltModels build_step_models(serve::Scenario& scenario, const config::Catalog& catalog) {
   BuiltModels out;
-  out.models = serve::analytic_models(scenario);
+  if (scenario.step_model) {
+    out.models = serve::analytic_models(scenario);
+    return out;
+  }
+  PoolModel primary = pool_model(scenario, scenario.primary, catalog,
+                                 scenario.disaggregated ? "prefill" : "aggregated", out.notes);
+  out.models.primary = std::move(primary.model);
+  if (!scenario.kv_bytes_per_token) scenario.kv_bytes_per_token = primary.kv_bytes_per_token;
+  if (scenario.disaggregated) {
+    PoolModel decode = pool_model(scenario, scenario.decode, catalog, "decode", out.notes);
+    out.models.decode = std::move(decode.model);
+    // KV transfer: a request's KV moves from its prefill rank to its decode rank. Choice: one
+    // GPU's scale-out NICs (nics_per_gpu x NIC line rate) carry one GPU's share of the KV
+    // (kv_bytes_per_token is per GPU of the binding stage; the other TP/PP GPUs move their
+    // shares in parallel over their own NICs); latency 0 (microseconds against transfers of
+    // milliseconds); no link sharing between transfers (optimistic under load).
+    if (scenario.kv_transfer) {
+      out.models.kv_transfer = std::make_unique<serve::FixedRateKvTransferModel>(
+          scenario.kv_transfer->latency, scenario.kv_transfer->bandwidth);
+    } else {
+      const hw::SystemSpec system = load_system_node(catalog, scenario.system);
+      out.models.kv_transfer = std::make_unique<serve::FixedRateKvTransferModel>(
+          Duration{0}, system.scale_out_bandwidth_per_gpu());
+      out.notes.push_back("KV transfer: fixed rate at one GPU's scale-out bandwidth (" +
+                          out.models.kv_transfer->describe() + ")");
+    }
+  }
   return out;
 }
 

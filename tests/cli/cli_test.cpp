@@ -176,3 +176,11 @@ TEST_CASE("import hf turns a published config.json into a model card that loads"
   const Result bad = run_moesim("import hf /nonexistent/config.json");
   CHECK(bad.status == 2);
 }
+
+TEST_CASE("run prices a DeepSeek-R1 scenario on HGX H200 with the plan-based step model") {
+  const Result r = run_moesim(std::string("run ") + MOESIM_TEST_DATA_DIR +
+                              "/serve/dsr1_h200_plan.yaml --json -");
+  CHECK(r.status == 0);
+  CHECK(contains(r.output, "output_tok_s_per_gpu"));
+  CHECK(contains(r.output, "cost_usd_per_mtok"));
+}

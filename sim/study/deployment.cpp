@@ -1,0 +1,48 @@
+#include "sim/study/deployment.hpp"
+
+#include <utility>
+
+#include "sim/cost/efficiency.hpp"
+#include "sim/cost/registry.hpp"
+
+namespace moesim::study {
+
+llm::ModelSpec load_model_node(const config::Catalog& catalog, const config::ConfigNode& node) {
+  if (node.is_scalar()) return llm::load_model(catalog, node.as_string());
+  return llm::parse_model(node);
+}
+
+hw::SystemSpec load_system_node(const config::Catalog& catalog, const config::ConfigNode& node) {
+  if (node.is_scalar()) return hw::load_system(catalog, node.as_string());
+  return hw::parse_system(catalog, node);
+}
+
+std::unique_ptr<Deployment> make_deployment(const config::Catalog& catalog, llm::ModelSpec model,
+                                            hw::SystemSpec system, llm::Precision precision,
+                                            llm::ParallelPlan plan,
+                                            const cost::ComputeOptions& options, int domains) {
+  auto d = std::make_unique<Deployment>();
+  d->model = std::move(model);
+  d->system = std::move(system);
+  d->precision = std::move(precision);
+  d->plan = plan;
+  const std::int32_t gpus = plan.pp * plan.tp * plan.attention_dp;
+  const int domain = d->system.domain_size > 0 ? d->system.domain_size : 1;
+  d->domains = domains > 0 ? domains : (gpus + domain - 1) / domain;
+  const llm::TargetGpu target{d->system.gpu.name, d->system.gpu.peak_dense,
+                              d->system.gpu.hbm.capacity};
+  d->lowering =
+      std::make_unique<llm::Lowering>(d->model, d->plan, d->precision, target, domain * d->domains);
+  if (d->model.moe) {
+    d->popularity =
+        llm::ExpertPopularity::uniform(d->model.moe->num_experts, d->model.num_moe_layers());
+  }
+  cost::ComputeModelRegistry registry;
+  cost::register_builtin(registry);
+  const cost::EfficiencyTable table = cost::EfficiencyTable::load(catalog);
+  d->compute = registry.make("roofline", d->system.gpu, table.resolve(d->system.gpu), options);
+  d->network = std::make_unique<NetworkContext>(catalog, d->system, d->domains);
+  return d;
+}
+
+}  // namespace moesim::study

@@ -1,0 +1,53 @@
+#pragma once
+/// \file
+/// One deployment assembled for step pricing: the model, the system, the precision, the
+/// parallel plan, the lowering, the expert popularity, the compute model and the network. Built
+/// once and shared by every step priced on it (`moesim run`'s plan-based step model).
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+
+#include "sim/config/catalog.hpp"
+#include "sim/config/config_node.hpp"
+#include "sim/cost/compute_model.hpp"
+#include "sim/hw/system.hpp"
+#include "sim/llm/expert_popularity.hpp"
+#include "sim/llm/lowering.hpp"
+#include "sim/llm/model.hpp"
+#include "sim/llm/parallel_plan.hpp"
+#include "sim/llm/precision.hpp"
+#include "sim/study/network_context.hpp"
+
+namespace moesim::study {
+
+/// Everything a step of one deployment is priced with. Not copyable or movable (the network
+/// context refers to itself); hold it by pointer.
+struct Deployment {
+  llm::ModelSpec model;
+  hw::SystemSpec system;
+  llm::Precision precision;
+  llm::ParallelPlan plan;
+  int domains = 1;  ///< NVLink domains the deployment spans (ceil(plan GPUs / domain size))
+  std::unique_ptr<llm::Lowering> lowering;
+  /// Expert popularity (uniform routing); set for MoE models only.
+  std::optional<llm::ExpertPopularity> popularity;
+  std::unique_ptr<cost::ComputeModel> compute;  ///< the roofline model with catalog efficiencies
+  std::unique_ptr<NetworkContext> network;
+};
+
+/// The model of a scenario's `model:` node: a catalog name or path (scalar) or an inline map.
+llm::ModelSpec load_model_node(const config::Catalog& catalog, const config::ConfigNode& node);
+/// The system of a scenario's `system:` node: a catalog name or path, or a map.
+hw::SystemSpec load_system_node(const config::Catalog& catalog, const config::ConfigNode& node);
+
+/// Assembles a deployment of `model` on `system` under `plan` (validated by the lowering: a
+/// ConfigError when it does not fit the GPUs of the domains it spans) and `precision`; the
+/// compute model uses `options` (CUDA graphs, overlap scheduler). `domains` NVLink domains of
+/// the system are built; 0 takes as many as the plan needs.
+std::unique_ptr<Deployment> make_deployment(const config::Catalog& catalog, llm::ModelSpec model,
+                                            hw::SystemSpec system, llm::Precision precision,
+                                            llm::ParallelPlan plan,
+                                            const cost::ComputeOptions& options, int domains = 0);
+
+}  // namespace moesim::study

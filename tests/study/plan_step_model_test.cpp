@@ -1,0 +1,133 @@
+#include "sim/study/plan_step_model.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <memory>
+#include <vector>
+
+#include "sim/config/catalog.hpp"
+#include "sim/config/config_node.hpp"
+#include "sim/core/rng.hpp"
+#include "sim/llm/parallel_plan.hpp"
+#include "sim/llm/precision.hpp"
+
+namespace moesim::study {
+namespace {
+
+/// DeepSeek-R1, FP8, on one HGX H200 under attention-DP 8 + EP 8 (the scenario of
+/// tests/data/serve/dsr1_h200_plan.yaml).
+std::shared_ptr<const Deployment> dsr1_h200() {
+  const config::Catalog catalog(std::filesystem::path{MOESIM_SOURCE_DIR});
+  llm::ModelSpec model = llm::load_model(catalog, "deepseek-r1");
+  llm::Precision precision = llm::parse_precision(
+      config::ConfigNode::parse("{weights: checkpoint, activations: fp8, kv_cache: fp8}", "test"),
+      model);
+  const llm::ParallelPlan plan =
+      llm::parse_parallel_plan(config::ConfigNode::parse("{attention_dp: 8, ep: 8}", "test"));
+  return make_deployment(catalog, std::move(model), hw::load_system(catalog, "hgx-h200"),
+                         std::move(precision), plan, cost::ComputeOptions{});
+}
+
+/// A batch of `per_rank` decode sequences of context `context` on each of 8 ranks, plus one
+/// prefill chunk of `prefill` tokens on rank 0 when prefill > 0.
+struct Batch {
+  std::vector<serve::SequenceWork> seqs;
+  std::vector<std::int32_t> begin;
+  serve::StepBatch view() const {
+    serve::StepBatch b;
+    b.sequences = seqs;
+    b.rank_begin = begin;
+    b.attention_dp = 8;
+    for (const auto& s : seqs) {
+      if (s.phase == serve::Phase::kDecode) {
+        b.decode_tokens += s.new_tokens;
+        ++b.decode_sequences;
+      } else {
+        b.prefill_tokens += s.new_tokens;
+        ++b.prefill_sequences;
+      }
+    }
+    return b;
+  }
+};
+
+Batch make_batch(std::int32_t per_rank, std::int64_t context, std::int32_t prefill = 0) {
+  Batch b;
+  std::int64_t id = 0;
+  for (std::int32_t r = 0; r < 8; ++r) {
+    b.begin.push_back(static_cast<std::int32_t>(b.seqs.size()));
+    if (r == 0 && prefill > 0) {
+      b.seqs.push_back({id++, prefill, r, prefill, serve::Phase::kPrefill});
+    }
+    for (std::int32_t i = 0; i < per_rank; ++i) {
+      b.seqs.push_back({id++, 1, r, context, serve::Phase::kDecode});
+    }
+  }
+  b.begin.push_back(static_cast<std::int32_t>(b.seqs.size()));
+  return b;
+}
+
+serve::StepTiming price(PlanStepModel& m, const Batch& b, Rng& rng) {
+  serve::StepContext ctx;
+  ctx.gpus = 8;
+  ctx.rng = &rng;
+  serve::StepTiming t;
+  m.price(b.view(), ctx, t);
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("geometric buckets round up to the next power of 2^(1/4), whole") {
+  // ceil(2^(k/4)) for k = 0..: 1, 2 (1.19), 2 (1.41), 2 (1.68), 2, 3 (2.38), 3 (2.83), 4 (3.36),
+  // 4, 5 (4.76), 6 (5.66), 7 (6.73), 8, ... so 5 -> 5, 9 -> 10 (9.51), 64 -> 64 (2^6).
+  CHECK(geometric_bucket(0) == 0);
+  CHECK(geometric_bucket(1) == 1);
+  CHECK(geometric_bucket(3) == 3);
+  CHECK(geometric_bucket(5) == 5);
+  CHECK(geometric_bucket(9) == 10);
+  CHECK(geometric_bucket(64) == 64);
+  CHECK(geometric_bucket(65) >= 65);
+}
+
+TEST_CASE("the plan-based model prices steps deterministically, monotonically and from cache") {
+  const auto d = dsr1_h200();
+  PlanStepModel a(d, "test");
+  PlanStepModel b(d, "test");
+  Rng rng_a(7, stream_id("test.steps"));
+  Rng rng_b(7, stream_id("test.steps"));
+  const Batch small = make_batch(8, 2048);
+  const Batch large = make_batch(32, 2048);
+
+  const serve::StepTiming t_small = price(a, small, rng_a);
+  const serve::StepTiming t_small_b = price(b, small, rng_b);
+  // Same seed, same batch: the same sampled routing, so the same timing.
+  CHECK(t_small.duration == t_small_b.duration);
+  CHECK(t_small.imbalance == t_small_b.imbalance);
+
+  // A repeat is answered from the cache with the same timing.
+  const serve::StepTiming again = price(a, small, rng_a);
+  CHECK(again.duration == t_small.duration);
+  CHECK(a.cache_hits() == 1);
+  CHECK(a.lowered_steps() == 1);
+
+  // Four times the decode sequences (same context) can only take longer.
+  const serve::StepTiming t_large = price(a, large, rng_a);
+  CHECK(t_large.duration >= t_small.duration);
+
+  // The five parts of the breakdown sum to the step exactly, host overhead left to the engine.
+  for (const serve::StepTiming* t : {&t_small, &t_large}) {
+    CHECK(t->duration > Duration{0});
+    CHECK(t->breakdown.total() == t->duration);
+    CHECK(t->breakdown.host_overhead == Duration{0});
+    CHECK(t->imbalance >= 1.0);
+  }
+
+  // A mixed step (a 2048-token prefill chunk on rank 0) prices and sums too.
+  const serve::StepTiming mixed = price(a, make_batch(8, 2048, 2048), rng_a);
+  CHECK(mixed.breakdown.total() == mixed.duration);
+  CHECK(mixed.duration >= t_small.duration);
+}
+
+}  // namespace moesim::study
