@@ -41,8 +41,7 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
   } else {
     seqs.push_back(llm::SequenceWork::prefill_chunk(req.chunk, 0, true));
   }
-  const llm::StepBatch batch = llm::StepBatch::same_on_every_replica(
-      req.plan.attention_dp * req.plan.pp > 0 ? req.plan.attention_dp : 1, seqs);
+  const llm::StepBatch batch = llm::StepBatch::same_on_every_replica(req.plan.attention_dp, seqs);
   Rng rng(req.seed, stream_id("moesim.explain.routing"));
   llm::StepPlan plan;
   double imbalance = 1.0;
@@ -68,18 +67,18 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
   out.notes = lowering.notes();
   const auto slow = static_cast<std::size_t>(timeline.slowest_rank);
   const llm::RankPlan& ops = plan.plan_of(timeline.slowest_rank);
-  double flops = 0.0;
-  double bytes = 0.0;
+  Flops total_flops{0.0};
+  Bytes total_bytes{0};
   Duration by_bound[4] = {};
   for (std::size_t i = 0; i < ops.ops.size(); ++i) {
     const llm::Op& op = ops.ops[i];
     const OpTiming& t = timeline.ops[slow][i];
-    flops += op.flops().base();
-    bytes += in_bytes(op.min_bytes());
+    total_flops += op.flops();
+    total_bytes += op.min_bytes();
     by_bound[static_cast<std::size_t>(t.cost.bound)] += t.cost.time;
     out.ops.add_row({op.layer < 0 ? "-" : std::to_string(op.layer), std::string(op.name),
-                     stream_name(op.stream), num(op.flops().base() / 1e9),
-                     num(in_bytes(op.min_bytes()) / 1e6), num(to_microseconds(t.start)),
+                     stream_name(op.stream), num(op.flops().base() / scale::kGiga),
+                     num(in_bytes(op.min_bytes()) / scale::kMega), num(to_microseconds(t.start)),
                      num(to_microseconds(t.cost.time)),
                      std::string(cost::to_string(t.cost.bound))});
   }
@@ -97,8 +96,8 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
   sum.add_row({"distinct op lists", std::to_string(plan.plans.size())});
   sum.add_row({"step time (ms)", num(step_ms)});
   sum.add_row({"slowest rank", std::to_string(timeline.slowest_rank)});
-  sum.add_row({"slowest rank: GFLOP", num(flops / 1e9)});
-  sum.add_row({"slowest rank: GB moved", num(bytes / 1e9)});
+  sum.add_row({"slowest rank: GFLOP", num(total_flops.base() / scale::kGiga)});
+  sum.add_row({"slowest rank: GB moved", num(in_gigabytes(total_bytes))});
   sum.add_row({"slowest rank: compute-bound op time (ms)",
                num(to_milliseconds(by_bound[static_cast<int>(cost::Bound::kCompute)]))});
   sum.add_row({"slowest rank: memory-bound op time (ms)",
@@ -108,11 +107,11 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
   sum.add_row({"slowest rank: network time (ms)",
                num(to_milliseconds(by_bound[static_cast<int>(cost::Bound::kNetwork)]))});
   sum.add_row({"MoE load imbalance, last layer (max/mean)", num(imbalance)});
-  if (step_ms > 0.0) {
-    const double per_replica_tokens = static_cast<double>(tokens_per_gpu);
-    sum.add_row({"tokens/s per GPU (this step)",
-                 num(per_replica_tokens * req.plan.attention_dp / plan.ranks() / step_ms * 1e3)});
-    if (req.decode) sum.add_row({"tokens/s per user (this step)", num(1e3 / step_ms)});
+  if (timeline.step > Duration::zero()) {
+    const double step_s = to_seconds(timeline.step);
+    const double step_tokens = static_cast<double>(tokens_per_gpu) * req.plan.attention_dp;
+    sum.add_row({"tokens/s per GPU (this step)", num(step_tokens / plan.ranks() / step_s)});
+    if (req.decode) sum.add_row({"tokens/s per user (this step)", num(1.0 / step_s)});
   }
   // Per-rank expert work of the first MoE layer.
   for (std::int32_t r = 0; r < plan.ranks(); ++r) {

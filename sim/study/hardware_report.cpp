@@ -40,7 +40,7 @@ Table gpu_report(const hw::GpuSpec& gpu) {
   t.add_row({"HBM capacity (GB)", num(in_gigabytes(gpu.hbm.capacity))});
   t.add_row({"HBM capacity (GiB)", num(in_gibibytes(gpu.hbm.capacity))});
   t.add_row({"HBM bandwidth (TB/s)", num(in_terabytes_per_second(gpu.hbm.bandwidth))});
-  t.add_row({"L2 cache (MB)", num(in_gigabytes(gpu.l2_cache) * 1000.0)});
+  t.add_row({"L2 cache (MB)", num(in_bytes(gpu.l2_cache) / scale::kMega)});
   t.add_row({"TDP (W)", num(in_watts(gpu.tdp))});
   t.add_row({"NVLink generation", std::to_string(gpu.nvlink.generation)});
   t.add_row({"NVLink links", std::to_string(gpu.nvlink.links)});
