@@ -309,12 +309,29 @@ RankPlan merge(std::vector<OpList>& lists) {
 /// Everything a rank's op list depends on besides the deployment: its stage and groups, its
 /// replica's sequences and FFN share per micro-batch, and its row and column of each MoE
 /// layer's loads. Equal inputs give equal op lists.
+/// Whether every EP rank of `l` has the same slot loads, dispatch row and dispatch column (then
+/// the loads do not tell ranks apart; O(ep^2), cheaper than comparing per-rank copies).
+bool every_rank_alike(const MoeLayerLoads& l) {
+  const auto& slots = l.tokens_per_slot;
+  const auto& d = l.dispatch_tokens;
+  for (std::size_t r = 1; r < slots.size(); ++r) {
+    if (slots[r] != slots[0]) return false;
+  }
+  for (std::size_t r = 0; r < d.size(); ++r) {
+    for (std::size_t c = 0; c < d[r].size(); ++c) {
+      if (d[r][c] != d[0][0]) return false;
+    }
+  }
+  return true;
+}
+
 std::vector<std::int64_t> rank_inputs(const ParallelPlan& plan, const RankCoord& coord,
                                       const RankGroups& g,
                                       const std::vector<std::vector<MicroBatchWork>>& work,
                                       const std::vector<std::vector<std::int64_t>>& share,
                                       const std::vector<std::int64_t>& stage_tokens,
-                                      const std::vector<std::vector<MoeLayerLoads>>& loads) {
+                                      const std::vector<std::vector<MoeLayerLoads>>& loads,
+                                      const std::vector<std::vector<char>>& alike) {
   std::vector<std::int64_t> v = {coord.stage, g.tp, g.ep, g.stage, g.pp};
   const auto me = static_cast<std::size_t>(coord.index);
   for (std::size_t mb = 0; mb < share.size(); ++mb) {
@@ -325,8 +342,13 @@ std::vector<std::int64_t> rank_inputs(const ParallelPlan& plan, const RankCoord&
     for (const SequenceWork& q : w.seqs) {
       v.insert(v.end(), {q.q_len, q.kv_len, q.prefill ? 1 : 0, q.logits});
     }
-    for (const MoeLayerLoads& l : loads[mb]) {
+    for (std::size_t layer = 0; layer < loads[mb].size(); ++layer) {
+      const MoeLayerLoads& l = loads[mb][layer];
       if (l.tokens_per_slot.empty()) continue;  // a dense layer
+      if (alike[mb][layer] != 0) {
+        v.push_back(-2);  // the same row and column for every rank: nothing tells ranks apart
+        continue;
+      }
       const std::size_t r = plan.ep == 1 ? 0 : me;
       v.push_back(-1);
       v.insert(v.end(), l.tokens_per_slot[r].begin(), l.tokens_per_slot[r].end());
@@ -440,13 +462,17 @@ StepPlan Lowering::lower(const StepBatch& batch, MoeLoadSource& source) const {
             source.loads(layer, static_cast<std::int32_t>(mb), tokens);
       }
     }
+    std::vector<std::vector<char>> alike(mbs);  // [mb][layer - first]
+    for (std::size_t mb = 0; mb < mbs; ++mb) {
+      for (const MoeLayerLoads& l : loads[mb]) alike[mb].push_back(every_rank_alike(l) ? 1 : 0);
+    }
     // Ranks with equal inputs get equal lists: build each distinct input once.
     std::map<std::vector<std::int64_t>, std::int32_t> built;
     for (std::int32_t i = 0; i < size; ++i) {
       const std::int32_t rank = s * size + i;
       const RankCoord coord = plan.coord(rank);
       std::vector<std::int64_t> inputs =
-          rank_inputs(plan, coord, groups.of(plan, coord), work, share, stage_tokens, loads);
+          rank_inputs(plan, coord, groups.of(plan, coord), work, share, stage_tokens, loads, alike);
       if (const auto it = built.find(inputs); it != built.end()) {
         out.rank_plan[static_cast<std::size_t>(rank)] = it->second;
         continue;

@@ -65,14 +65,13 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
 
   Explanation out;
   out.notes = lowering.notes();
-  const auto slow = static_cast<std::size_t>(timeline.slowest_rank);
   const llm::RankPlan& ops = plan.plan_of(timeline.slowest_rank);
   Flops total_flops{0.0};
   Bytes total_bytes{0};
   Duration by_bound[4] = {};
   for (std::size_t i = 0; i < ops.ops.size(); ++i) {
     const llm::Op& op = ops.ops[i];
-    const OpTiming& t = timeline.ops[slow][i];
+    const OpTiming& t = timeline.of(timeline.slowest_rank)[i];
     total_flops += op.flops();
     total_bytes += op.min_bytes();
     by_bound[static_cast<std::size_t>(t.cost.bound)] += t.cost.time;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -23,6 +24,53 @@ enum Slot : std::size_t {
   kPrefillPrefix,
 };
 
+/// The parts of a step on one rank: op time by bound, and the rank's busy time.
+struct RankParts {
+  Duration compute{};
+  Duration memory{};
+  Duration comm{};
+};
+
+RankParts parts_of(const StepTimeline& timeline, std::int32_t rank) {
+  RankParts p;
+  for (const OpTiming& op : timeline.of(rank)) {
+    switch (op.cost.bound) {
+      case cost::Bound::kCompute: p.compute += op.cost.time; break;
+      case cost::Bound::kNetwork: p.comm += op.cost.time; break;
+      default: p.memory += op.cost.time; break;
+    }
+  }
+  return p;
+}
+
+Duration busy_of(const StepTimeline& timeline, std::int32_t rank) {
+  Duration busy{};
+  for (const OpTiming& op : timeline.of(rank)) busy += op.cost.time;
+  return busy;
+}
+
+/// The breakdown of a step of `duration` from its parts (see the header): negative parts are
+/// clamped, parts that exceed the step are scaled down in proportion, idle fills the rest.
+serve::StepBreakdown breakdown_of(Duration duration, RankParts p) {
+  p.compute = std::max(p.compute, Duration{0});
+  p.memory = std::max(p.memory, Duration{0});
+  p.comm = std::max(p.comm, Duration{0});
+  const Duration raw = p.compute + p.memory + p.comm;
+  if (raw > duration) {
+    const double f = static_cast<double>(duration.count()) / static_cast<double>(raw.count());
+    p.compute = Duration{static_cast<std::int64_t>(static_cast<double>(p.compute.count()) * f)};
+    p.memory = Duration{static_cast<std::int64_t>(static_cast<double>(p.memory.count()) * f)};
+    p.comm = std::max(Duration{0}, duration - p.compute - p.memory);
+  }
+  serve::StepBreakdown b;
+  b.compute = p.compute;
+  b.memory = p.memory;
+  b.communication = p.comm;
+  b.host_overhead = Duration{0};
+  b.idle = duration - p.compute - p.memory - p.comm;
+  return b;
+}
+
 std::int32_t to_i32(std::int64_t v) {
   MOESIM_ASSERT(v >= 0 && v <= 2147483647, "step size out of int32 range");
   return static_cast<std::int32_t>(v);
@@ -32,15 +80,26 @@ std::int32_t to_i32(std::int64_t v) {
 
 std::int64_t geometric_bucket(std::int64_t x) {
   if (x <= 0) return 0;
-  for (int k = 0;; ++k) {
-    const auto v = static_cast<std::int64_t>(std::ceil(std::exp2(static_cast<double>(k) / 4.0)));
-    if (v >= x) return v;
-  }
+  // ceil(2^(k/4)) for k = 0 .. 247 (the last exceeds 2^61), computed once, then searched.
+  static const std::vector<std::int64_t> kBuckets = [] {
+    std::vector<std::int64_t> v;
+    for (int k = 0; k < 248; ++k) {
+      v.push_back(static_cast<std::int64_t>(std::ceil(std::exp2(static_cast<double>(k) / 4.0))));
+    }
+    return v;
+  }();
+  const auto it = std::lower_bound(kBuckets.begin(), kBuckets.end(), x);
+  MOESIM_ASSERT(it != kBuckets.end(), "bucketed value out of range");
+  return *it;
 }
 
-PlanStepModel::PlanStepModel(std::shared_ptr<const Deployment> deployment, std::string label)
+PlanStepModel::PlanStepModel(std::shared_ptr<const Deployment> deployment, std::string label,
+                             Pricing pricing)
     : deployment_(std::move(deployment)), label_(std::move(label)) {
   MOESIM_ASSERT(deployment_ != nullptr, "PlanStepModel needs a deployment");
+  const Deployment& d = *deployment_;
+  factored_ =
+      pricing == Pricing::kAuto && d.model.moe.has_value() && d.plan.ep > 1 && d.plan.pp == 1;
 }
 
 void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContext& ctx,
@@ -85,18 +144,22 @@ void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContex
 
   auto it = cache_.find(key);
   if (it == cache_.end()) {
-    it = cache_.emplace(key, lower_and_time(key, *ctx.rng)).first;
+    const llm::StepBatch step = batch_of(key);
+    it = cache_
+             .emplace(key, factored_ ? price_factored(step, *ctx.rng) : price_exact(step, *ctx.rng))
+             .first;
   } else {
     ++hits_;
   }
-  const serve::StepTiming& t = it->second;
+  const serve::StepTiming& t = it->second.timing;
   out.duration = t.duration;
   out.breakdown = t.breakdown;
   out.imbalance = t.imbalance;
   out.detail.clear();
+  if (ctx.want_detail) fill_detail(it->second, out.detail);
 }
 
-serve::StepTiming PlanStepModel::lower_and_time(const Key& key, Rng& rng) const {
+llm::StepBatch PlanStepModel::batch_of(const Key& key) const {
   const Deployment& d = *deployment_;
   std::vector<llm::SequenceWork> seqs;
   if (key[kHasDecode] != 0) {
@@ -110,7 +173,11 @@ serve::StepTiming PlanStepModel::lower_and_time(const Key& key, Rng& rng) const 
                                                     to_i32(key[kPrefillPrefix]), true));
   }
   MOESIM_ASSERT(!seqs.empty(), "priced an empty step");
-  const llm::StepBatch batch = llm::StepBatch::same_on_every_replica(d.plan.attention_dp, seqs);
+  return llm::StepBatch::same_on_every_replica(d.plan.attention_dp, seqs);
+}
+
+PlanStepModel::Entry PlanStepModel::price_exact(const llm::StepBatch& batch, Rng& rng) {
+  const Deployment& d = *deployment_;
   llm::StepPlan plan;
   if (d.model.moe) {
     llm::SampledLoads loads(
@@ -123,48 +190,136 @@ serve::StepTiming PlanStepModel::lower_and_time(const Key& key, Rng& rng) const 
   }
   const StepTimeline timeline = time_step(plan, *d.compute, *d.network);
 
-  Duration by_bound[4] = {};
   Duration busy_sum{};
   Duration busy_max{};
   for (std::int32_t r = 0; r < plan.ranks(); ++r) {
-    Duration busy{};
-    const auto& ops = timeline.ops[static_cast<std::size_t>(r)];
-    for (const OpTiming& op : ops) {
-      busy += op.cost.time;
-      if (r == timeline.slowest_rank)
-        by_bound[static_cast<std::size_t>(op.cost.bound)] += op.cost.time;
-    }
+    const Duration busy = busy_of(timeline, r);
     busy_sum += busy;
     busy_max = std::max(busy_max, busy);
   }
-  serve::StepTiming out;
-  out.duration = std::max(timeline.step, Duration{1});
-  Duration compute = by_bound[static_cast<std::size_t>(cost::Bound::kCompute)];
-  Duration memory = by_bound[static_cast<std::size_t>(cost::Bound::kMemory)] +
-                    by_bound[static_cast<std::size_t>(cost::Bound::kOverhead)];
-  Duration comm = by_bound[static_cast<std::size_t>(cost::Bound::kNetwork)];
-  const Duration raw = compute + memory + comm;
-  if (raw > out.duration) {
-    const double f = static_cast<double>(out.duration.count()) / static_cast<double>(raw.count());
-    compute = Duration{static_cast<std::int64_t>(static_cast<double>(compute.count()) * f)};
-    memory = Duration{static_cast<std::int64_t>(static_cast<double>(memory.count()) * f)};
-    comm = std::max(Duration{0}, out.duration - compute - memory);
-  }
-  out.breakdown.compute = compute;
-  out.breakdown.memory = memory;
-  out.breakdown.communication = comm;
-  out.breakdown.host_overhead = Duration{0};
-  out.breakdown.idle = out.duration - compute - memory - comm;
+  Entry e;
+  e.timing.duration = std::max(timeline.step, Duration{1});
+  e.timing.breakdown = breakdown_of(e.timing.duration, parts_of(timeline, timeline.slowest_rank));
   const double mean =
       static_cast<double>(busy_sum.count()) / static_cast<double>(std::max(plan.ranks(), 1));
-  out.imbalance = mean > 0.0 ? static_cast<double>(busy_max.count()) / mean : 1.0;
+  e.timing.imbalance = mean > 0.0 ? static_cast<double>(busy_max.count()) / mean : 1.0;
+  e.layers = layer_spans(plan, timeline, timeline.slowest_rank);
+  return e;
+}
+
+PlanStepModel::Entry PlanStepModel::price_factored(const llm::StepBatch& batch, Rng& rng) {
+  const Deployment& d = *deployment_;
+  const SymmetricStep base = lower_symmetric(d, batch, *d.network);
+
+  // Corrections are sampled at the geometric bucket of the tokens each EP rank routes (rounded
+  // up, so the sampled imbalance is that of slightly more tokens) and keyed by those buckets.
+  std::vector<MoeLoadCall> calls = base.calls;
+  std::vector<std::int64_t> signature;
+  for (MoeLoadCall& call : calls) {
+    for (std::int64_t& t : call.tokens_per_ep_rank) t = geometric_bucket(t);
+    if (call.layer != calls.front().layer) continue;
+    signature.push_back(call.micro_batch);
+    signature.insert(signature.end(), call.tokens_per_ep_rank.begin(),
+                     call.tokens_per_ep_rank.end());
+  }
+  Corrections& corrections = corrections_[signature];
+  if (corrections == nullptr) {
+    corrections = std::make_shared<const StepCorrections>(
+        sample_corrections(d, base, calls, rng, *d.network));
+  }
+
+  const std::int32_t rank = base.timeline.slowest_rank;
+  RankParts parts = parts_of(base.timeline, rank);
+  const Duration busy = busy_of(base.timeline, rank);
+  Duration extra{};
+  Duration max_busy = busy;
+  Duration mean_busy = busy;
+  const Duration rank_max =
+      corrections->rank_excess.empty()
+          ? Duration{0}
+          : *std::max_element(corrections->rank_excess.begin(), corrections->rank_excess.end());
+  max_busy += rank_max;
+  for (const MoeCallCorrection& c : corrections->calls) {
+    extra += c.max_excess + c.comm_excess;
+    max_busy += c.comm_excess;
+    mean_busy += c.mean_excess + c.comm_excess;
+    (c.bound == cost::Bound::kCompute ? parts.compute : parts.memory) += c.mean_excess;
+    parts.comm += c.comm_excess;
+  }
+  Entry e;
+  e.timing.duration = std::max(base.timeline.step + extra, Duration{1});
+  e.timing.breakdown = breakdown_of(e.timing.duration, parts);
+  e.timing.imbalance = mean_busy > Duration{0}
+                           ? std::max(1.0, static_cast<double>(max_busy.count()) /
+                                               static_cast<double>(mean_busy.count()))
+                           : 1.0;
+  e.layers = layer_spans(base.plan, base.timeline, rank);
+  e.corrections = corrections;
+  return e;
+}
+
+std::vector<PlanStepModel::LayerSpan> PlanStepModel::layer_spans(const llm::StepPlan& plan,
+                                                                 const StepTimeline& timeline,
+                                                                 std::int32_t rank) {
+  std::map<std::int32_t, LayerSpan> by_layer;
+  const auto& ops = plan.plan_of(rank).ops;
+  const auto& times = timeline.of(rank);
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (ops[i].layer < 0) continue;
+    auto [it, fresh] =
+        by_layer.try_emplace(ops[i].layer, LayerSpan{ops[i].layer, times[i].start, times[i].end});
+    if (!fresh) {
+      it->second.start = std::min(it->second.start, times[i].start);
+      it->second.end = std::max(it->second.end, times[i].end);
+    }
+  }
+  std::vector<LayerSpan> out;
+  out.reserve(by_layer.size());
+  for (const auto& [layer, span] : by_layer) out.push_back(span);
   return out;
+}
+
+void PlanStepModel::fill_detail(const Entry& entry, std::vector<serve::StepSpan>& detail) const {
+  const Deployment& d = *deployment_;
+  const std::int32_t attention_tp = std::max(d.plan.tp / std::max(d.plan.attention_dp, 1), 1);
+  Duration shift{};
+  std::size_t next = 0;
+  const std::vector<MoeCallCorrection>* calls =
+      entry.corrections != nullptr ? &entry.corrections->calls : nullptr;
+  for (const LayerSpan& layer : entry.layers) {
+    Duration excess{};
+    const std::size_t first = next;
+    while (calls != nullptr && next < calls->size() && (*calls)[next].layer == layer.layer) {
+      excess += (*calls)[next].max_excess + (*calls)[next].comm_excess;
+      ++next;
+    }
+    const Duration start = layer.start + shift;
+    const Duration end = layer.end + shift + excess;
+    detail.push_back({"layer " + std::to_string(layer.layer), "layer", -1, start, end - start});
+    for (std::size_t i = first; i < next; ++i) {
+      const MoeCallCorrection& c = (*calls)[i];
+      const std::string mb = d.plan.micro_batches > 1 ? " mb" + std::to_string(c.micro_batch) : "";
+      const Duration combine_start = end - c.combine;
+      const Duration experts_start = combine_start - c.slowest_experts;
+      detail.push_back({"layer " + std::to_string(c.layer) + mb + " all-to-all dispatch",
+                        "communication", -1, experts_start - c.dispatch, c.dispatch});
+      detail.push_back({"layer " + std::to_string(c.layer) + mb + " experts, slowest EP rank " +
+                            std::to_string(c.slowest_rank),
+                        "straggler", c.slowest_rank / attention_tp, experts_start,
+                        c.slowest_experts});
+      detail.push_back({"layer " + std::to_string(c.layer) + mb + " all-to-all combine",
+                        "communication", -1, combine_start, c.combine});
+    }
+    shift += excess;
+  }
 }
 
 std::string PlanStepModel::describe() const {
   return "plan-based step model (" + label_ + ": " + deployment_->model.name + " on " +
          deployment_->system.name + ", " + llm::describe(deployment_->plan) +
-         ", uniform routing sampled per geometric bucket of 2^(1/4))";
+         (factored_ ? ", factored: symmetric lowering + per-layer routing draws"
+                    : ", every rank lowered with its routing draw") +
+         ", steps cached per geometric bucket of 2^(1/4))";
 }
 
 }  // namespace moesim::study

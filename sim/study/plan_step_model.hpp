@@ -20,20 +20,36 @@
 ///     prefix;
 ///   - routing is sampled once per key (from the pricing instance's stream on the cache miss),
 ///     so the MoE imbalance is one sample, reused.
+/// Expert-parallel MoE deployments on one pipeline stage are priced FACTORED
+/// (sim/study/factored_step.hpp): the key's step is lowered with identical expert loads on every
+/// rank (one op list for all replicas), and each MoE layer is corrected by a routing draw for
+/// its slowest rank and its real all-to-all matrices. Corrections depend only on the tokens each
+/// EP rank routes, so they are cached by those (one routing draw per distinct token count,
+/// reused by every key with that count). This is exact under the lockstep timeline with one
+/// micro-batch and conservative with two (PlanStepModel::Pricing::kExact lowers every rank
+/// instead; tests compare the two). Other deployments (dense models, EP 1, pipeline stages) are
+/// always priced exactly.
 /// Breakdown (the engine adds the host step overhead itself, so host_overhead is 0): on the
 /// slowest rank, compute-bound op time -> compute, memory- and overhead-bound op time -> memory,
-/// collective time -> communication; when these exceed the step (the two streams overlap) they
-/// are scaled down in proportion, else idle = step - their sum. The five parts sum to the step.
-/// imbalance = slowest rank's busy time / mean busy time over ranks. No trace detail is given.
+/// collective time -> communication, plus, factored, the mean rank's expert excess (by the
+/// slowest rank's bound) and the collective excess; negative parts are clamped to 0; when the
+/// parts exceed the step (the two streams overlap) they are scaled down in proportion, else
+/// idle = step - their sum. The five parts sum to the step.
+/// imbalance = slowest rank's busy time / mean busy time over ranks.
+/// Trace detail (when asked): one span per decoder layer on the instance track, and per MoE
+/// layer the all-to-alls and the slowest rank's experts on that rank's track.
 
 #include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sim/serve/step_time_model.hpp"
 #include "sim/study/deployment.hpp"
+#include "sim/study/factored_step.hpp"
+#include "sim/study/step_timeline.hpp"
 
 namespace moesim::study {
 
@@ -43,8 +59,15 @@ std::int64_t geometric_bucket(std::int64_t x);
 /// See the file comment.
 class PlanStepModel final : public serve::StepTimeModel {
  public:
+  /// How MoE expert-parallel steps are priced.
+  enum class Pricing : std::uint8_t {
+    kAuto,   ///< factored where it applies (EP > 1, one stage), else exact
+    kExact,  ///< every rank lowered with its own sampled loads
+  };
+
   /// Prices steps of `deployment` (non-null). `label` names the pool in describe().
-  PlanStepModel(std::shared_ptr<const Deployment> deployment, std::string label);
+  PlanStepModel(std::shared_ptr<const Deployment> deployment, std::string label,
+                Pricing pricing = Pricing::kAuto);
 
   void price(const serve::StepBatch& batch, const serve::StepContext& ctx,
              serve::StepTiming& out) override;
@@ -54,14 +77,38 @@ class PlanStepModel final : public serve::StepTimeModel {
   std::int64_t lowered_steps() const { return static_cast<std::int64_t>(cache_.size()); }
   /// Steps answered from the cache.
   std::int64_t cache_hits() const { return hits_; }
+  /// Routing draws taken for factored corrections (distinct routed token counts).
+  std::int64_t routing_draws() const { return static_cast<std::int64_t>(corrections_.size()); }
+  /// Whether MoE steps are priced factored.
+  bool factored() const { return factored_; }
 
  private:
   using Key = std::array<std::int64_t, 7>;
-  serve::StepTiming lower_and_time(const Key& key, Rng& rng) const;
+  /// A decoder layer's interval on the representative (or slowest) rank, from the step start.
+  struct LayerSpan {
+    std::int32_t layer = 0;
+    Duration start{};
+    Duration end{};
+  };
+  using Corrections = std::shared_ptr<const StepCorrections>;
+  struct Entry {
+    serve::StepTiming timing;
+    std::vector<LayerSpan> layers;
+    Corrections corrections;  ///< factored only
+  };
+
+  llm::StepBatch batch_of(const Key& key) const;
+  static std::vector<LayerSpan> layer_spans(const llm::StepPlan& plan, const StepTimeline& timeline,
+                                            std::int32_t rank);
+  Entry price_exact(const llm::StepBatch& batch, Rng& rng);
+  Entry price_factored(const llm::StepBatch& batch, Rng& rng);
+  void fill_detail(const Entry& entry, std::vector<serve::StepSpan>& detail) const;
 
   std::shared_ptr<const Deployment> deployment_;
   std::string label_;
-  std::map<Key, serve::StepTiming> cache_;
+  bool factored_ = false;
+  std::map<Key, Entry> cache_;
+  std::map<std::vector<std::int64_t>, Corrections> corrections_;
   std::int64_t hits_ = 0;
 };
 

@@ -1,15 +1,81 @@
 #include "sim/study/step_timeline.hpp"
 
 #include <algorithm>
+#include <array>
 
 #include "sim/core/assert.hpp"
 
 namespace moesim::study {
 
+namespace {
+
+/// time_step when every rank runs plan.plans[0]: one timeline, every collective's members ready
+/// together, every AllToAllV row the same.
+StepTimeline time_uniform_step(const llm::StepPlan& plan, const cost::ComputeModel& compute,
+                               StepNetwork& network) {
+  const auto ranks = static_cast<std::size_t>(plan.ranks());
+  const auto& list = plan.plans.front().ops;
+  StepTimeline out;
+  out.ops.assign(1, std::vector<OpTiming>(list.size()));
+  out.rank_ops.assign(ranks, 0);
+  std::vector<OpTiming>& t = out.ops.front();
+  std::array<Duration, 2> stream_end{Duration::zero(), Duration::zero()};
+  std::vector<Bytes> matrix;
+  // Collectives priced so far: a symmetric plan repeats the same ones from layer to layer.
+  std::vector<std::pair<const llm::CollectiveOp*, Duration>> priced;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const llm::Op& op = list[i];
+    const auto stream = static_cast<std::size_t>(op.stream);
+    Duration start = stream_end[stream];
+    for (std::int32_t d : op.deps) start = std::max(start, t[static_cast<std::size_t>(d)].end);
+    cost::OpCost c;
+    const auto* coll = std::get_if<llm::CollectiveOp>(&op.body);
+    const auto seen = coll == nullptr
+                          ? priced.end()
+                          : std::find_if(priced.begin(), priced.end(),
+                                         [&](const auto& p) { return *p.first == *coll; });
+    if (seen != priced.end()) {
+      c.bound = cost::Bound::kNetwork;
+      c.time = seen->second;
+    } else if (coll != nullptr) {
+      const llm::CommGroup& group = plan.groups[static_cast<std::size_t>(coll->group)];
+      c.bound = cost::Bound::kNetwork;
+      if (coll->kind == llm::CollectiveKind::kSendRecv) {
+        const int pair[2] = {group.ranks.front(),
+                             group.ranks[static_cast<std::size_t>(coll->peer)]};
+        c.time = network.collective(coll->kind, pair, coll->bytes, {});
+      } else if (coll->kind == llm::CollectiveKind::kAllToAllV) {
+        const std::size_t p = group.ranks.size();
+        MOESIM_ASSERT(coll->send_bytes.size() == p, "AllToAllV row must cover the group");
+        matrix.resize(p * p);
+        for (std::size_t a = 0; a < p; ++a) {
+          std::copy(coll->send_bytes.begin(), coll->send_bytes.end(), matrix.begin() + a * p);
+        }
+        c.time = network.collective(coll->kind, group.ranks, Bytes{0}, matrix);
+      } else {
+        c.time = network.collective(coll->kind, group.ranks, coll->bytes, {});
+      }
+      priced.emplace_back(coll, c.time);
+    } else {
+      c = compute.price(op);
+    }
+    t[i] = {start, start + c.time, c};
+    stream_end[stream] = start + c.time;
+  }
+  out.step = std::max(stream_end[0], stream_end[1]);
+  out.rank_end.assign(ranks, out.step);
+  return out;
+}
+
+}  // namespace
+
 StepTimeline time_step(const llm::StepPlan& plan, const cost::ComputeModel& compute,
                        StepNetwork& network) {
+  if (plan.plans.size() == 1) return time_uniform_step(plan, compute, network);
   const auto ranks = static_cast<std::size_t>(plan.ranks());
   StepTimeline out;
+  out.rank_ops.resize(ranks);
+  for (std::size_t r = 0; r < ranks; ++r) out.rank_ops[r] = static_cast<std::int32_t>(r);
   out.ops.resize(ranks);
   out.rank_end.assign(ranks, Duration::zero());
 

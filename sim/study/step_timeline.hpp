@@ -33,12 +33,20 @@ struct OpTiming {
   cost::OpCost cost;  ///< for collectives: time = the network time, bound kNetwork
 };
 
-/// The timing of a whole step.
+/// The timing of a whole step. When every rank runs the same op list (StepPlan::plans has one
+/// entry) every rank has the same timing, stored once: `ops` has one entry and rank_ops maps
+/// every rank to it.
 struct StepTimeline {
   Duration step{};                         ///< end of the slowest rank
   std::vector<Duration> rank_end;          ///< per global rank
-  std::vector<std::vector<OpTiming>> ops;  ///< [rank][op index]
+  std::vector<std::vector<OpTiming>> ops;  ///< distinct per-rank timings [index][op index]
+  std::vector<std::int32_t> rank_ops;      ///< global rank -> index into ops
   std::int32_t slowest_rank = 0;
+
+  /// The op timings of global rank `rank`.
+  const std::vector<OpTiming>& of(std::int32_t rank) const {
+    return ops[static_cast<std::size_t>(rank_ops[static_cast<std::size_t>(rank)])];
+  }
 };
 
 /// Evaluates `plan` (see the file comment). Throws InvariantError when ranks of a group disagree

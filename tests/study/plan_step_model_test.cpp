@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <memory>
 #include <vector>
@@ -17,14 +18,14 @@ namespace {
 
 /// DeepSeek-R1, FP8, on one HGX H200 under attention-DP 8 + EP 8 (the scenario of
 /// tests/data/serve/dsr1_h200_plan.yaml).
-std::shared_ptr<const Deployment> dsr1_h200() {
+std::shared_ptr<const Deployment> dsr1_h200(const char* plan_text = "{attention_dp: 8, ep: 8}") {
   const config::Catalog catalog(std::filesystem::path{MOESIM_SOURCE_DIR});
   llm::ModelSpec model = llm::load_model(catalog, "deepseek-r1");
   llm::Precision precision = llm::parse_precision(
       config::ConfigNode::parse("{weights: checkpoint, activations: fp8, kv_cache: fp8}", "test"),
       model);
   const llm::ParallelPlan plan =
-      llm::parse_parallel_plan(config::ConfigNode::parse("{attention_dp: 8, ep: 8}", "test"));
+      llm::parse_parallel_plan(config::ConfigNode::parse(plan_text, "test"));
   return make_deployment(catalog, std::move(model), hw::load_system(catalog, "hgx-h200"),
                          std::move(precision), plan, cost::ComputeOptions{});
 }
@@ -68,10 +69,11 @@ Batch make_batch(std::int32_t per_rank, std::int64_t context, std::int32_t prefi
   return b;
 }
 
-serve::StepTiming price(PlanStepModel& m, const Batch& b, Rng& rng) {
+serve::StepTiming price(PlanStepModel& m, const Batch& b, Rng& rng, bool detail = false) {
   serve::StepContext ctx;
   ctx.gpus = 8;
   ctx.rng = &rng;
+  ctx.want_detail = detail;
   serve::StepTiming t;
   m.price(b.view(), ctx, t);
   return t;
@@ -128,6 +130,79 @@ TEST_CASE("the plan-based model prices steps deterministically, monotonically an
   const serve::StepTiming mixed = price(a, make_batch(8, 2048, 2048), rng_a);
   CHECK(mixed.breakdown.total() == mixed.duration);
   CHECK(mixed.duration >= t_small.duration);
+}
+
+TEST_CASE("factored pricing matches lowering every rank with the same routing draws") {
+  // One micro-batch: the lockstep timeline of the full plan is the symmetric base plus, per MoE
+  // layer, the slowest rank's expert excess and the real all-to-alls' excess (factored_step.hpp).
+  // Token counts that are bucket values already (8 and 32 decode sequences per rank: X = 8 and
+  // 32 tokens per EP rank; bucket(8) = 8, bucket(32) = 32) make both models draw the same
+  // routing from the same seed, so only rounding separates them: the SwiGLU is re-priced from
+  // scaled bytes (rounded to whole bytes) and time sums round per op. Allowed: 0.5 %.
+  const auto d = dsr1_h200();
+  for (const std::int32_t per_rank : {8, 32}) {
+    CAPTURE(per_rank);
+    PlanStepModel factored(d, "test");
+    PlanStepModel exact(d, "test", PlanStepModel::Pricing::kExact);
+    REQUIRE(factored.factored());
+    REQUIRE_FALSE(exact.factored());
+    Rng rng_f(11, stream_id("test.steps"));
+    Rng rng_e(11, stream_id("test.steps"));
+    const Batch b = make_batch(per_rank, 1500);
+    const serve::StepTiming tf = price(factored, b, rng_f);
+    const serve::StepTiming te = price(exact, b, rng_e);
+    const double rel = std::abs(to_seconds(tf.duration) / to_seconds(te.duration) - 1.0);
+    CHECK(rel < 0.005);
+    CHECK(tf.imbalance == doctest::Approx(te.imbalance).epsilon(0.01));
+    CHECK(tf.breakdown.total() == tf.duration);
+    CHECK(factored.routing_draws() == 1);
+  }
+}
+
+TEST_CASE("with two micro-batches factored pricing is an upper bound of the exact timeline") {
+  // Two micro-batches overlap one half's all-to-alls with the other's compute; the factored
+  // model adds every excess in series, so it can only be slower (0.5 % rounding allowed).
+  const auto d = dsr1_h200("{attention_dp: 8, ep: 8, micro_batches: 2}");
+  PlanStepModel factored(d, "test");
+  PlanStepModel exact(d, "test", PlanStepModel::Pricing::kExact);
+  Rng rng_f(11, stream_id("test.steps"));
+  Rng rng_e(11, stream_id("test.steps"));
+  const Batch b = make_batch(32, 1500);
+  const serve::StepTiming tf = price(factored, b, rng_f);
+  const serve::StepTiming te = price(exact, b, rng_e);
+  CHECK(to_seconds(tf.duration) >= 0.995 * to_seconds(te.duration));
+  CHECK(tf.breakdown.total() == tf.duration);
+}
+
+TEST_CASE("steps with the same routed tokens share one routing draw; detail spans cover layers") {
+  const auto d = dsr1_h200();
+  PlanStepModel m(d, "test");
+  Rng rng(5, stream_id("test.steps"));
+  // Two contexts in different buckets: two keys, but the same 16 tokens per EP rank.
+  const serve::StepTiming a = price(m, make_batch(16, 1000), rng, true);
+  const serve::StepTiming b = price(m, make_batch(16, 4000), rng, true);
+  CHECK(m.lowered_steps() == 2);
+  CHECK(m.routing_draws() == 1);
+  // Longer contexts read more KV: the second step cannot be shorter.
+  CHECK(b.duration >= a.duration);
+  // Detail: one "layer N" span per decoder layer (61 for DeepSeek-R1), each inside the step,
+  // and per MoE layer (58) a dispatch, a straggler and a combine span.
+  std::int64_t layers = 0;
+  std::int64_t stragglers = 0;
+  for (const serve::StepSpan& s : a.detail) {
+    CHECK(s.start >= Duration{0});
+    CHECK(s.start + s.duration <= a.duration);
+    if (s.category == "layer") ++layers;
+    if (s.category == "straggler") {
+      ++stragglers;
+      CHECK(s.rank >= 0);
+      CHECK(s.rank < 8);
+    }
+  }
+  CHECK(layers == 61);
+  CHECK(stragglers == 58);
+  // Without want_detail the spans are cleared.
+  CHECK(price(m, make_batch(16, 1000), rng).detail.empty());
 }
 
 }  // namespace moesim::study

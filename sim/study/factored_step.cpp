@@ -1,0 +1,204 @@
+#include "sim/study/factored_step.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <string_view>
+#include <utility>
+
+#include "sim/core/assert.hpp"
+#include "sim/llm/precision.hpp"
+#include "sim/llm/sampled_loads.hpp"
+
+namespace moesim::study {
+namespace {
+
+/// Rank 0's row of llm::expected_loads for every rank, and a constant dispatch matrix of
+/// round(rank 0's dispatched tokens / ep) per entry.
+llm::MoeLayerLoads symmetric_loads(const llm::MoeSpec& moe, std::int32_t redundant,
+                                   std::span<const std::int64_t> tokens_per_ep_rank) {
+  llm::MoeLayerLoads e = llm::expected_loads(moe, redundant, tokens_per_ep_rank);
+  const std::vector<std::int32_t> row = e.tokens_per_slot.front();
+  for (auto& r : e.tokens_per_slot) r = row;
+  const auto p = static_cast<std::int64_t>(e.dispatch_tokens.size());
+  std::int64_t sent = 0;
+  for (const std::int32_t n : e.dispatch_tokens.front()) sent += n;
+  const auto c = static_cast<std::int32_t>((sent + p / 2) / p);
+  for (auto& r : e.dispatch_tokens) r.assign(static_cast<std::size_t>(p), c);
+  return e;
+}
+
+/// The lowering's load source for the symmetric base: records every call, answers rank 0's
+/// expected row for every rank and a constant dispatch matrix.
+class SymmetricLoads final : public llm::MoeLoadSource {
+ public:
+  SymmetricLoads(const llm::MoeSpec& moe, std::int32_t redundant, std::vector<MoeLoadCall>& calls)
+      : moe_(moe), redundant_(redundant), calls_(calls) {}
+
+  llm::MoeLayerLoads loads(std::int32_t layer, std::int32_t micro_batch,
+                           std::span<const std::int64_t> tokens_per_ep_rank) override {
+    calls_.push_back({layer, micro_batch, {tokens_per_ep_rank.begin(), tokens_per_ep_rank.end()}});
+    // Every layer of a stage routes the same tokens: answer repeats from the last result.
+    if (!last_tokens_.empty() && std::ranges::equal(last_tokens_, tokens_per_ep_rank)) {
+      return last_;
+    }
+    last_tokens_.assign(tokens_per_ep_rank.begin(), tokens_per_ep_rank.end());
+    last_ = symmetric_loads(moe_, redundant_, tokens_per_ep_rank);
+    return last_;
+  }
+
+ private:
+  const llm::MoeSpec& moe_;
+  std::int32_t redundant_;
+  std::vector<MoeLoadCall>& calls_;
+  std::vector<std::int64_t> last_tokens_;
+  llm::MoeLayerLoads last_;
+};
+
+/// Op indices of one MoE layer call in the base's representative op list.
+struct CallOps {
+  std::int32_t gate_up = -1;
+  std::int32_t act = -1;
+  std::int32_t down = -1;
+  std::int32_t dispatch = -1;
+  std::int32_t combine = -1;
+};
+
+}  // namespace
+
+SymmetricStep lower_symmetric(const Deployment& d, const llm::StepBatch& batch,
+                              StepNetwork& network) {
+  MOESIM_ASSERT(d.model.moe.has_value() && d.plan.ep > 1 && d.plan.pp == 1,
+                "factored pricing needs an MoE model with EP > 1 on one pipeline stage");
+  std::vector<MoeLoadCall> calls;
+  SymmetricLoads source(*d.model.moe, d.plan.redundant_experts, calls);
+  SymmetricStep out;
+  out.plan = d.lowering->lower(batch, source);
+  out.timeline = time_step(out.plan, *d.compute, network);
+  out.calls = std::move(calls);
+  return out;
+}
+
+StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& base,
+                                   std::span<const MoeLoadCall> calls, Rng& rng,
+                                   StepNetwork& network) {
+  MOESIM_ASSERT(calls.size() == base.calls.size(), "one correction per MoE call of the base");
+  const llm::RankPlan& list = base.plan.plan_of(0);
+  std::map<std::pair<std::int32_t, std::int32_t>, CallOps> index;
+  for (std::size_t i = 0; i < list.ops.size(); ++i) {
+    const llm::Op& op = list.ops[i];
+    if (op.layer < 0) continue;
+    CallOps& c = index[{op.layer, op.micro_batch}];
+    const auto at = static_cast<std::int32_t>(i);
+    if (op.name == "moe.gate_up") c.gate_up = at;
+    if (op.name == "moe.act") c.act = at;
+    if (op.name == "moe.down") c.down = at;
+    if (op.name == "moe.dispatch") c.dispatch = at;
+    if (op.name == "moe.combine") c.combine = at;
+  }
+  const llm::ResolvedPrecision& precision = d.lowering->precision();
+  const Bytes payload_dispatch =
+      llm::payload_bytes_per_token(d.model.hidden_size, precision.dispatch);
+  const Bytes payload_combine =
+      llm::payload_bytes_per_token(d.model.hidden_size, precision.combine);
+  llm::SampledLoads sampler(
+      d.model, *d.popularity, d.plan.ep, d.plan.redundant_experts,
+      d.plan.redundant_experts > 0 ? llm::PlacementKind::kEplb : llm::PlacementKind::kContiguous,
+      rng);
+
+  StepCorrections out;
+  out.calls.reserve(calls.size());
+  std::vector<Bytes> matrix;
+  std::vector<std::int64_t> reference_tokens;
+  llm::MoeLayerLoads reference;
+  Duration reference_comm{-1};  // dispatch + combine of the reference, once per token count
+  for (const MoeLoadCall& call : calls) {
+    const CallOps& at = index.at({call.layer, call.micro_batch});
+    MOESIM_ASSERT(
+        at.gate_up >= 0 && at.act >= 0 && at.down >= 0 && at.dispatch >= 0 && at.combine >= 0,
+        "an expert-parallel MoE layer lowers to dispatch, experts and combine");
+    if (reference_tokens != call.tokens_per_ep_rank) {
+      reference_tokens = call.tokens_per_ep_rank;
+      reference = symmetric_loads(*d.model.moe, d.plan.redundant_experts, reference_tokens);
+      reference_comm = Duration{-1};
+    }
+    const llm::MoeLayerLoads real =
+        sampler.loads(call.layer, call.micro_batch, call.tokens_per_ep_rank);
+    llm::Op gate_up = list.ops[static_cast<std::size_t>(at.gate_up)];
+    llm::Op down = list.ops[static_cast<std::size_t>(at.down)];
+    auto& gate_up_body = std::get<llm::GroupedGemmOp>(gate_up.body);
+    auto& down_body = std::get<llm::GroupedGemmOp>(down.body);
+    // The SwiGLU between the two GEMMs moves bytes in proportion to the routed rows.
+    const llm::Op& act_shape = list.ops[static_cast<std::size_t>(at.act)];
+    const auto& act_body = std::get<llm::MemoryOp>(act_shape.body);
+    llm::Op act = act_shape;
+    auto& act_scaled = std::get<llm::MemoryOp>(act.body);
+    const std::int64_t shape_rows = gate_up_body.total_tokens();
+    auto experts_time = [&](const std::vector<std::int32_t>& slots, cost::Bound* bound) {
+      gate_up_body.tokens_per_expert = slots;
+      down_body.tokens_per_expert = slots;
+      const cost::OpCost gu = d.compute->price(gate_up);
+      const cost::OpCost dn = d.compute->price(down);
+      const std::int64_t rows = gate_up_body.total_tokens();
+      if (shape_rows > 0) {
+        const double f = static_cast<double>(rows) / static_cast<double>(shape_rows);
+        act_scaled.read = Bytes{std::llround(static_cast<double>(act_body.read.base()) * f)};
+        act_scaled.written = Bytes{std::llround(static_cast<double>(act_body.written.base()) * f)};
+        act_scaled.flops = Flops{act_body.flops.base() * f};
+      }
+      if (bound != nullptr) *bound = gu.bound;
+      return gu.time + d.compute->price(act).time + dn.time;
+    };
+    const Duration base_experts = experts_time(reference.tokens_per_slot.front(), nullptr);
+
+    MoeCallCorrection c;
+    c.layer = call.layer;
+    c.micro_batch = call.micro_batch;
+    Duration sum{};
+    Duration slowest{-1};
+    const std::size_t ep = real.tokens_per_slot.size();
+    for (std::size_t r = 0; r < ep; ++r) {
+      cost::Bound bound = cost::Bound::kMemory;
+      const Duration t = experts_time(real.tokens_per_slot[r], &bound);
+      if (out.rank_excess.size() < ep) out.rank_excess.resize(ep);
+      out.rank_excess[r] += t - base_experts;
+      sum += t;
+      if (t > slowest) {
+        slowest = t;
+        c.slowest_rank = static_cast<std::int32_t>(r);
+        c.bound = bound;
+      }
+    }
+    c.slowest_experts = slowest;
+    c.max_excess = slowest - base_experts;
+    c.mean_excess = Duration{sum.count() / static_cast<std::int64_t>(ep)} - base_experts;
+
+    const auto& coll =
+        std::get<llm::CollectiveOp>(list.ops[static_cast<std::size_t>(at.dispatch)].body);
+    const std::vector<int>& members = base.plan.groups[static_cast<std::size_t>(coll.group)].ranks;
+    MOESIM_ASSERT(members.size() == ep, "the EP group has one member per EP rank");
+    c.slowest_rank = members[static_cast<std::size_t>(c.slowest_rank)];
+    auto all_to_all = [&](const llm::MoeLayerLoads& loads, Bytes payload, bool transpose) {
+      matrix.assign(ep * ep, Bytes{0});
+      for (std::size_t a = 0; a < ep; ++a) {
+        for (std::size_t b = 0; b < ep; ++b) {
+          const std::int32_t n =
+              transpose ? loads.dispatch_tokens[b][a] : loads.dispatch_tokens[a][b];
+          matrix[a * ep + b] = payload * std::int64_t{n};
+        }
+      }
+      return network.collective(llm::CollectiveKind::kAllToAllV, members, Bytes{0}, matrix);
+    };
+    c.dispatch = all_to_all(real, payload_dispatch, false);
+    c.combine = all_to_all(real, payload_combine, true);
+    if (reference_comm < Duration{0}) {
+      reference_comm = all_to_all(reference, payload_dispatch, false) +
+                       all_to_all(reference, payload_combine, true);
+    }
+    c.comm_excess = c.dispatch + c.combine - reference_comm;
+    out.calls.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace moesim::study
