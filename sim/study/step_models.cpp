@@ -5,8 +5,11 @@
 #include <string>
 
 #include "sim/core/error.hpp"
+#include "sim/hw/network_efficiency.hpp"
 #include "sim/llm/memory_footprint.hpp"
+#include "sim/serve/analytic_step_model.hpp"
 #include "sim/study/deployment.hpp"
+#include "sim/study/kv_transfer_network.hpp"
 #include "sim/study/plan_step_model.hpp"
 
 namespace moesim::study {
@@ -52,7 +55,10 @@ PoolModel pool_model(serve::Scenario& sc, serve::PoolScenario& ps, const config:
   const llm::ParallelPlan plan = pool_plan(ps);
   cost::ComputeOptions options;
   options.cuda_graphs = sc.cuda_graphs;
-  options.overlap_scheduler = true;  // the engine adds the host step overhead itself
+  // Host time per step: an explicit runtime.step_overhead is the engine's (added by sim/serve);
+  // otherwise an engine without an overlap scheduler pays the compute model's sourced fraction
+  // of each GPU step (topologies/efficiency.yaml overheads.step_host_fraction).
+  options.overlap_scheduler = sc.host.overlap_scheduler || sc.host.step_overhead > Duration{0};
   std::shared_ptr<const Deployment> d = make_deployment(
       catalog, std::move(model), std::move(system), std::move(precision), plan, options);
   for (const auto& n : d->lowering->notes()) {
@@ -82,12 +88,43 @@ PoolModel pool_model(serve::Scenario& sc, serve::PoolScenario& ps, const config:
   return out;
 }
 
+/// The KV transfers of a disaggregated scenario: the fixed rate of `deployment.kv_transfer` when
+/// given (latency + bytes / bandwidth, no link sharing), else flows on the topology of one
+/// cluster that holds both pools (sim/study/kv_transfer_network.hpp): a request's KV moves from
+/// every GPU of its prefill rank to its decode rank over NVLink inside a domain and the
+/// scale-out NICs across domains, sharing links with the other transfers in flight.
+std::unique_ptr<serve::KvTransferModel> kv_transfer_model(const serve::Scenario& sc,
+                                                          const config::Catalog& catalog,
+                                                          std::vector<std::string>& notes) {
+  if (sc.kv_transfer) {
+    return std::make_unique<serve::FixedRateKvTransferModel>(sc.kv_transfer->latency,
+                                                             sc.kv_transfer->bandwidth);
+  }
+  const auto shape = [](const serve::PoolScenario& ps) {
+    return KvPoolShape{ps.pool.instances, ps.tp, ps.pool.attention_dp, ps.pp};
+  };
+  auto model = std::make_unique<NetworkKvTransferModel>(hw::load_network_efficiency(catalog),
+                                                        load_system_node(catalog, sc.system),
+                                                        shape(sc.primary), shape(sc.decode));
+  notes.push_back("KV transfer: " + model->describe());
+  return model;
+}
+
 }  // namespace
 
 BuiltModels build_step_models(serve::Scenario& scenario, const config::Catalog& catalog) {
   BuiltModels out;
   if (scenario.step_model) {
-    out.models = serve::analytic_models(scenario);
+    if (!scenario.disaggregated || scenario.kv_transfer) {
+      out.models = serve::analytic_models(scenario);
+      return out;
+    }
+    // Disaggregated without `kv_transfer`: analytic steps, KV transfers on the network.
+    for (auto* m : {&out.models.primary, &out.models.decode}) {
+      *m = std::make_unique<serve::AnalyticStepModel>(
+          serve::AnalyticStepModel::from_config(*scenario.step_model));
+    }
+    out.models.kv_transfer = kv_transfer_model(scenario, catalog, out.notes);
     return out;
   }
   PoolModel primary = pool_model(scenario, scenario.primary, catalog,
@@ -97,21 +134,7 @@ BuiltModels build_step_models(serve::Scenario& scenario, const config::Catalog& 
   if (scenario.disaggregated) {
     PoolModel decode = pool_model(scenario, scenario.decode, catalog, "decode", out.notes);
     out.models.decode = std::move(decode.model);
-    // KV transfer: a request's KV moves from its prefill rank to its decode rank. Choice: one
-    // GPU's scale-out NICs (nics_per_gpu x NIC line rate) carry one GPU's share of the KV
-    // (kv_bytes_per_token is per GPU of the binding stage; the other TP/PP GPUs move their
-    // shares in parallel over their own NICs); latency 0 (microseconds against transfers of
-    // milliseconds); no link sharing between transfers (optimistic under load).
-    if (scenario.kv_transfer) {
-      out.models.kv_transfer = std::make_unique<serve::FixedRateKvTransferModel>(
-          scenario.kv_transfer->latency, scenario.kv_transfer->bandwidth);
-    } else {
-      const hw::SystemSpec system = load_system_node(catalog, scenario.system);
-      out.models.kv_transfer = std::make_unique<serve::FixedRateKvTransferModel>(
-          Duration{0}, system.scale_out_bandwidth_per_gpu());
-      out.notes.push_back("KV transfer: fixed rate at one GPU's scale-out bandwidth (" +
-                          out.models.kv_transfer->describe() + ")");
-    }
+    out.models.kv_transfer = kv_transfer_model(scenario, catalog, out.notes);
   }
   return out;
 }

@@ -3,6 +3,8 @@
 /// Builds the step-time and KV-transfer models of a serving scenario: the analytic test model
 /// when the scenario names one (`step_model:`), else the plan-based model that lowers the model
 /// to step plans, samples MoE routing and prices every op on the hardware and the network.
+/// Disaggregated scenarios move KV caches at the fixed rate of `deployment.kv_transfer` when it
+/// is given, else as flows on one cluster holding both pools (sim/study/kv_transfer_network.hpp).
 
 #include <string>
 #include <vector>
