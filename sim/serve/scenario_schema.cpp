@@ -15,8 +15,10 @@ model                name | path | map       model card (models/NAME.yaml), for 
 system               name | path | map       system (topologies/systems/NAME.yaml); a map is handed
                                              to the system builder and needs `name`, the
                                              catalog name used for the price sheet
-precision            map, optional           {weights, activations, kv_cache}: data types, for the
-                                             step-time model (e.g. nvfp4, fp8, fp8)
+precision            map, optional           {weights, activations, kv_cache, attention, dispatch,
+                                             combine}: data types, for the step-time model (e.g.
+                                             weights nvfp4, activations fp8, kv_cache fp8,
+                                             dispatch fp4: the MoE all-to-all payloads)
 seed                 integer >= 0            seed of every random stream (workload draws, MTP
                                              acceptance, routing draws); the same seed gives the
                                              same output, bit for bit
@@ -68,9 +70,12 @@ speculative          map, optional           speculative decoding
                                              tokens per step = 1 + sum_i prod_{j<=i} a_j
 
 runtime              map, optional
-  step_overhead      duration, default "0 s" host time per step added to the step-time model's
-                                             (scheduling, sampling); launch overheads are priced
-                                             by the step-time model
+  step_overhead      duration, default "0 s" host time per step (scheduling, sampling) added
+                                             to the step-time model's; launches are priced by
+                                             the step-time model. When 0 and overlap_scheduler
+                                             is false, the plan-based model adds the sourced
+                                             fraction overheads.step_host_fraction (10 % of
+                                             the GPU step, topologies/efficiency.yaml)
   overlap_scheduler  bool, default false     the host work of step n+1 overlaps step n: only
                                              max(0, step_overhead - previous step) is exposed
   cuda_graphs        bool, default true      for the step-time model's launch overheads

@@ -71,6 +71,13 @@ serve::StepBreakdown breakdown_of(Duration duration, RankParts p) {
   return b;
 }
 
+/// Adds the compute model's unhidden host time per step (0 under an overlap scheduler).
+void add_host_overhead(const cost::ComputeModel& compute, serve::StepTiming& t) {
+  const Duration host = compute.step_host_overhead(t.duration);
+  t.duration += host;
+  t.breakdown.host_overhead = host;
+}
+
 std::int32_t to_i32(std::int64_t v) {
   MOESIM_ASSERT(v >= 0 && v <= 2147483647, "step size out of int32 range");
   return static_cast<std::int32_t>(v);
@@ -200,6 +207,7 @@ PlanStepModel::Entry PlanStepModel::price_exact(const llm::StepBatch& batch, Rng
   Entry e;
   e.timing.duration = std::max(timeline.step, Duration{1});
   e.timing.breakdown = breakdown_of(e.timing.duration, parts_of(timeline, timeline.slowest_rank));
+  add_host_overhead(*d.compute, e.timing);
   const double mean =
       static_cast<double>(busy_sum.count()) / static_cast<double>(std::max(plan.ranks(), 1));
   e.timing.imbalance = mean > 0.0 ? static_cast<double>(busy_max.count()) / mean : 1.0;
@@ -249,6 +257,7 @@ PlanStepModel::Entry PlanStepModel::price_factored(const llm::StepBatch& batch, 
   Entry e;
   e.timing.duration = std::max(base.timeline.step + extra, Duration{1});
   e.timing.breakdown = breakdown_of(e.timing.duration, parts);
+  add_host_overhead(*d.compute, e.timing);
   e.timing.imbalance = mean_busy > Duration{0}
                            ? std::max(1.0, static_cast<double>(max_busy.count()) /
                                                static_cast<double>(mean_busy.count()))

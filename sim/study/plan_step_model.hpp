@@ -29,11 +29,13 @@
 /// micro-batch and conservative with two (PlanStepModel::Pricing::kExact lowers every rank
 /// instead; tests compare the two). Other deployments (dense models, EP 1, pipeline stages) are
 /// always priced exactly.
-/// Breakdown (the engine adds the host step overhead itself, so host_overhead is 0): on the
-/// slowest rank, compute-bound op time -> compute, memory- and overhead-bound op time -> memory,
-/// collective time -> communication, plus, factored, the mean rank's expert excess (by the
-/// slowest rank's bound) and the collective excess; negative parts are clamped to 0; when the
-/// parts exceed the step (the two streams overlap) they are scaled down in proportion, else
+/// Host time: the compute model's step_host_overhead (a sourced fraction of the GPU step when
+/// the deployment's engine does not overlap its scheduler, else 0) is added to the step and is
+/// its host_overhead part; the engine adds any explicit runtime.step_overhead on top.
+/// Breakdown: on the slowest rank, compute-bound op time -> compute, memory- and overhead-bound op
+/// time -> memory, collective time -> communication, plus, factored, the mean rank's expert excess
+/// (by the slowest rank's bound) and the collective excess; negative parts are clamped to 0; when
+/// the parts exceed the step (the two streams overlap) they are scaled down in proportion, else
 /// idle = step - their sum. The five parts sum to the step.
 /// imbalance = slowest rank's busy time / mean busy time over ranks.
 /// Trace detail (when asked): one span per decoder layer on the instance track, and per MoE

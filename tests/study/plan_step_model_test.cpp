@@ -18,7 +18,8 @@ namespace {
 
 /// DeepSeek-R1, FP8, on one HGX H200 under attention-DP 8 + EP 8 (the scenario of
 /// tests/data/serve/dsr1_h200_plan.yaml).
-std::shared_ptr<const Deployment> dsr1_h200(const char* plan_text = "{attention_dp: 8, ep: 8}") {
+std::shared_ptr<const Deployment> dsr1_h200(const char* plan_text = "{attention_dp: 8, ep: 8}",
+                                            cost::ComputeOptions options = {}) {
   const config::Catalog catalog(std::filesystem::path{MOESIM_SOURCE_DIR});
   llm::ModelSpec model = llm::load_model(catalog, "deepseek-r1");
   llm::Precision precision = llm::parse_precision(
@@ -27,7 +28,7 @@ std::shared_ptr<const Deployment> dsr1_h200(const char* plan_text = "{attention_
   const llm::ParallelPlan plan =
       llm::parse_parallel_plan(config::ConfigNode::parse(plan_text, "test"));
   return make_deployment(catalog, std::move(model), hw::load_system(catalog, "hgx-h200"),
-                         std::move(precision), plan, cost::ComputeOptions{});
+                         std::move(precision), plan, options);
 }
 
 /// A batch of `per_rank` decode sequences of context `context` on each of 8 ranks, plus one
@@ -118,7 +119,8 @@ TEST_CASE("the plan-based model prices steps deterministically, monotonically an
   const serve::StepTiming t_large = price(a, large, rng_a);
   CHECK(t_large.duration >= t_small.duration);
 
-  // The five parts of the breakdown sum to the step exactly, host overhead left to the engine.
+  // The five parts of the breakdown sum to the step exactly; ComputeOptions{} overlaps the
+  // scheduler, so no host time is added.
   for (const serve::StepTiming* t : {&t_small, &t_large}) {
     CHECK(t->duration > Duration{0});
     CHECK(t->breakdown.total() == t->duration);
@@ -157,6 +159,26 @@ TEST_CASE("factored pricing matches lowering every rank with the same routing dr
     CHECK(tf.breakdown.total() == tf.duration);
     CHECK(factored.routing_draws() == 1);
   }
+}
+
+TEST_CASE("an engine without an overlap scheduler pays the sourced host fraction per step") {
+  // topologies/efficiency.yaml: overheads.step_host_fraction 0.10 (SGLang v0.4 blog: 1.1x from
+  // hiding the scheduler). The same step with and without overlap: the GPU part is equal and
+  // the host part is 10 % of it (rounded to whole picoseconds).
+  cost::ComputeOptions no_overlap;
+  no_overlap.overlap_scheduler = false;
+  PlanStepModel hidden(dsr1_h200(), "test");
+  PlanStepModel exposed(dsr1_h200("{attention_dp: 8, ep: 8}", no_overlap), "test");
+  Rng rng_a(3, stream_id("test.steps"));
+  Rng rng_b(3, stream_id("test.steps"));
+  const Batch b = make_batch(16, 2048);
+  const serve::StepTiming th = price(hidden, b, rng_a);
+  const serve::StepTiming te = price(exposed, b, rng_b);
+  CHECK(th.breakdown.host_overhead == Duration{0});
+  CHECK(te.duration - te.breakdown.host_overhead == th.duration);
+  CHECK(to_seconds(te.breakdown.host_overhead) ==
+        doctest::Approx(0.10 * to_seconds(th.duration)).epsilon(1e-6));
+  CHECK(te.breakdown.total() == te.duration);
 }
 
 TEST_CASE("with two micro-batches factored pricing is an upper bound of the exact timeline") {
