@@ -71,6 +71,10 @@ MoeLayerLoads SampledLoads::loads(std::int32_t layer, std::int32_t /*micro_batch
             counts_.at(static_cast<std::int64_t>(s), static_cast<std::int64_t>(d)));
       }
     }
+  } else {
+    // One EP rank (experts tensor-sharded): every token stays local, as expected_loads gives.
+    out.dispatch_tokens.assign(ranks, std::vector<std::int32_t>(ranks, 0));
+    if (ranks == 1) out.dispatch_tokens[0][0] = static_cast<std::int32_t>(tokens);
   }
   return out;
 }

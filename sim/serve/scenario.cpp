@@ -122,7 +122,7 @@ Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& c
   sc.system = root.at("system");
   sc.system_name = system_name_of(sc.system);
   if (const auto p = root.get("precision")) {
-    p->check_keys({"weights", "activations", "kv_cache"});
+    p->check_keys({"weights", "activations", "kv_cache", "attention", "dispatch", "combine"});
     sc.precision = *p;
   }
   const config::ConfigNode seed = root.at("seed");
