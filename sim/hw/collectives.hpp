@@ -174,6 +174,7 @@ class Collectives {
   std::vector<double> load_;               // per channel, bytes (link-load pricing)
   std::vector<ChannelId> loaded_;          // channels with load, to reset
   mutable std::vector<int> domain_seen_;   // scratch for domain_count (all zero between calls)
+  mutable std::vector<char> gpu_seen_;     // scratch for check_group (all zero between calls)
   FlowBatch batch_;
   BatchTiming timing_;
   std::vector<Bytes> uniform_;

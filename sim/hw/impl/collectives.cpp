@@ -74,18 +74,30 @@ void Collectives::check_group(std::span<const int> group, int min_ranks) const {
     throw ConfigError({}, "collective.group", "at least " + std::to_string(min_ranks) + " ranks",
                       std::to_string(group.size()));
   }
-  std::set<int> seen;
+  // One flag per GPU in a scratch vector, cleared again before returning or throwing.
+  std::vector<char>& seen = gpu_seen_;
+  seen.resize(static_cast<std::size_t>(topology_.gpu_count()), 0);
+  auto clear = [&] {
+    for (const int g : group) {
+      if (g >= 0 && g < topology_.gpu_count()) seen[static_cast<std::size_t>(g)] = 0;
+    }
+  };
   for (const int g : group) {
     if (g < 0 || g >= topology_.gpu_count()) {
+      clear();
       throw ConfigError({}, "collective.group",
                         "GPU indices in [0, " + std::to_string(topology_.gpu_count()) + ")",
                         std::to_string(g));
     }
-    if (!seen.insert(g).second) {
+    char& flag = seen[static_cast<std::size_t>(g)];
+    if (flag != 0) {
+      clear();
       throw ConfigError({}, "collective.group", "distinct GPUs",
                         "GPU " + std::to_string(g) + " twice");
     }
+    flag = 1;
   }
+  clear();
 }
 
 int Collectives::domain_count(std::span<const int> group) const {
