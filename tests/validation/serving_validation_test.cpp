@@ -1,0 +1,239 @@
+// Validation of the serving simulation (sim/serve on the plan-based step model) against the
+// serving cases of data/published/cases.yaml: TensorRT-LLM recipes on B200 and H200
+// (trtllm-dsr1-*), the TensorRT-LLM performance overview (trtllm-perfov-*), SGLang on 96 H100
+// and on GB200 NVL72, and vLLM on GB200. Each case is a scenario in
+// tests/data/validation/serving/<case id>.yaml that states the case's conditions and cites its
+// source; the published figures are copied below with their case ids. Every scenario runs
+// through the library as `moesim run` does (serve::load_scenario, study::build_step_models,
+// serve::run_serving); the test prints a table (case, metric, published, predicted, error,
+// bound) and asserts |predicted / published - 1| <= bound. Run with -s to see the table.
+//
+// Metrics, each in its source's own definition (data/published/README.md):
+//  - output tok/s/GPU: trtllm-bench's output tokens/s over every GPU (RunMetrics
+//    output_tok_s_per_gpu). The performance overview reports the system's total; the per-GPU
+//    figure is that total over the case's GPUs (cases.yaml derived.output_tok_s_per_gpu).
+//  - tok/s/user: median over requests of 1 / TPOT (RunMetrics tok_s_per_user).
+//  - prefill input tok/s/GPU: SGLang's prefill-only throughput with decode over-provisioned;
+//    the scenario is aggregated with OSL 1 (only prefill steps), and the figure is prompt tokens
+//    per busy GPU-second of the pool (pool input_tok_s / (busy fraction x GPUs)). SGLang reports
+//    per node (8 GPUs); the per-GPU figure is that over 8.
+//  - decode output tok/s/GPU: SGLang's and vLLM's decode throughput with the decode pool
+//    saturated (SGLang's slow-down API lets prefill fill the batch before measuring). The
+//    scenario's prefill pool prefills the whole batch in one step, so every decode step runs
+//    the full batch; the figure is decode tokens per busy decode-GPU second (decode pool
+//    output_tok_s / (busy fraction x GPUs)), which excludes the prefill ramp.
+//
+// Cases not run (printed with the reason):
+//  - trtllm-perfov-llama31-405b-*: no Llama-3.1-405B model card in models/.
+//  - sglang-dsr1-gb200-prefill-part2-nvfp4: two GB200s per instance with NVFP4 MoE do not hold
+//    the weights (the footprint model gives 188 GiB per GPU against 186 GiB); SGLang offloads
+//    weights to Grace memory with prefetch, which the model does not have.
+//  - deepseek-prod-h800-prefill, deepseek-prod-h800-decode, deepseek-prod-cost: no H800 system
+//    in the catalog, and the figures are 24-hour averages of production traffic (56.3 % KV-cache
+//    hits, variable lengths, a node count that changes over the day) that a fixed workload does
+//    not reproduce.
+//  - vllm-dsr1-h200-wideep-decode: the case states neither the EP width, the batch nor the
+//    lengths.
+//  - sglang-dsr1-gb300-longctx-128k8k: a peak over a sweep of 128k/8k deployments with
+//    chunked pipeline-parallel prefill and dynamic chunking; outside this table (and minutes of
+//    simulation).
+//
+// What the model misses, case by case, is said at each bound. Common to all: routing is drawn
+// from uniform expert popularity (the optimistic bound; real routing is skewed, and SGLang
+// measured 1.49x prefill and 2.54x decode from EPLB), the runtime step overhead defaults to 0
+// (no scheduler, sampler or Python per-step cost), attention-DP ranks are priced at the
+// busiest rank's bucketed batch with one routing draw per cache key, and no model constant was
+// fitted to any case here.
+//
+// Known issue: MoE under pure TP (ep 1) crashes in llm::Lowering::lower (rank_inputs indexes
+// MoeLayerLoads::dispatch_tokens, empty when ep == 1; sim/llm/lowering.cpp), so the
+// min-latency cases run TP8 attention with EP8 MoE.
+//
+// Speed: requests are one closed-loop wave (or a few batches) of each case; the whole file runs
+// in about 10 s of CPU in Release.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/config/catalog.hpp"
+#include "sim/serve/metrics.hpp"
+#include "sim/serve/run.hpp"
+#include "sim/serve/scenario.hpp"
+#include "sim/study/step_models.hpp"
+
+namespace moesim::serve {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// The published metric a case reports (see the file comment).
+enum class Metric {
+  kOutputPerGpu,   ///< output tok/s over every GPU
+  kTokPerUser,     ///< median 1 / TPOT
+  kPrefillPerGpu,  ///< prompt tokens per busy GPU-second (prefill only)
+  kDecodePerGpu,   ///< decode tokens per busy decode-GPU second (saturated decode)
+};
+
+std::string_view metric_name(Metric m) {
+  switch (m) {
+    case Metric::kOutputPerGpu: return "output tok/s/GPU";
+    case Metric::kTokPerUser: return "tok/s/user";
+    case Metric::kPrefillPerGpu: return "prefill input tok/s/GPU";
+    case Metric::kDecodePerGpu: return "decode output tok/s/GPU";
+  }
+  return "?";
+}
+
+/// One published figure: the scenario is tests/data/validation/serving/<id>.yaml.
+struct ServingCase {
+  std::string id;    ///< cases.yaml id
+  Metric metric;     ///< what `published` measures
+  double published;  ///< the source's figure, in the metric's unit
+  double bound;      ///< asserted bound on |predicted / published - 1|
+};
+
+std::vector<ServingCase> published_cases() {
+  // TensorRT-LLM "How to get best performance on DeepSeek-R1" (trtllm-bench),
+  // https://github.com/NVIDIA/TensorRT-LLM/blob/main/docs/source/blogs/Best_perf_practice_on_DeepSeek-R1_in_TensorRT-LLM.md
+  // and tech blog 1,
+  // https://github.com/NVIDIA/TensorRT-LLM/blob/main/docs/source/blogs/tech_blog/blog1_Pushing_Latency_Boundaries_Optimizing_DeepSeek-R1_Performance_on_NVIDIA_B200_GPUs.md
+  // TensorRT-LLM performance overview,
+  // https://github.com/NVIDIA/TensorRT-LLM/blob/main/docs/source/performance/perf-overview.md
+  // LMSYS blogs: https://lmsys.org/blog/2025-05-05-large-scale-ep/ ,
+  // https://lmsys.org/blog/2025-06-16-gb200-part-1/ ,
+  // https://lmsys.org/blog/2025-09-25-gb200-part-2/ vLLM:
+  // https://blog.vllm.ai/2026/02/03/dsr1-gb200-part1.html
+  return {
+      // DeepSeek-R1 max throughput, ADP8 + EP8, ISL 1024 / OSL 2048, batches of 128-896 per
+      // rank. Predicted about twice the published figure: at these batches the model's step is
+      // the roofline of large, well-shaped GEMMs and attention with uniform routing and no host
+      // cost per step, while the measured engine runs mixed prefill/decode steps whose attention
+      // DP ranks differ in load, skewed routing without EPLB, and per-step scheduling in Python.
+      // Not reproduced; bound 150% so that a regression of the order of the gap still fails.
+      {"trtllm-dsr1-b200x8-maxtput-fp8kv", Metric::kOutputPerGpu, 5393.3, 1.50},
+      {"trtllm-dsr1-b200x8-maxtput-bf16kv", Metric::kOutputPerGpu, 4548.0, 1.50},
+      {"trtllm-dsr1-h200x8-maxtput", Metric::kOutputPerGpu, 1436.2, 1.50},
+      // Batch-1 latency with MTP3 / without MTP: predicted 33-66 % faster. A batch-1 step is
+      // weight reads plus per-layer all-reduce latency floors, a few milliseconds, where fixed
+      // costs the model leaves out weigh most: host time per step (scheduler, sampler; the
+      // runtime step overhead defaults to 0), the MTP draft layers' own launches, and the
+      // published TP x EP hybrids (EP8 here, see the scenarios). MTP acceptance comes from
+      // tech blog 1's dataset, not the case's. Not reproduced within 50%; bound 80%.
+      {"trtllm-dsr1-b200x8-minlat-mtp3", Metric::kTokPerUser, 274.7, 0.80},
+      {"trtllm-dsr1-h200x8-minlat-mtp3", Metric::kTokPerUser, 158.1, 0.80},
+      {"trtllm-dsr1-b200x8-minlat-nomtp", Metric::kTokPerUser, 111.0, 0.80},
+      // Dense Llama-3.3-70B, one or two GPUs, KV-bound batch: weight and KV streaming at the
+      // sourced HBM efficiency, the case most directly set by the roofline. The batch and token
+      // limits of trtllm-bench and the KV precision are not stated (TensorRT-LLM defaults and
+      // FP8 chosen). Bound 35% (FP4 on Blackwell: the FP4 GEMM plateau is reached only at large
+      // shapes, see the kernel validation).
+      {"trtllm-perfov-llama33-70b-h200-tp1-1k1k", Metric::kOutputPerGpu, 2909.0, 0.35},
+      {"trtllm-perfov-llama33-70b-h100-tp2-1k1k", Metric::kOutputPerGpu, 2102.5, 0.35},
+      {"trtllm-perfov-llama33-70b-b200-tp1-1k1k", Metric::kOutputPerGpu, 7007.0, 0.35},
+      {"trtllm-perfov-llama33-70b-gb200-tp1-1k1k", Metric::kOutputPerGpu, 7326.0, 0.35},
+      // MoE models with ADP8 + EP8: the same optimism as the DeepSeek max-throughput cases
+      // (uniform routing over 128 experts, no per-step host cost, no DP-rank imbalance), and
+      // the source's own parallel settings per model are not stated. Bound 150%.
+      {"trtllm-perfov-qwen3-235b-h200-tp8-1k1k", Metric::kOutputPerGpu, 2973.6, 1.50},
+      {"trtllm-perfov-qwen3-235b-b200-tp8-1k1k", Metric::kOutputPerGpu, 5298.9, 1.50},
+      {"trtllm-perfov-maverick-h200-tp8-1k1k", Metric::kOutputPerGpu, 3972.8, 1.50},
+      {"trtllm-perfov-maverick-b200-tp8-1k1k", Metric::kOutputPerGpu, 9952.1, 1.50},
+      // SGLang on H100 (54,543 input tok/s per node; 22,282 output tok/s per node), per GPU.
+      // Prefill: TBO, EP32 over 4 nodes, DeepEP normal mode over the NICs; decode: EP72 over 9
+      // nodes, 256 sequences per GPU. SGLang ran with EPLB on skewed real routing; the model's
+      // uniform routing is the perfect-EPLB bound (the blog's own perfect-EPLB prefill run was
+      // 18 % faster than the measured one). Bound 60%.
+      {"sglang-dsv3-h100-96gpu-prefill-2k", Metric::kPrefillPerGpu, 54543.0 / 8.0, 0.60},
+      {"sglang-dsv3-h100-96gpu-decode-2k", Metric::kDecodePerGpu, 22282.0 / 8.0, 0.60},
+      // SGLang on GB200 NVL72, decode EP48 over NVLink. Part I (June 2025 software, "kernels
+      // not yet saturating memory bandwidth or compute" in the blog) is predicted ~70 % fast;
+      // its batch is not stated (704 per GPU, estimated from Part II's KV-full rule; a smaller
+      // true batch means a lower rate). Part II's o_proj in NVFP4 is not expressible. Bounds
+      // 100% (Part I) and 60% (Part II).
+      {"sglang-dsr1-gb200-decode-part1", Metric::kDecodePerGpu, 7583.0, 1.00},
+      {"sglang-dsr1-gb200-decode-part2-nvfp4", Metric::kDecodePerGpu, 13386.0, 0.60},
+      // vLLM on GB200, decode DEP8, batch at the model's KV capacity. Bound 60%.
+      {"vllm-dsr1-gb200-decode-2k2k", Metric::kDecodePerGpu, 10100.0, 0.60},
+  };
+}
+
+/// Cases of the families above that are not run, with the reason (see the file comment).
+struct SkippedCase {
+  std::string_view id;
+  std::string_view reason;
+};
+
+constexpr SkippedCase kSkipped[] = {
+    {"trtllm-perfov-llama31-405b-h200-tp8-1k1k", "no Llama-3.1-405B model card in models/"},
+    {"trtllm-perfov-llama31-405b-b200-tp4-1k1k", "no Llama-3.1-405B model card in models/"},
+    {"sglang-dsr1-gb200-prefill-part2-nvfp4",
+     "DEP2 NVFP4 does not fit 186 GiB per GPU; SGLang offloads weights to Grace (not modelled)"},
+    {"deepseek-prod-h800-prefill", "no H800 system in the catalog; 24-h production averages"},
+    {"deepseek-prod-h800-decode", "no H800 system in the catalog; 24-h production averages"},
+    {"deepseek-prod-cost", "no H800 system in the catalog; a day's cost over varying node counts"},
+    {"vllm-dsr1-h200-wideep-decode", "the case states no EP width, batch or lengths"},
+    {"sglang-dsr1-gb300-longctx-128k8k", "peak over a 128k/8k sweep with PP4 dynamic chunking"},
+};
+
+/// Tokens per busy GPU-second of the pool with `role` (see the file comment).
+double busy_rate(const RunMetrics& m, PoolRole role, bool input) {
+  for (const PoolMetrics& p : m.pools) {
+    if (p.role != role) continue;
+    REQUIRE(p.busy_fraction > 0.0);
+    const double tokens = input ? p.input_tok_s : p.output_tok_s;
+    return tokens / (p.busy_fraction * static_cast<double>(p.gpus));
+  }
+  FAIL("no pool with the requested role");
+  return 0.0;
+}
+
+double predicted(const RunMetrics& m, Metric metric) {
+  switch (metric) {
+    case Metric::kOutputPerGpu: return m.output_tok_s_per_gpu;
+    case Metric::kTokPerUser: return m.tok_s_per_user;
+    case Metric::kPrefillPerGpu: return busy_rate(m, PoolRole::kAggregated, true);
+    case Metric::kDecodePerGpu: return busy_rate(m, PoolRole::kDecode, false);
+  }
+  return 0.0;
+}
+
+TEST_CASE("serving predictions stay within the stated bounds of every published serving case") {
+  const config::Catalog catalog(fs::path{MOESIM_SOURCE_DIR});
+  const fs::path dir = fs::path{MOESIM_TEST_DATA_DIR} / "validation" / "serving";
+
+  std::printf(
+      "\nServing validation: moesim vs published serving cases (data/published/cases.yaml)\n");
+  std::printf("%-42s %-24s %10s %10s %8s %6s\n", "case", "metric", "published", "predicted",
+              "error", "bound");
+  int asserted = 0;
+  for (const ServingCase& c : published_cases()) {
+    CAPTURE(c.id);
+    Scenario scenario = load_scenario(dir / (c.id + ".yaml"), {}, catalog);
+    const study::BuiltModels built = study::build_step_models(scenario, catalog);
+    const RunResult result = run_serving(scenario.engine_config(), scenario.workload,
+                                         built.models.view(), scenario.seed, std::nullopt);
+    const double p = predicted(result.metrics, c.metric);
+    const double error = p / c.published - 1.0;
+    std::printf("%-42s %-24s %10.1f %10.1f %+7.1f%% %5.0f%%\n", c.id.c_str(),
+                std::string(metric_name(c.metric)).c_str(), c.published, p, error * 100.0,
+                c.bound * 100.0);
+    CAPTURE(p);
+    CHECK(std::abs(error) <= c.bound);
+    ++asserted;
+  }
+  for (const SkippedCase& s : kSkipped) {
+    std::printf("%-42s skipped: %s\n", std::string(s.id).c_str(), std::string(s.reason).c_str());
+  }
+  // 19 cases run and asserted, 8 skipped: the 27 serving cases of cases.yaml.
+  CHECK(asserted == 19);
+}
+
+}  // namespace
+}  // namespace moesim::serve
