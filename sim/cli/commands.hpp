@@ -3,8 +3,12 @@
 /// The subcommands of `moesim`. Each takes the words after its name and returns an exit code;
 /// errors are thrown (ConfigError for bad input) and mapped to exit codes by main().
 
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "sim/cli/args.hpp"
+#include "sim/study/sweep.hpp"
 
 namespace moesim::cli {
 
@@ -25,5 +29,23 @@ int run_compare(const std::vector<std::string>& words);
 int run_explain(const std::vector<std::string>& words);
 int run_import(const std::vector<std::string>& words);
 int run_run(const std::vector<std::string>& words);
+int run_size(const std::vector<std::string>& words);
+int run_sweep(const std::vector<std::string>& words);
+
+// Helpers shared by `sweep` and `compare` (cmd_sweep.cpp).
+
+/// Writes `text` to the file `path`, or to stdout when `path` is "-"; a ConfigError at `option`
+/// when the file cannot be written.
+void write_text_file(const std::string& path, const std::string& text, const std::string& option);
+/// A progress callback that redraws a one-line bar on stderr, or none when stderr is not a
+/// terminal.
+study::SweepProgress terminal_progress(std::string what);
+/// Warns on stderr when some points of `r` hit an internal error, naming the first.
+void warn_internal_errors(const study::SweepResult& r);
+/// --jobs N (>= 1), 0 when absent (every core); a ConfigError otherwise.
+unsigned parse_jobs(const Args& args);
+/// A positive integer option `--name` (e.g. --isl), `fallback` when absent; a ConfigError
+/// otherwise.
+std::int64_t parse_tokens(const Args& args, const char* name, std::int64_t fallback);
 
 }  // namespace moesim::cli

@@ -2,6 +2,7 @@
 // of the foundation (list, show, compare). They run the built binary with std::system.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <memory>
@@ -33,8 +34,8 @@ bool contains(const std::string& haystack, const std::string& needle) {
 
 }  // namespace
 
-TEST_CASE("compare with no arguments prints GB200 NVL72 beside HGX H200 with the ratio") {
-  const Result r = run_moesim("compare");
+TEST_CASE("compare --hardware prints GB200 NVL72 beside HGX H200 with the ratio") {
+  const Result r = run_moesim("compare --hardware");
   CHECK(r.status == 0);
   CHECK(contains(r.output, "gb200-nvl72"));
   CHECK(contains(r.output, "hgx-h200"));
@@ -43,11 +44,11 @@ TEST_CASE("compare with no arguments prints GB200 NVL72 beside HGX H200 with the
   CHECK(contains(r.output, "720"));
 }
 
-TEST_CASE("compare writes CSV and JSON when asked") {
-  const Result csv = run_moesim("compare --format csv");
+TEST_CASE("compare --hardware writes CSV and JSON when asked") {
+  const Result csv = run_moesim("compare --hardware --format csv");
   CHECK(csv.status == 0);
   CHECK(contains(csv.output, "figure,gb200-nvl72,hgx-h200"));
-  const Result json = run_moesim("compare --format=json");
+  const Result json = run_moesim("compare --hardware --format=json");
   CHECK(json.status == 0);
   CHECK(contains(json.output, "\"figure\": \"GPUs\""));
 }
@@ -183,4 +184,101 @@ TEST_CASE("run prices a DeepSeek-R1 scenario on HGX H200 with the plan-based ste
   CHECK(r.status == 0);
   CHECK(contains(r.output, "output_tok_s_per_gpu"));
   CHECK(contains(r.output, "cost_usd_per_mtok"));
+}
+
+TEST_CASE("sweep --help explains what is swept, the pruning and how to read the frontier") {
+  const Result r = run_moesim("sweep --help");
+  CHECK(r.status == 0);
+  CHECK(contains(r.output, "What is swept"));
+  CHECK(contains(r.output, "Pruning"));
+  CHECK(contains(r.output, "Reading the frontier"));
+  CHECK(contains(r.output, "--plot"));
+}
+
+namespace {
+
+/// Lines of `csv` whose `frontier` column (the 17th of sweep_table) is "yes".
+int frontier_rows(const std::string& csv) {
+  int rows = 0;
+  std::size_t start = 0;
+  while (start < csv.size()) {
+    const std::size_t end = std::min(csv.find('\n', start), csv.size());
+    if (csv.substr(start, end - start).find(",yes,") != std::string::npos) ++rows;
+    start = end + 1;
+  }
+  return rows;
+}
+
+/// Circles inside the SVG group of the series named `name`.
+int circles_in_series(const std::string& svg, const std::string& name) {
+  const std::size_t begin = svg.find("data-name=\"" + name + "\"");
+  if (begin == std::string::npos) return -1;
+  const std::size_t end = svg.find("</g>", begin);
+  int n = 0;
+  for (std::size_t at = svg.find("<circle class=\"point\"", begin); at < end;
+       at = svg.find("<circle class=\"point\"", at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+std::string read_file(const std::string& path) {
+  std::string out;
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) return out;
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) out.append(buf.data(), n);
+  std::fclose(f);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a small sweep writes every point as CSV and draws each frontier point in the SVG") {
+  const std::string csv_path = std::string(MOESIM_BINARY_DIR) + "/sweep-test.csv";
+  const std::string svg_path = std::string(MOESIM_BINARY_DIR) + "/sweep-test.svg";
+  std::remove(csv_path.c_str());
+  std::remove(svg_path.c_str());
+  // DeepSeek-R1 FP8 on one HGX H200: TP8 (EP 1 and EP 8) and ADP8 EP8, max batch 8, no MTP, no
+  // disaggregation, concurrency 1, 2, 4 per instance; short requests keep it fast.
+  const Result r = run_moesim(
+      "sweep --system hgx-h200 --precision weights=checkpoint,kv_cache=fp8 --tp 8 --ep 8 "
+      "--max-batch 8 --mtp 0 --disagg none --max-concurrency 4 --isl 64 --osl 8 --csv " +
+      csv_path + " --plot " + svg_path);
+  CHECK(r.status == 0);
+  CHECK(contains(r.output, "on the frontier"));
+  const std::string csv = read_file(csv_path);
+  const std::string svg = read_file(svg_path);
+  // 3 deployments x 3 rungs = 9 points, plus the header line.
+  CHECK(contains(csv, "point,mode,gpus,plan"));
+  CHECK(contains(csv, "ADP8 EP8 mb8 c4"));
+  const int rows = frontier_rows(csv);
+  CHECK(rows >= 1);
+  CHECK(circles_in_series(svg, "hgx-h200 frontier") == rows);
+}
+
+TEST_CASE("sweep rejects a bad option or value with status 2 and a clear message") {
+  const Result opt = run_moesim("sweep --system hgx-h200 --jobz 2");
+  CHECK(opt.status == 2);
+  CHECK(contains(opt.output, "did you mean '--jobs'?"));
+  const Result isl = run_moesim("sweep --system hgx-h200 --isl 0");
+  CHECK(isl.status == 2);
+  CHECK(contains(isl.output, "--isl"));
+  CHECK(contains(isl.output, "a positive integer"));
+  const Result none = run_moesim("sweep");
+  CHECK(none.status == 2);
+  CHECK(contains(none.output, "--system"));
+  const Result tp = run_moesim("sweep --system hgx-h200 --tp 8,x");
+  CHECK(tp.status == 2);
+  CHECK(contains(tp.output, "--tp"));
+}
+
+TEST_CASE("compare rejects a single system and a bad format before sweeping") {
+  const Result one = run_moesim("compare --system hgx-h200");
+  CHECK(one.status == 2);
+  CHECK(contains(one.output, "two systems"));
+  const Result fmt = run_moesim("compare --format jsn");
+  CHECK(fmt.status == 2);
+  CHECK(contains(fmt.output, "did you mean 'json'?"));
 }
