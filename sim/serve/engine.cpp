@@ -15,7 +15,7 @@ using detail::Seq;
 using detail::SeqCold;
 using detail::SeqState;
 
-void Engine::Impl::emit(Pool& pool, std::int64_t id, Seq& s, std::int32_t n, TimePoint t) {
+void Engine::Impl::emit(std::int64_t id, Seq& s, std::int32_t n, TimePoint t) {
   RequestRecord& rec = e.records_[id];
   if (s.generated == 0) {
     rec.first_token = t;
@@ -27,7 +27,6 @@ void Engine::Impl::emit(Pool& pool, std::int64_t id, Seq& s, std::int32_t n, Tim
   s.generated += n;
   s.last_emit = t;
   ++s.emissions;
-  pool.counters.output_tokens += n;
 }
 
 void Engine::Impl::complete(Instance& inst, std::int64_t id, Seq& s, TimePoint t) {
@@ -113,6 +112,11 @@ void Engine::Impl::end_step(Instance& inst) {
 
   const std::vector<double>& acceptance = e.config_.spec.acceptance;
   const std::size_t batch_size = inst.batch.size();
+  // Decode counters kept local in the loop (the counters may alias what the loop writes).
+  std::int64_t decode_tokens = 0;
+  std::int64_t decode_steps = 0;
+  std::int64_t decode_output = 0;
+  std::int64_t output = 0;  // every token emitted (prefill's first tokens and decodes)
   for (std::size_t j = 0; j < batch_size; ++j) {
     if (j + detail::kPrefetchDistance < batch_size) {
       detail::prefetch(&seqs[inst.batch[j + detail::kPrefetchDistance].request_id]);
@@ -131,7 +135,8 @@ void Engine::Impl::end_step(Instance& inst) {
       }
       if (s.prefilled < s.prefill_target) continue;
       s.kv_tokens = s.prefilled;
-      emit(pool, id, s, 1, t);
+      emit(id, s, 1, t);
+      ++output;
       if (s.generated >= s.osl) {
         complete(inst, id, s, t);
       } else if (pool.config.role == PoolRole::kPrefill) {
@@ -140,8 +145,8 @@ void Engine::Impl::end_step(Instance& inst) {
         s.state = SeqState::kDecoding;
       }
     } else {
-      c.decode_tokens += w.new_tokens;
-      ++c.decode_sequence_steps;
+      decode_tokens += w.new_tokens;
+      ++decode_steps;
       std::int32_t accepted = 0;
       for (double a : acceptance) {
         if (!inst.mtp_rng->bernoulli(a)) break;
@@ -149,11 +154,15 @@ void Engine::Impl::end_step(Instance& inst) {
       }
       const std::int32_t n = std::min(1 + accepted, s.osl - s.generated);
       s.kv_tokens += n;
-      c.decode_output_tokens += n;
-      emit(pool, id, s, n, t);
+      decode_output += n;
+      emit(id, s, n, t);
       if (s.generated >= s.osl) complete(inst, id, s, t);
     }
   }
+  c.decode_tokens += decode_tokens;
+  c.decode_sequence_steps += decode_steps;
+  c.decode_output_tokens += decode_output;
+  c.output_tokens += output + decode_output;
   for (Rank& rank : inst.ranks) {
     if (!rank.leavers) continue;
     rank.leavers = false;

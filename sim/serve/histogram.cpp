@@ -29,17 +29,6 @@ std::size_t DurationHistogram::bucket_of(Duration d) {
   return static_cast<std::size_t>(std::min<std::int64_t>(idx, kBuckets - 1));
 }
 
-void DurationHistogram::add(Duration d) {
-  MOESIM_ASSERT(d >= Duration::zero(), "negative duration");
-  if (d != last_) {
-    last_ = d;
-    last_bucket_ = bucket_of(d);
-  }
-  ++buckets_[last_bucket_];
-  ++count_;
-  sum_ps_ += static_cast<double>(d.count());
-}
-
 double DurationHistogram::mean_ms() const {
   if (count_ == 0) return 0.0;
   return sum_ps_ / static_cast<double>(count_) / scale::kGiga;  // 1e9 ps per ms

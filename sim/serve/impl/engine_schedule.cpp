@@ -106,7 +106,13 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
   bool preempted = false;
   bool fresh = true;
   const std::int32_t decode_tokens = 1 + k;
+  const std::int64_t block_size = pc.kv_block_size;
+  // The blocks a sequence holds usually cover its next step: check that here, without a call.
+  auto covered = [block_size](const Seq& s, std::int64_t tokens) {
+    return tokens <= static_cast<std::int64_t>(s.blocks) * block_size;
+  };
 
+  std::int32_t decodes = 0;  // decode sequences scheduled (kept local: totals may alias)
   for (std::size_t i = 0; i < rank.running.size(); ++i) {
     if (i + detail::kPrefetchDistance < rank.running.size()) {
       detail::prefetch(&seqs[rank.running[i + detail::kPrefetchDistance]]);
@@ -116,18 +122,17 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
     if (s.state == SeqState::kDecoding) {
       if (tokens_left < decode_tokens) continue;
       const std::int64_t ctx = s.kv_tokens + decode_tokens;
-      if (!ensure_blocks(inst, rank, i, ctx, preempted)) break;  // it was the newest
+      if (!covered(s, ctx) && !ensure_blocks(inst, rank, i, ctx, preempted)) break;  // newest
       add_work(inst, id, r, decode_tokens, ctx, Phase::kDecode);
       tokens_left -= decode_tokens;
-      totals.decode_tokens += decode_tokens;
-      ++totals.decode_sequences;
+      ++decodes;
       fresh = false;
     } else if (s.state == SeqState::kPrefilling) {
       const std::int32_t chunk =
           chunk_for(inst, s.prefill_target - s.prefilled, tokens_left, prefill_left, fresh);
       if (chunk == 0) continue;
       const std::int64_t ctx = static_cast<std::int64_t>(s.prefilled) + chunk;
-      if (!ensure_blocks(inst, rank, i, ctx, preempted)) break;
+      if (!covered(s, ctx) && !ensure_blocks(inst, rank, i, ctx, preempted)) break;
       add_work(inst, id, r, chunk, ctx, Phase::kPrefill);
       tokens_left = std::max<std::int64_t>(0, tokens_left - chunk);
       prefill_left -= chunk;
@@ -136,6 +141,8 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
       fresh = false;
     }
   }
+  totals.decode_tokens += static_cast<std::int64_t>(decodes) * decode_tokens;
+  totals.decode_sequences += decodes;
   if (preempted) return;
 
   // Admissions, FCFS, stopping at the first request that does not fit.

@@ -200,8 +200,9 @@ struct Engine::Impl {
   /// there is nothing to run.
   void start_step(Instance& inst);
 
-  /// Records `n` tokens of `s` emitted at `t` (first-token time, inter-token gap).
-  void emit(Pool& pool, std::int64_t id, Seq& s, std::int32_t n, TimePoint t);
+  /// Records `n` tokens of `s` emitted at `t` (first-token time, inter-token gap); the caller
+  /// counts them in the pool counters.
+  void emit(std::int64_t id, Seq& s, std::int32_t n, TimePoint t);
 
   /// Finishes a request whose last token was emitted at `t`.
   void complete(Instance& inst, std::int64_t id, Seq& s, TimePoint t);
