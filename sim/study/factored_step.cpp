@@ -179,7 +179,7 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
     MOESIM_ASSERT(members.size() == ep, "the EP group has one member per EP rank");
     c.slowest_rank = members[static_cast<std::size_t>(c.slowest_rank)];
     auto all_to_all = [&](const llm::MoeLayerLoads& loads, Bytes payload, bool transpose) {
-      matrix.assign(ep * ep, Bytes{0});
+      matrix.resize(ep * ep);  // every entry is written below
       for (std::size_t a = 0; a < ep; ++a) {
         for (std::size_t b = 0; b < ep; ++b) {
           const std::int32_t n =

@@ -151,10 +151,8 @@ void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContex
 
   auto it = cache_.find(key);
   if (it == cache_.end()) {
-    const llm::StepBatch step = batch_of(key);
-    it = cache_
-             .emplace(key, factored_ ? price_factored(step, *ctx.rng) : price_exact(step, *ctx.rng))
-             .first;
+    Entry entry = factored_ ? price_factored(key, *ctx.rng) : price_exact(batch_of(key), *ctx.rng);
+    it = cache_.emplace(key, std::move(entry)).first;
   } else {
     ++hits_;
   }
@@ -215,9 +213,29 @@ PlanStepModel::Entry PlanStepModel::price_exact(const llm::StepBatch& batch, Rng
   return e;
 }
 
-PlanStepModel::Entry PlanStepModel::price_factored(const llm::StepBatch& batch, Rng& rng) {
+PlanStepModel::Entry PlanStepModel::price_factored(const Key& key, Rng& rng) {
   const Deployment& d = *deployment_;
-  const SymmetricStep base = lower_symmetric(d, batch, *d.network);
+  // Keys that differ only in the decode context share one lowered plan: of all the ops, only
+  // the decode attention reads the context (its kv_lens), so those are set to this key's
+  // context (as batch_of would give them) and the plan is timed again.
+  Key shape = key;
+  shape[kDecodeContext] = 0;
+  std::unique_ptr<SymmetricStep>& lowered = shapes_[shape];
+  if (lowered == nullptr) {
+    lowered = std::make_unique<SymmetricStep>(lower_symmetric(d, batch_of(key), *d.network));
+  } else {
+    const std::int32_t context = to_i32(
+        std::max<std::int64_t>(key[kDecodeContext], std::max<std::int64_t>(key[kDecodeTokens], 1)));
+    for (llm::RankPlan& list : lowered->plan.plans) {
+      for (llm::Op& op : list.ops) {
+        if (op.name != "attn.decode") continue;
+        auto& attention = std::get<llm::AttentionOp>(op.body);
+        std::fill(attention.kv_lens.begin(), attention.kv_lens.end(), context);
+      }
+    }
+    lowered->timeline = time_step(lowered->plan, *d.compute, *d.network);
+  }
+  const SymmetricStep& base = *lowered;
 
   // Corrections are sampled at the geometric bucket of the tokens each EP rank routes (rounded
   // up, so the sampled imbalance is that of slightly more tokens) and keyed by those buckets.

@@ -77,12 +77,16 @@ class PlanStepModel final : public serve::StepTimeModel {
 
   /// Distinct keys priced so far (cache misses).
   std::int64_t lowered_steps() const { return static_cast<std::int64_t>(cache_.size()); }
+  /// Factored: symmetric steps lowered (keys differing only in decode context share one).
+  std::int64_t lowerings() const { return static_cast<std::int64_t>(shapes_.size()); }
   /// Steps answered from the cache.
   std::int64_t cache_hits() const { return hits_; }
   /// Routing draws taken for factored corrections (distinct routed token counts).
   std::int64_t routing_draws() const { return static_cast<std::int64_t>(corrections_.size()); }
   /// Whether MoE steps are priced factored.
   bool factored() const { return factored_; }
+  /// The deployment it prices.
+  const Deployment& deployment() const { return *deployment_; }
 
  private:
   using Key = std::array<std::int64_t, 7>;
@@ -103,13 +107,16 @@ class PlanStepModel final : public serve::StepTimeModel {
   static std::vector<LayerSpan> layer_spans(const llm::StepPlan& plan, const StepTimeline& timeline,
                                             std::int32_t rank);
   Entry price_exact(const llm::StepBatch& batch, Rng& rng);
-  Entry price_factored(const llm::StepBatch& batch, Rng& rng);
+  Entry price_factored(const Key& key, Rng& rng);
   void fill_detail(const Entry& entry, std::vector<serve::StepSpan>& detail) const;
 
   std::shared_ptr<const Deployment> deployment_;
   std::string label_;
   bool factored_ = false;
   std::map<Key, Entry> cache_;
+  /// Factored: the lowered symmetric step per key without its decode context (see
+  /// price_factored), re-timed for each context.
+  std::map<Key, std::unique_ptr<SymmetricStep>> shapes_;
   std::map<std::vector<std::int64_t>, Corrections> corrections_;
   std::int64_t hits_ = 0;
 };

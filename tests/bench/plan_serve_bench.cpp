@@ -15,8 +15,11 @@
 #include <vector>
 
 #include "sim/config/catalog.hpp"
+#include "sim/core/rng.hpp"
+#include "sim/llm/lowering.hpp"
 #include "sim/serve/run.hpp"
 #include "sim/serve/scenario.hpp"
+#include "sim/study/factored_step.hpp"
 #include "sim/study/plan_step_model.hpp"
 #include "sim/study/step_models.hpp"
 
@@ -30,6 +33,7 @@ void BM_PlanServeNvl72(benchmark::State& state) {
   double simulated_s = 0.0;
   double wall_s = 0.0;
   std::int64_t misses = 0;
+  std::int64_t lowerings = 0;
   std::int64_t draws = 0;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -42,6 +46,7 @@ void BM_PlanServeNvl72(benchmark::State& state) {
     simulated_s += to_seconds(r.end - TimePoint{});
     if (const auto* m = dynamic_cast<const study::PlanStepModel*>(built.models.primary.get())) {
       misses = m->lowered_steps();
+      lowerings = m->lowerings();
       draws = m->routing_draws();
     }
     benchmark::DoNotOptimize(r.metrics);
@@ -49,9 +54,41 @@ void BM_PlanServeNvl72(benchmark::State& state) {
   state.counters["speedup"] = simulated_s / wall_s;
   state.counters["simulated_s"] = simulated_s / static_cast<double>(state.iterations());
   state.counters["step_misses"] = static_cast<double>(misses);
+  state.counters["lowerings"] = static_cast<double>(lowerings);
   state.counters["routing_draws"] = static_cast<double>(draws);
 }
 BENCHMARK(BM_PlanServeNvl72)->Unit(benchmark::kMillisecond)->Iterations(3);
+
+/// The two costs of a cache miss on the same deployment, separately: lowering and timing the
+/// symmetric step (64 decode sequences of 2k context on every rank plus a 2048-token prefill
+/// chunk), and one routing draw over its 58 MoE layers.
+void BM_PlanStepMissNvl72(benchmark::State& state) {
+  const std::filesystem::path root{MOESIM_SOURCE_DIR};
+  const config::Catalog catalog(root);
+  serve::Scenario sc = serve::load_scenario(root / "tests/data/serve/bench_nvl72.yaml",
+                                            std::vector<std::string>{}, catalog);
+  study::BuiltModels built = study::build_step_models(sc, catalog);
+  const auto* model = dynamic_cast<const study::PlanStepModel*>(built.models.primary.get());
+  if (model == nullptr) {
+    state.SkipWithError("not a plan-based model");
+    return;
+  }
+  const study::Deployment& d = model->deployment();
+  std::vector<llm::SequenceWork> seqs(64, llm::SequenceWork::decode(2048));
+  seqs.push_back(llm::SequenceWork::prefill_chunk(2048, 0, true));
+  const llm::StepBatch batch = llm::StepBatch::same_on_every_replica(d.plan.attention_dp, seqs);
+  Rng rng(1, stream_id("bench"));
+  const bool draw = state.range(0) != 0;
+  const study::SymmetricStep base = study::lower_symmetric(d, batch, *d.network);
+  for (auto _ : state) {
+    if (draw) {
+      benchmark::DoNotOptimize(study::sample_corrections(d, base, base.calls, rng, *d.network));
+    } else {
+      benchmark::DoNotOptimize(study::lower_symmetric(d, batch, *d.network));
+    }
+  }
+}
+BENCHMARK(BM_PlanStepMissNvl72)->Arg(0)->Arg(1)->ArgNames({"draw"})->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

@@ -196,6 +196,25 @@ TEST_CASE("with two micro-batches factored pricing is an upper bound of the exac
   CHECK(tf.breakdown.total() == tf.duration);
 }
 
+TEST_CASE("a plan re-timed for another decode context equals one lowered for it") {
+  // Model a prices context 1000 then 4000 (one lowering, patched for 4000); model b prices 4000
+  // alone. Both take their single routing draw from the same seed with the same tokens, so the
+  // two timings of context 4000 must be identical.
+  const auto d = dsr1_h200();
+  PlanStepModel a(d, "test");
+  PlanStepModel b(d, "test");
+  Rng rng_a(9, stream_id("test.steps"));
+  Rng rng_b(9, stream_id("test.steps"));
+  const serve::StepTiming a1 = price(a, make_batch(16, 1000), rng_a);
+  const serve::StepTiming a2 = price(a, make_batch(16, 4000), rng_a);
+  const serve::StepTiming b2 = price(b, make_batch(16, 4000), rng_b);
+  CHECK(a.lowerings() == 1);
+  CHECK(a.lowered_steps() == 2);
+  CHECK(a2.duration == b2.duration);
+  CHECK(a2.imbalance == b2.imbalance);
+  CHECK(a2.duration > a1.duration);  // 4x the context: more KV read per decode
+}
+
 TEST_CASE("steps with the same routed tokens share one routing draw; detail spans cover layers") {
   const auto d = dsr1_h200();
   PlanStepModel m(d, "test");
