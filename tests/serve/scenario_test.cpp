@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -206,4 +209,15 @@ TEST_CASE("a scenario runs end to end with the price sheet") {
 }
 
 }  // namespace
+TEST_CASE("the README documents every scenario key exactly as explain --schema prints them") {
+  // The README's "Scenario keys" section is the schema text; a key added to the schema and not
+  // to the README (or edited in one only) fails here.
+  std::ifstream in(std::filesystem::path{MOESIM_SOURCE_DIR} / "README.md");
+  REQUIRE(in.good());
+  std::stringstream readme;
+  readme << in.rdbuf();
+  const std::string schema = scenario_schema();
+  CHECK(readme.str().find(schema) != std::string::npos);
+}
+
 }  // namespace moesim::serve
