@@ -1,9 +1,6 @@
 // Cluster sizing driven by a sweep (size_system) and its reports (sizing.hpp).
 #include <algorithm>
-#include <atomic>
 #include <cmath>
-#include <exception>
-#include <mutex>
 #include <thread>
 
 #include "sim/config/config_node.hpp"
@@ -11,6 +8,7 @@
 #include "sim/core/error.hpp"
 #include "sim/serve/run.hpp"
 #include "sim/serve/scenario.hpp"
+#include "sim/study/parallel.hpp"
 #include "sim/study/sizing.hpp"
 #include "sim/study/step_models.hpp"
 
@@ -20,33 +18,6 @@ namespace {
 /// Requests of a point simulated again with mixed classes: as the sweep's points (sweep.hpp),
 /// warm-up c and in all max(3c, 64).
 constexpr std::int64_t kMinRequests = 64;
-
-/// Runs fn(i) for i in [0, n) on `jobs` threads; rethrows the first exception after all join.
-template <typename Fn>
-void parallel_for(std::size_t n, unsigned jobs, Fn&& fn) {
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto worker = [&] {
-    for (;;) {
-      const std::size_t i = next.fetch_add(1);
-      if (i >= n) return;
-      try {
-        fn(i);
-      } catch (...) {
-        const std::lock_guard lock(error_mutex);
-        if (!error) error = std::current_exception();
-        next.store(n);
-      }
-    }
-  };
-  const unsigned threads = std::max(1u, std::min<unsigned>(jobs, static_cast<unsigned>(n)));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
-}
 
 /// The SLA values a sweep point reports (the others stay absent).
 SlaValues point_values(const SweepPoint& p) {

@@ -1,8 +1,6 @@
 #include "sim/study/sweep.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <exception>
 #include <limits>
 #include <mutex>
 #include <string_view>
@@ -17,6 +15,7 @@
 #include "sim/serve/metrics.hpp"
 #include "sim/serve/run.hpp"
 #include "sim/serve/scenario.hpp"
+#include "sim/study/parallel.hpp"
 #include "sim/study/pareto.hpp"
 #include "sim/study/step_models.hpp"
 
@@ -58,33 +57,6 @@ std::string pool_yaml(const SweepPool& p, const std::string& extra) {
   }
   if (!extra.empty()) out += ", " + extra;
   return out + "}";
-}
-
-/// Runs fn(i) for i in [0, n) on `jobs` threads; rethrows the first exception after all join.
-template <typename Fn>
-void parallel_for(std::size_t n, unsigned jobs, Fn&& fn) {
-  std::atomic<std::size_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto worker = [&] {
-    for (;;) {
-      const std::size_t i = next.fetch_add(1);
-      if (i >= n) return;
-      try {
-        fn(i);
-      } catch (...) {
-        const std::lock_guard lock(error_mutex);
-        if (!error) error = std::current_exception();
-        next.store(n);
-      }
-    }
-  };
-  const unsigned threads = std::max(1u, std::min<unsigned>(jobs, static_cast<unsigned>(n)));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
 }
 
 /// What the probe of a deployment found: why it cannot run, or the sequences it runs at once.

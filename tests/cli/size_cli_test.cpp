@@ -5,31 +5,11 @@
 #include <cstdio>
 #include <string>
 
-namespace {
+#include "tests/cli/cli_test_util.hpp"
 
-struct Result {
-  int status = -1;
-  std::string output;  // stdout and stderr together
-};
-
-Result run_moesim(const std::string& args) {
-  const std::string cmd = std::string(MOESIM_BINARY_DIR) + "/moesim " + args + " 2>&1";
-  Result r;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) r.output.append(buf.data(), n);
-  const int raw = pclose(pipe);
-  r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  return r;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return haystack.find(needle) != std::string::npos;
-}
-
-}  // namespace
+using moesim::cli_test::contains;
+using moesim::cli_test::Result;
+using moesim::cli_test::run_moesim;
 
 TEST_CASE("size --help teaches the load, the SLA, the method and gives an example") {
   const Result r = run_moesim("size --help");

@@ -12,6 +12,7 @@
 #include "sim/core/error.hpp"
 #include "sim/hw/system.hpp"
 #include "sim/serve/workload.hpp"
+#include "tests/study/sweep_test_util.hpp"
 
 namespace moesim::study {
 namespace {
@@ -241,31 +242,9 @@ TEST_CASE("a workload class's own SLA reads as tpot_p90 and ttft_p99") {
 
 namespace {
 
-/// The analytic sweep of sweep_test.cpp: step = 2 ms + 20 us x new tokens + 10 ns x context
-/// tokens of the busiest rank; TP8 (EP1, EP8) and ADP8 EP8 on HGX H200, max batch 16.
-SweepBase analytic_base() {
-  SweepBase b;
-  b.system = "hgx-h200";
-  b.isl = 128;
-  b.osl = 32;
-  b.seed = 7;
-  b.extra_yaml =
-      "step_model: {impl: analytic, fixed: \"2 ms\", per_token: \"20 us\", per_kv_token: "
-      "\"10 ns\"}";
-  b.extra_pool_yaml = "kv_capacity_tokens: 4096";
-  return b;
-}
-
-SweepSpace analytic_space() {
-  SweepSpace s;
-  s.tp_sizes = {8};
-  s.ep_widths = {8};
-  s.max_batch_sizes = {16};
-  s.mtp_draft_tokens = {0};
-  s.disagg_ratios = {};
-  s.max_concurrency = 16;
-  return s;
-}
+/// The analytic sweep (sweep_test_util.hpp) up to concurrency 16.
+SweepSpace analytic_space() { return test::analytic_space(16); }
+using test::analytic_base;
 
 }  // namespace
 

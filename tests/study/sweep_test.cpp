@@ -10,6 +10,7 @@
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/serve/scenario.hpp"
+#include "tests/study/sweep_test_util.hpp"
 
 namespace moesim::study {
 namespace {
@@ -22,36 +23,12 @@ std::vector<std::string> labels(const std::vector<SweepDeployment>& ds) {
   return out;
 }
 
-/// A small sweep priced by the analytic step model (no plan validation, no memory model), so
-/// that many points run in milliseconds. Step = 2 ms + 20 us x new tokens + 10 ns x context
-/// tokens of the busiest rank. KV: 4096 tokens per instance in 32-token blocks = 128 blocks; a
-/// request reserves 128 + 32 = 160 tokens = 5 blocks. Capacity (pruning rule 2), max batch 16:
+/// Capacity (pruning rule 2) of the analytic sweep (sweep_test_util.hpp), max batch 16:
 ///   TP8 (1 rank): min(16, 128 / 5 = 25) = 16 sequences, rungs 32 and 64 pruned;
 ///   ADP8 EP8 (8 ranks of 16 blocks): min(16, 16 / 5 = 3) x 8 = 24, added to the ladder;
 ///   rungs 32 and 64 pruned.
-SweepBase analytic_base() {
-  SweepBase b;
-  b.system = "hgx-h200";
-  b.isl = 128;
-  b.osl = 32;
-  b.seed = 7;
-  b.extra_yaml =
-      "step_model: {impl: analytic, fixed: \"2 ms\", per_token: \"20 us\", per_kv_token: "
-      "\"10 ns\"}";
-  b.extra_pool_yaml = "kv_capacity_tokens: 4096";
-  return b;
-}
-
-SweepSpace analytic_space() {
-  SweepSpace s;
-  s.tp_sizes = {8};
-  s.ep_widths = {8};
-  s.max_batch_sizes = {16};
-  s.mtp_draft_tokens = {0};
-  s.disagg_ratios = {};
-  s.max_concurrency = 64;
-  return s;
-}
+SweepSpace analytic_space() { return test::analytic_space(64); }
+using test::analytic_base;
 
 std::vector<std::string> frontier_labels(const SweepResult& r) {
   std::vector<std::string> out;
