@@ -109,7 +109,7 @@ std::string system_name_of(const config::ConfigNode& system) {
 
 Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& catalog) {
   root.check_keys({"name", "description", "model", "system", "precision", "seed", "prices",
-                   "deployment", "speculative", "runtime", "step_model", "workload"});
+                   "deployment", "speculative", "runtime", "routing", "step_model", "workload"});
   Scenario sc;
   sc.root = root;
   if (const auto n = root.get("name")) {
@@ -124,6 +124,10 @@ Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& c
   if (const auto p = root.get("precision")) {
     p->check_keys({"weights", "activations", "kv_cache", "attention", "dispatch", "combine"});
     sc.precision = *p;
+  }
+  if (const auto routing = root.get("routing")) {
+    routing->check_keys({"popularity"});
+    sc.popularity = routing->get("popularity");
   }
   const config::ConfigNode seed = root.at("seed");
   const std::int64_t seed_value = seed.as_int();

@@ -76,7 +76,9 @@ struct Scenario {
   std::optional<Bytes> kv_bytes_per_token;       ///< override of the adapter's value
   std::optional<KvTransferParams> kv_transfer;   ///< override of the network's transfers
   std::optional<config::ConfigNode> step_model;  ///< analytic step model replacing the adapter
-  std::string workload_name;                     ///< catalog name or path, or "inline"
+  /// `routing.popularity`: expert popularity for the step-time adapter (absent: uniform).
+  std::optional<config::ConfigNode> popularity;
+  std::string workload_name;  ///< catalog name or path, or "inline"
   WorkloadSpec workload;
 
   /// The engine configuration. Throws ConfigError when a pool's KV capacity or (disaggregated)

@@ -80,6 +80,13 @@ runtime              map, optional
                                              max(0, step_overhead - previous step) is exposed
   cuda_graphs        bool, default true      for the step-time model's launch overheads
 
+routing              map, optional           MoE routing of the step-time model
+  popularity         uniform | map, default uniform  expert popularity: {kind: zipf, exponent:
+                                             1.2, order: shuffled | identity, seed: 7} or
+                                             {kind: counts, file: CSV of per-expert counts};
+                                             uniform is the optimistic bound (real routing is
+                                             skewed; EPLB replicas follow the popularity)
+
 step_model           map, optional           replace the hardware step-time model (tests):
   impl               analytic
   fixed              duration                per step

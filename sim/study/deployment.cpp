@@ -20,7 +20,8 @@ hw::SystemSpec load_system_node(const config::Catalog& catalog, const config::Co
 std::unique_ptr<Deployment> make_deployment(const config::Catalog& catalog, llm::ModelSpec model,
                                             hw::SystemSpec system, llm::Precision precision,
                                             llm::ParallelPlan plan,
-                                            const cost::ComputeOptions& options, int domains) {
+                                            const cost::ComputeOptions& options, int domains,
+                                            const std::optional<config::ConfigNode>& popularity) {
   auto d = std::make_unique<Deployment>();
   d->model = std::move(model);
   d->system = std::move(system);
@@ -34,8 +35,10 @@ std::unique_ptr<Deployment> make_deployment(const config::Catalog& catalog, llm:
   d->lowering =
       std::make_unique<llm::Lowering>(d->model, d->plan, d->precision, target, domain * d->domains);
   if (d->model.moe) {
-    d->popularity =
-        llm::ExpertPopularity::uniform(d->model.moe->num_experts, d->model.num_moe_layers());
+    d->popularity = popularity ? llm::parse_popularity(*popularity, d->model.moe->num_experts,
+                                                       d->model.num_moe_layers())
+                               : llm::ExpertPopularity::uniform(d->model.moe->num_experts,
+                                                                d->model.num_moe_layers());
   }
   cost::ComputeModelRegistry registry;
   cost::register_builtin(registry);

@@ -45,9 +45,9 @@ hw::SystemSpec load_system_node(const config::Catalog& catalog, const config::Co
 /// ConfigError when it does not fit the GPUs of the domains it spans) and `precision`; the
 /// compute model uses `options` (CUDA graphs, overlap scheduler). `domains` NVLink domains of
 /// the system are built; 0 takes as many as the plan needs.
-std::unique_ptr<Deployment> make_deployment(const config::Catalog& catalog, llm::ModelSpec model,
-                                            hw::SystemSpec system, llm::Precision precision,
-                                            llm::ParallelPlan plan,
-                                            const cost::ComputeOptions& options, int domains = 0);
+std::unique_ptr<Deployment> make_deployment(
+    const config::Catalog& catalog, llm::ModelSpec model, hw::SystemSpec system,
+    llm::Precision precision, llm::ParallelPlan plan, const cost::ComputeOptions& options,
+    int domains = 0, const std::optional<config::ConfigNode>& popularity = std::nullopt);
 
 }  // namespace moesim::study

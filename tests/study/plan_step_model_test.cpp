@@ -181,6 +181,32 @@ TEST_CASE("an engine without an overlap scheduler pays the sourced host fraction
   CHECK(te.breakdown.total() == te.duration);
 }
 
+TEST_CASE("skewed expert popularity slows expert-parallel steps") {
+  // Zipf popularity (exponent 1.2) concentrates tokens on a few experts: with contiguous
+  // placement (no redundant slots) the rank holding the hottest ones is the slowest at every
+  // MoE layer, so the step cannot be faster than under uniform routing, and its imbalance is
+  // higher. 64 decode sequences per rank (512 tokens routed per layer).
+  const config::Catalog catalog(std::filesystem::path{MOESIM_SOURCE_DIR});
+  auto deployment = [&](const char* popularity) {
+    llm::ModelSpec model = llm::load_model(catalog, "deepseek-r1");
+    llm::Precision precision = llm::checkpoint_precision(model);
+    const llm::ParallelPlan plan =
+        llm::parse_parallel_plan(config::ConfigNode::parse("{attention_dp: 8, ep: 8}", "test"));
+    return std::shared_ptr<const Deployment>(make_deployment(
+        catalog, std::move(model), hw::load_system(catalog, "hgx-h200"), std::move(precision), plan,
+        cost::ComputeOptions{}, 0, config::ConfigNode::parse(popularity, "test")));
+  };
+  PlanStepModel uniform(deployment("uniform"), "test");
+  PlanStepModel skewed(deployment("{kind: zipf, exponent: 1.2, order: shuffled, seed: 3}"), "test");
+  Rng rng_u(4, stream_id("test.steps"));
+  Rng rng_s(4, stream_id("test.steps"));
+  const Batch b = make_batch(64, 2048);
+  const serve::StepTiming tu = price(uniform, b, rng_u);
+  const serve::StepTiming ts = price(skewed, b, rng_s);
+  CHECK(ts.duration > tu.duration);
+  CHECK(ts.imbalance > tu.imbalance);
+}
+
 TEST_CASE("with two micro-batches factored pricing is an upper bound of the exact timeline") {
   // Two micro-batches overlap one half's all-to-alls with the other's compute; the factored
   // model adds every excess in series, so it can only be slower (0.5 % rounding allowed).
