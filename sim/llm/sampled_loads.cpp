@@ -41,8 +41,16 @@ const ExpertPlacement& SampledLoads::placement(std::int64_t moe_layer) const {
   return placements_[placements_.size() == 1 ? 0 : static_cast<std::size_t>(moe_layer)];
 }
 
-MoeLayerLoads SampledLoads::loads(std::int32_t layer, std::int32_t /*micro_batch*/,
+MoeLayerLoads SampledLoads::loads(std::int32_t layer, std::int32_t micro_batch,
                                   std::span<const std::int64_t> tokens_per_ep_rank) {
+  MoeLayerLoads out;
+  loads_into(layer, micro_batch, tokens_per_ep_rank, out);
+  return out;
+}
+
+void SampledLoads::loads_into(std::int32_t layer, std::int32_t /*micro_batch*/,
+                              std::span<const std::int64_t> tokens_per_ep_rank,
+                              MoeLayerLoads& out) {
   const std::int32_t moe_layer = moe_index_[static_cast<std::size_t>(layer)];
   MOESIM_ASSERT(moe_layer >= 0, "loads requested for a dense layer");
   const std::size_t which = placements_.size() == 1 ? 0 : static_cast<std::size_t>(moe_layer);
@@ -53,19 +61,20 @@ MoeLayerLoads SampledLoads::loads(std::int32_t layer, std::int32_t /*micro_batch
   compute_rank_loads(place, expert_loads_, rank_loads_);
   last_imbalance_ = tokens > 0 ? rank_loads_.imbalance() : 1.0;
 
-  MoeLayerLoads out;
   const auto ranks = static_cast<std::size_t>(place.num_ranks());
   const auto slots = static_cast<std::size_t>(place.slots_per_rank());
-  out.tokens_per_slot.assign(ranks, std::vector<std::int32_t>(slots));
+  out.tokens_per_slot.resize(ranks);
   for (std::size_t r = 0; r < ranks; ++r) {
+    out.tokens_per_slot[r].resize(slots);
     for (std::size_t j = 0; j < slots; ++j) {
       out.tokens_per_slot[r][j] = static_cast<std::int32_t>(rank_loads_.slot_tokens[r * slots + j]);
     }
   }
   if (tokens_per_ep_rank.size() == ranks && ranks > 1) {
     dispatch_[which].sample(tokens_per_ep_rank, rank_loads_, rng_, counts_);
-    out.dispatch_tokens.assign(ranks, std::vector<std::int32_t>(ranks));
+    out.dispatch_tokens.resize(ranks);
     for (std::size_t s = 0; s < ranks; ++s) {
+      out.dispatch_tokens[s].resize(ranks);
       for (std::size_t d = 0; d < ranks; ++d) {
         out.dispatch_tokens[s][d] = static_cast<std::int32_t>(
             counts_.at(static_cast<std::int64_t>(s), static_cast<std::int64_t>(d)));
@@ -76,7 +85,6 @@ MoeLayerLoads SampledLoads::loads(std::int32_t layer, std::int32_t /*micro_batch
     out.dispatch_tokens.assign(ranks, std::vector<std::int32_t>(ranks, 0));
     if (ranks == 1) out.dispatch_tokens[0][0] = static_cast<std::int32_t>(tokens);
   }
-  return out;
 }
 
 }  // namespace moesim::llm

@@ -35,6 +35,9 @@ class SampledLoads final : public MoeLoadSource {
 
   MoeLayerLoads loads(std::int32_t layer, std::int32_t micro_batch,
                       std::span<const std::int64_t> tokens_per_ep_rank) override;
+  /// As loads(), into `out`, reusing its storage (the same draws as loads()).
+  void loads_into(std::int32_t layer, std::int32_t micro_batch,
+                  std::span<const std::int64_t> tokens_per_ep_rank, MoeLayerLoads& out);
 
   /// max / mean of the per-rank routed token-expert assignments of the last sampled layer.
   double last_imbalance() const { return last_imbalance_; }

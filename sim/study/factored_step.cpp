@@ -111,6 +111,7 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
   std::vector<Bytes> matrix;
   std::vector<std::int64_t> reference_tokens;
   llm::MoeLayerLoads reference;
+  llm::MoeLayerLoads real;      // the sampled loads of the current call (storage reused)
   Duration reference_comm{-1};  // dispatch + combine of the reference, once per token count
   for (const MoeLoadCall& call : calls) {
     const CallOps& at = index.at({call.layer, call.micro_batch});
@@ -122,8 +123,7 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
       reference = symmetric_loads(*d.model.moe, d.plan.redundant_experts, reference_tokens);
       reference_comm = Duration{-1};
     }
-    const llm::MoeLayerLoads real =
-        sampler.loads(call.layer, call.micro_batch, call.tokens_per_ep_rank);
+    sampler.loads_into(call.layer, call.micro_batch, call.tokens_per_ep_rank, real);
     llm::Op gate_up = list.ops[static_cast<std::size_t>(at.gate_up)];
     llm::Op down = list.ops[static_cast<std::size_t>(at.down)];
     auto& gate_up_body = std::get<llm::GroupedGemmOp>(gate_up.body);

@@ -114,21 +114,28 @@ CollectiveCost all_to_all_v(const SwitchedDomain& d, std::span<const Bytes> byte
   const auto p = static_cast<std::size_t>(d.ranks);
   MOESIM_ASSERT(bytes.size() == p * p, "AllToAllV matrix must hold ranks * ranks entries");
   // One row-major pass (the matrix is read in memory order): row sums are what each rank
-  // sends, column sums what it receives, the diagonal stays local.
+  // sends, column sums what it receives, less the diagonal, which stays local. Branch-free so
+  // that it vectorizes; negative entries are caught by the sums' assertion below only when
+  // they make a sum negative, the callers (Collectives) reject them first.
   std::vector<std::int64_t> received(p, 0);
   std::int64_t hottest = 0;
   for (std::size_t r = 0; r < p; ++r) {
+    const Bytes* row = bytes.data() + r * p;
     std::int64_t sent = 0;
     for (std::size_t k = 0; k < p; ++k) {
-      const std::int64_t out = bytes[r * p + k].base();
-      MOESIM_ASSERT(out >= 0, "AllToAllV byte counts must be >= 0");
-      if (k == r) continue;
+      const std::int64_t out = row[k].base();
       sent += out;
       received[k] += out;
     }
+    const std::int64_t self = row[r].base();
+    sent -= self;
+    received[r] -= self;
     hottest = std::max(hottest, sent);
   }
-  for (const std::int64_t in : received) hottest = std::max(hottest, in);
+  for (const std::int64_t in : received) {
+    MOESIM_ASSERT(in >= 0, "AllToAllV byte counts must be >= 0");
+    hottest = std::max(hottest, in);
+  }
   if (hottest == 0) return {};
   return cost(d, 1, 1.0, 1.0, Bytes{hottest});
 }
