@@ -394,8 +394,16 @@ ModelSpec parse_model(const ConfigNode& card) {
   }
 
   if (const auto mtp = card.get("mtp")) {
-    mtp->check_keys({"layers"});
+    mtp->check_keys({"layers", "acceptance"});
     m.mtp_layers = read_int(*mtp, "layers", 0);
+    if (const auto acceptance = mtp->get("acceptance")) {
+      if (!acceptance->is_sequence()) acceptance->fail("a list of acceptance rates in (0, 1]");
+      for (const auto& a : acceptance->items()) {
+        const double v = a.as_double();
+        if (!(v > 0.0 && v <= 1.0)) a.fail("an acceptance rate in (0, 1]");
+        m.mtp_acceptance.push_back(v);
+      }
+    }
   }
   m.checkpoint = parse_checkpoint(card.at("checkpoint"));
   return m;

@@ -200,6 +200,9 @@ struct ModelSpec {
   /// decoder layer like the last main layer plus enorm, hnorm (hidden), eh_proj (2 hidden ->
   /// hidden) and a final norm (hidden); embedding and output head are shared with the model.
   std::int64_t mtp_layers = 0;
+  /// Measured conditional acceptance rate of each MTP draft position (model card
+  /// mtp.acceptance, each in (0, 1]); empty when the card gives none.
+  std::vector<double> mtp_acceptance;
   CheckpointPrecision checkpoint;  ///< formats of the published checkpoint
 
   std::int64_t num_layers() const { return static_cast<std::int64_t>(layers.size()); }

@@ -190,11 +190,13 @@ std::vector<SweepDeployment> enumerate_deployments(const SweepBase& base, const 
   const std::int32_t domain = std::max(system.domain_size, 1);
   const std::int64_t experts = model.moe ? model.moe->num_experts : 0;
   std::vector<std::int32_t> mtps;
+  const auto rates = static_cast<std::int32_t>(model.mtp_acceptance.size());
   for (const std::int32_t k : space.mtp_draft_tokens) {
-    if (k < 0 || k > static_cast<std::int32_t>(std::size(kMtpAcceptance))) {
+    if (k < 0 || k > 3) {
       throw ConfigError({"<sweep>", 0, 0}, "mtp_draft_tokens", "0 to 3", std::to_string(k));
     }
-    if (k == 0 || model.mtp_layers > 0) mtps.push_back(k);
+    // Draft positions need the card's measured acceptance rates (mtp.acceptance).
+    if (k == 0 || (model.mtp_layers > 0 && k <= rates)) mtps.push_back(k);
   }
   auto adp_pool = [&](std::int32_t n) {
     SweepPool p;
@@ -234,6 +236,7 @@ std::vector<SweepDeployment> enumerate_deployments(const SweepBase& base, const 
         d.primary.chunk = space.max_num_tokens;
         d.primary.max_num_tokens = mb * (1 + k) + space.max_num_tokens;
         d.mtp_draft_tokens = k;
+        d.mtp_acceptance.assign(model.mtp_acceptance.begin(), model.mtp_acceptance.begin() + k);
         out.push_back(d);
       }
     }
@@ -261,6 +264,7 @@ std::vector<SweepDeployment> enumerate_deployments(const SweepBase& base, const 
           d.decode.max_batch_size = mb;
           d.decode.max_num_tokens = mb * (1 + k);
           d.mtp_draft_tokens = k;
+          d.mtp_acceptance.assign(model.mtp_acceptance.begin(), model.mtp_acceptance.begin() + k);
           out.push_back(d);
         }
       }
@@ -303,8 +307,10 @@ std::string scenario_yaml(const SweepBase& base, const SweepDeployment& d,
   if (d.mtp_draft_tokens > 0) {
     y += "speculative: {method: mtp, draft_tokens: " + std::to_string(d.mtp_draft_tokens) +
          ", acceptance: [";
+    MOESIM_ASSERT(d.mtp_acceptance.size() == static_cast<std::size_t>(d.mtp_draft_tokens),
+                  "one acceptance rate per draft position");
     for (std::int32_t i = 0; i < d.mtp_draft_tokens; ++i) {
-      y += (i > 0 ? ", " : "") + format_number(kMtpAcceptance[i], 6);
+      y += (i > 0 ? ", " : "") + format_number(d.mtp_acceptance[static_cast<std::size_t>(i)], 6);
     }
     y += "]}\n";
   }

@@ -15,7 +15,8 @@
 ///   - disaggregated prefill:decode instance ratios (disagg_ratios): a prefill pool of TP
 ///     disagg_prefill_tp (EP disagg_prefill_tp) instances and a decode pool of ADP n EP n
 ///     instances, n = the widest ADP width within one domain;
-///   - MTP draft tokens (mtp_draft_tokens; 0 = off; only when the model has MTP layers);
+///   - MTP draft tokens (mtp_draft_tokens; 0 = off; only when the model card has MTP layers and
+///     measured acceptance rates, mtp.acceptance, for that many draft positions);
 ///   - max batch sizes per attention-DP rank (max_batch_sizes);
 ///   - a closed-loop concurrency ladder per deployment: per instance 1, 2, 4, ... (powers of
 ///     2 up to dense_ladder_until, then every ladder_stride-th of them) up to max_concurrency
@@ -59,13 +60,6 @@
 #include "sim/study/table.hpp"
 
 namespace moesim::study {
-
-/// MTP conditional acceptance rates per draft position for DeepSeek-R1, derived from TensorRT-LLM
-/// on B200 (expected tokens per step 1.92, 2.58, 2.82 for 1, 2, 3 drafts: a1 = 0.92,
-/// a2 = 0.66 / 0.92, a3 = 0.24 / 0.66). Source: published/cases.yaml
-/// trtllm-dsr1-b200x8-minlat-nomtp (NVIDIA/TensorRT-LLM docs/source/blogs/tech_blog/
-/// blog1_Pushing_Latency_Boundaries_Optimizing_DeepSeek-R1_Performance_on_NVIDIA_B200_GPUs.md).
-inline constexpr double kMtpAcceptance[] = {0.92, 0.66 / 0.92, 0.24 / 0.66};
 
 /// What stays fixed over a sweep.
 struct SweepBase {
@@ -140,6 +134,8 @@ struct SweepDeployment {
   SweepPool primary;  ///< aggregated pool, or prefill pool when disaggregated
   SweepPool decode;   ///< disaggregated only
   std::int32_t mtp_draft_tokens = 0;
+  /// The model card's acceptance rate of each draft position (mtp_draft_tokens entries).
+  std::vector<double> mtp_acceptance;
   /// GPUs of the whole deployment.
   std::int32_t gpus() const { return primary.gpus() + (disaggregated ? decode.gpus() : 0); }
   /// Instances simulated per label instance: aggregated deployments run one instance (file

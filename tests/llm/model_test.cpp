@@ -101,6 +101,9 @@ TEST_CASE("DeepSeek-R1 has three dense layers, 58 MoE layers and group-limited r
   CHECK(m.moe->router.topk_group == 4);
   CHECK(m.moe->num_shared_experts == 1);
   CHECK(m.mtp_layers == 1);
+  // TensorRT-LLM's measured MTP acceptance, positions 1..3 (models/deepseek-r1.yaml).
+  REQUIRE(m.mtp_acceptance.size() == 3);
+  CHECK(m.mtp_acceptance[0] == doctest::Approx(0.92));
   CHECK(m.checkpoint.of(TensorClass::kRoutedExperts) == WeightFormat::kFP8Block128);
   CHECK(m.checkpoint.of(TensorClass::kEmbedding) == WeightFormat::kBF16);
 }
@@ -271,6 +274,13 @@ TEST_CASE("a misspelt key is an error that suggests the right one") {
   const ConfigError e = parse_error(tiny_with("experts_per_token", "experts_per_tokn"));
   CHECK(e.key_path() == "moe.experts_per_tokn");
   CHECK(e.suggestion() == "experts_per_token");
+}
+
+TEST_CASE("an MTP acceptance rate outside (0, 1] is rejected at its key") {
+  const ConfigError e = parse_error(
+      tiny_with("checkpoint: {default: bf16}",
+                "mtp: {layers: 1, acceptance: [0.9, 1.5]}\ncheckpoint: {default: bf16}"));
+  CHECK(e.key_path() == "mtp.acceptance[1]");
 }
 
 TEST_CASE("inconsistent cards are rejected at the offending key") {
