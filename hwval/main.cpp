@@ -1,6 +1,6 @@
-// hwval: measures on a real GPU; it never predicts. This first version reports the device
-// properties and library versions as YAML (`hwval info`); the StepPlan runners and
-// microbenchmarks arrive with the calibration work.
+// hwval: measures on a real GPU; it never predicts. `hwval info` reports the device properties
+// and library versions, `hwval gemm` times cuBLASLt GEMMs (gemm.cpp), both as YAML; the other
+// StepPlan runners (grouped GEMMs, attention, NCCL) arrive with the calibration work.
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 #include <nccl.h>
@@ -10,14 +10,19 @@
 #include <string>
 #include <string_view>
 
+#include "copy.hpp"
+#include "gemm.hpp"
+
 namespace {
 
 constexpr int kExitNoDevice = 1;
 constexpr int kExitUsage = 2;
 
 void print_usage(std::ostream& out) {
-  out << "usage: hwval info\n"
-         "  info   print the CUDA devices, runtime, cuBLASLt and NCCL versions as YAML\n";
+  out << "usage: hwval info | gemm | copy\n"
+         "  info   print the CUDA devices, runtime, cuBLASLt and NCCL versions as YAML\n"
+         "  gemm   time cuBLASLt BF16 and FP8 GEMMs (decode-sized and large) as YAML\n"
+         "  copy   device-to-device copy bandwidth of HBM as YAML\n";
 }
 
 int print_info() {
@@ -71,6 +76,8 @@ int main(int argc, char** argv) {
   }
   const std::string_view cmd = argv[1];
   if (cmd == "info") return print_info();
+  if (cmd == "gemm") return hwval::run_gemm(std::cout);
+  if (cmd == "copy") return hwval::run_copy(std::cout);
   if (cmd == "--help" || cmd == "-h") {
     print_usage(std::cout);
     return 0;
