@@ -87,8 +87,8 @@ double time_gemm(cublasLtHandle_t lt, const Shape& s, cudaDataType ab, void* wor
     }
     if (!ok(cublasLtMatmulDescCreate(&op, CUBLAS_COMPUTE_32F, CUDA_R_32F), "MatmulDescCreate"))
       break;
-    // Column-major cuBLASLt view: D^T... keep it simple: D (m x n, ld m) = op(A) (m x k) . B (k x
-    // n) with A stored k x m (k-major, transposed) and B k x n (k-major): the TN layout.
+    // cuBLASLt is column-major: D (m x n, leading dimension m) = op(A) . B with A stored
+    // k x m and transposed (op T) and B stored k x n, both k-major: the "TN" layout FP8 needs.
     const cublasOperation_t ta = CUBLAS_OP_T;
     const cublasOperation_t tb = CUBLAS_OP_N;
     cublasLtMatmulDescSetAttribute(op, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta));

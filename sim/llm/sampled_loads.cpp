@@ -70,7 +70,8 @@ void SampledLoads::loads_into(std::int32_t layer, std::int32_t /*micro_batch*/,
       out.tokens_per_slot[r][j] = static_cast<std::int32_t>(rank_loads_.slot_tokens[r * slots + j]);
     }
   }
-  if (tokens_per_ep_rank.size() == ranks && ranks > 1) {
+  MOESIM_ASSERT(tokens_per_ep_rank.size() == ranks, "one token count per EP rank");
+  if (ranks > 1) {
     dispatch_[which].sample(tokens_per_ep_rank, rank_loads_, rng_, counts_);
     out.dispatch_tokens.resize(ranks);
     for (std::size_t s = 0; s < ranks; ++s) {
@@ -82,8 +83,7 @@ void SampledLoads::loads_into(std::int32_t layer, std::int32_t /*micro_batch*/,
     }
   } else {
     // One EP rank (experts tensor-sharded): every token stays local, as expected_loads gives.
-    out.dispatch_tokens.assign(ranks, std::vector<std::int32_t>(ranks, 0));
-    if (ranks == 1) out.dispatch_tokens[0][0] = static_cast<std::int32_t>(tokens);
+    out.dispatch_tokens.assign(1, std::vector<std::int32_t>(1, static_cast<std::int32_t>(tokens)));
   }
 }
 

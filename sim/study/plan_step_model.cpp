@@ -24,11 +24,12 @@ enum Slot : std::size_t {
   kPrefillPrefix,
 };
 
-/// The parts of a step on one rank: op time by bound, and the rank's busy time.
+/// The op time of one rank by bound; their sum is the rank's busy time.
 struct RankParts {
   Duration compute{};
   Duration memory{};
   Duration comm{};
+  Duration busy() const { return compute + memory + comm; }
 };
 
 RankParts parts_of(const StepTimeline& timeline, std::int32_t rank) {
@@ -41,12 +42,6 @@ RankParts parts_of(const StepTimeline& timeline, std::int32_t rank) {
     }
   }
   return p;
-}
-
-Duration busy_of(const StepTimeline& timeline, std::int32_t rank) {
-  Duration busy{};
-  for (const OpTiming& op : timeline.of(rank)) busy += op.cost.time;
-  return busy;
 }
 
 /// The breakdown of a step of `duration` from its parts (see the header): negative parts are
@@ -81,6 +76,12 @@ void add_host_overhead(const cost::ComputeModel& compute, serve::StepTiming& t) 
 std::int32_t to_i32(std::int64_t v) {
   MOESIM_ASSERT(v >= 0 && v <= 2147483647, "step size out of int32 range");
   return static_cast<std::int32_t>(v);
+}
+
+/// The context of the key's decode sequences (at least their new tokens).
+std::int32_t decode_context_of(const std::array<std::int64_t, 7>& key) {
+  const std::int64_t tokens = std::max<std::int64_t>(key[kDecodeTokens], 1);
+  return to_i32(std::max<std::int64_t>(key[kDecodeContext], tokens));
 }
 
 }  // namespace
@@ -169,7 +170,7 @@ llm::StepBatch PlanStepModel::batch_of(const Key& key) const {
   std::vector<llm::SequenceWork> seqs;
   if (key[kHasDecode] != 0) {
     const std::int32_t tokens = to_i32(std::max<std::int64_t>(key[kDecodeTokens], 1));
-    const std::int32_t context = to_i32(std::max<std::int64_t>(key[kDecodeContext], tokens));
+    const std::int32_t context = decode_context_of(key);
     seqs.assign(static_cast<std::size_t>(key[kDecodeSeqs]),
                 llm::SequenceWork::decode(context, tokens));
   }
@@ -198,7 +199,7 @@ PlanStepModel::Entry PlanStepModel::price_exact(const llm::StepBatch& batch, Rng
   Duration busy_sum{};
   Duration busy_max{};
   for (std::int32_t r = 0; r < plan.ranks(); ++r) {
-    const Duration busy = busy_of(timeline, r);
+    const Duration busy = parts_of(timeline, r).busy();
     busy_sum += busy;
     busy_max = std::max(busy_max, busy);
   }
@@ -224,8 +225,7 @@ PlanStepModel::Entry PlanStepModel::price_factored(const Key& key, Rng& rng) {
   if (lowered == nullptr) {
     lowered = std::make_unique<SymmetricStep>(lower_symmetric(d, batch_of(key), *d.network));
   } else {
-    const std::int32_t context = to_i32(
-        std::max<std::int64_t>(key[kDecodeContext], std::max<std::int64_t>(key[kDecodeTokens], 1)));
+    const std::int32_t context = decode_context_of(key);
     for (llm::RankPlan& list : lowered->plan.plans) {
       for (llm::Op& op : list.ops) {
         if (op.name != "attn.decode") continue;
@@ -256,7 +256,7 @@ PlanStepModel::Entry PlanStepModel::price_factored(const Key& key, Rng& rng) {
 
   const std::int32_t rank = base.timeline.slowest_rank;
   RankParts parts = parts_of(base.timeline, rank);
-  const Duration busy = busy_of(base.timeline, rank);
+  const Duration busy = parts.busy();
   Duration extra{};
   Duration max_busy = busy;
   Duration mean_busy = busy;

@@ -6,7 +6,7 @@
 /// every collective by the network (study::time_step), and the step lasts until its slowest
 /// rank ends.
 ///
-/// Lowering one step costs tens to hundreds of milliseconds, so steps are priced per cache key
+/// Lowering and timing a step costs milliseconds, so steps are priced per cache key
 /// and the timing is reused for every later step with the same key. The key is
 ///   (has prefill, has decode, decode tokens per sequence,
 ///    bucket(max over ranks of decode sequences), bucket(max over ranks of prefill tokens),
@@ -18,8 +18,9 @@
 ///     imbalance in batch size is not modelled, the slowest rank sets the pace anyway);
 ///   - a replica's prefill sequences run as one chunk of the bucketed tokens after the mean
 ///     prefix;
-///   - routing is sampled once per key (from the pricing instance's stream on the cache miss),
-///     so the MoE imbalance is one sample, reused.
+///   - routing is sampled once per key (exact pricing) or once per bucket of routed tokens
+///     (factored pricing), from the pricing instance's stream on the cache miss, so the MoE
+///     imbalance is one sample, reused.
 /// Expert-parallel MoE deployments on one pipeline stage are priced FACTORED
 /// (sim/study/factored_step.hpp): the key's step is lowered with identical expert loads on every
 /// rank (one op list for all replicas), and each MoE layer is corrected by a routing draw for

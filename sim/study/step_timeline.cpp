@@ -40,11 +40,10 @@ StepTimeline time_uniform_step(const llm::StepPlan& plan, const cost::ComputeMod
     } else if (coll != nullptr) {
       const llm::CommGroup& group = plan.groups[static_cast<std::size_t>(coll->group)];
       c.bound = cost::Bound::kNetwork;
-      if (coll->kind == llm::CollectiveKind::kSendRecv) {
-        const int pair[2] = {group.ranks.front(),
-                             group.ranks[static_cast<std::size_t>(coll->peer)]};
-        c.time = network.collective(coll->kind, pair, coll->bytes, {});
-      } else if (coll->kind == llm::CollectiveKind::kAllToAllV) {
+      // Pipeline stages have different op lists, so a shared list has no SendRecv.
+      MOESIM_ASSERT(coll->kind != llm::CollectiveKind::kSendRecv,
+                    "a plan with one op list has no pipeline stages");
+      if (coll->kind == llm::CollectiveKind::kAllToAllV) {
         const std::size_t p = group.ranks.size();
         MOESIM_ASSERT(coll->send_bytes.size() == p, "AllToAllV row must cover the group");
         matrix.resize(p * p);
