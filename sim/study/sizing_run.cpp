@@ -15,10 +15,6 @@
 namespace moesim::study {
 namespace {
 
-/// Requests of a point simulated again with mixed classes: as the sweep's points (sweep.hpp),
-/// warm-up c and in all max(3c, 64).
-constexpr std::int64_t kMinRequests = 64;
-
 /// The SLA values a sweep point reports (the others stay absent).
 SlaValues point_values(const SweepPoint& p) {
   SlaValues v;
@@ -71,7 +67,7 @@ serve::RunMetrics simulate_again(const SweepBase& base, const SweepDeployment& d
     serve::WorkloadSpec w = *mix;
     w.arrival = serve::ArrivalProcess::kClosedLoop;
     w.concurrency = c;
-    w.requests = std::max(3 * c, kMinRequests);
+    w.requests = point_requests(per_unit);
     w.warmup = c;
     w.trace.clear();
     w.trace_path.clear();

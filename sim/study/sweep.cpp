@@ -22,7 +22,7 @@
 namespace moesim::study {
 namespace {
 
-/// Requests of one point: warm-up c, measured max(2c, 64 - c) (file comment).
+/// The fewest requests a point sends (point_requests).
 constexpr std::int64_t kMinRequests = 64;
 /// Prompt tokens a prefill instance takes per step (TensorRT-LLM's max_num_tokens default of
 /// 8192: NVIDIA/TensorRT-LLM tensorrt_llm/llmapi/llm_args.py).
@@ -273,6 +273,10 @@ std::vector<SweepDeployment> enumerate_deployments(const SweepBase& base, const 
   return out;
 }
 
+std::int64_t point_requests(std::int32_t concurrency) {
+  return std::max(3 * std::int64_t{concurrency}, kMinRequests);
+}
+
 std::vector<std::int32_t> concurrency_ladder(const SweepSpace& space) {
   std::vector<std::int32_t> out;
   const std::int32_t stride = std::max(space.ladder_stride, 1);
@@ -288,7 +292,7 @@ std::vector<std::int32_t> concurrency_ladder(const SweepSpace& space) {
 std::string scenario_yaml(const SweepBase& base, const SweepDeployment& d,
                           std::int32_t concurrency) {
   const std::int64_t c = concurrency;
-  const std::int64_t requests = std::max(3 * c, kMinRequests);
+  const std::int64_t requests = point_requests(concurrency);
   std::string y = "name: " + quoted(d.label() + " c" + std::to_string(c)) + "\n";
   y += "model: " + quoted(base.model) + "\n";
   y += "system: " + quoted(base.system) + "\n";

@@ -191,6 +191,10 @@ struct SweepResult {
 std::vector<SweepDeployment> enumerate_deployments(const SweepBase& base, const SweepSpace& space,
                                                    const config::Catalog& catalog);
 
+/// Requests a point sends at closed-loop concurrency `concurrency` (> 0): max(3c, 64), the first
+/// c as warm-up (see the file comment).
+std::int64_t point_requests(std::int32_t concurrency);
+
 /// The concurrency ladder per simulated instance (aggregated) or per deployment
 /// (disaggregated): 1, 2, 4, ... (every power of 2 up to dense_ladder_until, then every
 /// ladder_stride-th power of 2: 2^0, 2^s, 2^2s, ...) up to max_concurrency.
