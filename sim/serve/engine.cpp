@@ -1,6 +1,7 @@
 #include "sim/serve/engine.hpp"
 
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include "sim/core/error.hpp"
@@ -21,7 +22,7 @@ void Engine::Impl::emit(std::int64_t id, Seq& s, std::int32_t n, TimePoint t) {
     rec.first_token = t;
   } else {
     const Duration gap = t - s.last_emit;
-    s.itl_max = std::max(s.itl_max, gap);
+    cold[id].itl_max = std::max(cold[id].itl_max, gap);
     if (s.measured) e.itl_.add(gap);
   }
   s.generated += n;
@@ -29,7 +30,7 @@ void Engine::Impl::emit(std::int64_t id, Seq& s, std::int32_t n, TimePoint t) {
   ++s.emissions;
 }
 
-void Engine::Impl::complete(Instance& inst, std::int64_t id, Seq& s, TimePoint t) {
+void Engine::Impl::complete(Instance& inst, std::int64_t id, Seq& s, TimePoint t, bool prefill) {
   free_blocks(inst.ranks[s.rank], s);
   inst.ranks[s.rank].leavers = true;
   s.state = SeqState::kDone;
@@ -37,9 +38,9 @@ void Engine::Impl::complete(Instance& inst, std::int64_t id, Seq& s, TimePoint t
   RequestRecord& rec = e.records_[id];
   rec.completion = t;
   rec.completed = true;
-  rec.itl_max = s.itl_max;
+  rec.itl_max = cold[id].itl_max;
   rec.emissions = s.emissions;
-  inst.finished.push_back(id);
+  inst.finished.push_back({id, s.rank, prefill, s.admission});
 }
 
 void Engine::Impl::hand_off(Instance& inst, std::int64_t id, Seq& s, TimePoint t) {
@@ -56,7 +57,7 @@ void Engine::Impl::hand_off(Instance& inst, std::int64_t id, Seq& s, TimePoint t
   Instance& dst = least_loaded(dpool);
   const std::int32_t r = least_loaded_rank(dst);
   s.pool = 1;
-  s.instance = dst.index;
+  sc.instance = dst.index;
   s.rank = r;
   s.needs_transfer = true;
   ++dst.outstanding;
@@ -89,7 +90,7 @@ void Engine::Impl::transfer_done(std::int64_t id) {
   s.state = SeqState::kDecoding;
   e.records_[id].decode_ready = e.sim_.now();
   poke(src);
-  poke(pools[1].instances[s.instance]);
+  poke(pools[1].instances[sc.instance]);
 }
 
 void Engine::Impl::end_step(Instance& inst) {
@@ -101,6 +102,10 @@ void Engine::Impl::end_step(Instance& inst) {
   inst.has_last = true;
   inst.last_end = t;
   inst.last_device = inst.step_device;
+  MOESIM_ASSERT(inst.steps_done < std::numeric_limits<std::int32_t>::max(),
+                "instance step count out of range");
+  ++inst.steps_done;
+  note_step(inst, inst.step_duration);
 
   PoolCounters& c = pool.counters;
   ++c.steps;
@@ -109,6 +114,13 @@ void Engine::Impl::end_step(Instance& inst) {
   c.breakdown.host_overhead += inst.host_exposed;
   c.imbalance_weighted_s += inst.timing.imbalance * to_seconds(inst.step_duration);
   c.sequences_stepped += static_cast<std::int64_t>(inst.batch.size());
+  // The decode groups first: their members are those scheduled (joiners below join after).
+  for (std::size_t r = 0; r < inst.groups.size(); ++r) {
+    if (inst.groups[r].sequences == 0) continue;
+    MOESIM_ASSERT(inst.groups[r].sequences == inst.ranks[r].group.size(),
+                  "a decode group changed during its step");
+    advance_group(inst, inst.ranks[r], c, t);
+  }
 
   const std::vector<double>& acceptance = e.config_.spec.acceptance;
   const std::size_t batch_size = inst.batch.size();
@@ -138,7 +150,7 @@ void Engine::Impl::end_step(Instance& inst) {
       emit(id, s, 1, t);
       ++output;
       if (s.generated >= s.osl) {
-        complete(inst, id, s, t);
+        complete(inst, id, s, t, true);
       } else if (pool.config.role == PoolRole::kPrefill) {
         hand_off(inst, id, s, t);
       } else {
@@ -156,7 +168,11 @@ void Engine::Impl::end_step(Instance& inst) {
       s.kv_tokens += n;
       decode_output += n;
       emit(id, s, n, t);
-      if (s.generated >= s.osl) complete(inst, id, s, t);
+      if (s.generated >= s.osl) {
+        complete(inst, id, s, t, false);
+      } else if (grouping) {
+        join_group(inst, inst.ranks[s.rank], id);
+      }
     }
   }
   c.decode_tokens += decode_tokens;
@@ -167,14 +183,17 @@ void Engine::Impl::end_step(Instance& inst) {
     if (!rank.leavers) continue;
     rank.leavers = false;
     std::erase_if(rank.running, [this](std::int64_t id) {
-      const SeqState st = seqs[id].state;
-      return st == SeqState::kDone || st == SeqState::kHandoff;
+      const Seq& s = seqs[id];
+      return s.state == SeqState::kDone || s.state == SeqState::kHandoff || s.group_entry >= 0;
     });
   }
 
   // Completions last, so that closed-loop clients see the freed capacity; requests they send
-  // to this instance join the step started below (no separate wake-up).
-  for (std::int64_t id : inst.finished) {
+  // to this instance join the step started below (no separate wake-up). In the canonical order
+  // (detail::Finished), whether or not decodes ran in groups.
+  std::sort(inst.finished.begin(), inst.finished.end());
+  for (const detail::Finished& f : inst.finished) {
+    const std::int64_t id = f.id;
     if (seqs[id].measured) {
       ++measured_done;
       if (measured_done == measured_total) {
@@ -182,8 +201,8 @@ void Engine::Impl::end_step(Instance& inst) {
         e.sim_.stop();
         // Requests still in flight (warm-up stragglers) keep their counters so far.
         for (std::size_t j = 0; j < seqs.size(); ++j) {
-          e.records_[j].itl_max = seqs[j].itl_max;
-          e.records_[j].emissions = seqs[j].emissions;
+          current_progress(static_cast<std::int64_t>(j), e.records_[j].emissions,
+                           e.records_[j].itl_max);
         }
       }
     }
@@ -211,6 +230,7 @@ Engine::Engine(Simulation& sim, EngineConfig config, EngineModels models, Engine
   impl_ = std::make_unique<Impl>(*this, models);
   Impl& im = *impl_;
   im.k = config_.spec.draft_tokens();
+  im.grouping = options.group_decodes && im.k == 0;
   im.measured_total = options.total_requests - options.first_measured;
   records_.resize(static_cast<std::size_t>(options.total_requests));
   im.seqs.resize(static_cast<std::size_t>(options.total_requests));
@@ -226,6 +246,7 @@ Engine::Engine(Simulation& sim, EngineConfig config, EngineModels models, Engine
       inst.pool = pool_index;
       inst.index = i;
       inst.ranks.resize(static_cast<std::size_t>(pc.attention_dp));
+      inst.groups.resize(static_cast<std::size_t>(pc.attention_dp));
       for (Rank& rank : inst.ranks) {
         rank.total_blocks = pc.blocks_per_rank();
         rank.free_blocks = rank.total_blocks;
@@ -289,7 +310,7 @@ void Engine::submit(const RequestSpec& request) {
   Instance& inst = im.least_loaded(im.pools[0]);
   const std::int32_t r = Impl::least_loaded_rank(inst);
   s.pool = 0;
-  s.instance = inst.index;
+  im.cold[id].instance = inst.index;
   s.rank = r;
   s.state = SeqState::kWaiting;
   rec.instance = inst.index;

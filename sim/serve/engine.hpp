@@ -8,8 +8,9 @@
 ///     lowest index), and inside it to the attention-DP rank with the fewest running plus
 ///     waiting sequences (ties: lowest rank).
 ///   - Continuous batching. At every step boundary each rank builds its batch: first its running
-///     sequences in admission order (each decode needs 1 + k tokens of the token budget, each
-///     unfinished prefill takes its next chunk), then new sequences from its waiting queue in
+///     decodes in admission order (each needs 1 + k tokens of the token budget; TensorRT-LLM and
+///     SGLang give running decodes their tokens before prefill chunks), then the next chunk of
+///     each unfinished prefill in admission order, then new sequences from its waiting queue in
 ///     FCFS order while the batch-size, token and KV budgets allow (head-of-line blocking, as
 ///     vLLM and TensorRT-LLM schedule). Budgets per rank and step: max_num_tokens new tokens,
 ///     max_batch_size running sequences, chunked_prefill_size prefill tokens.
@@ -23,8 +24,10 @@
 ///     cannot grow, the newest running sequence of the rank (possibly itself) is preempted,
 ///     recompute-style (vLLM's default): its blocks are freed, it returns to the front of the
 ///     waiting queue, and when readmitted it prefills its prompt plus the tokens it had
-///     generated; the step that completes that prefill emits its next token. No admission on a
-///     rank in a step in which it preempted.
+///     generated; the step that completes that prefill emits its next token. A prefill chunk
+///     preempts only newer prefilling sequences (the decodes have their share of the step
+///     already), and none when they would not free enough. No admission on a rank in a step in
+///     which it preempted.
 ///   - A sequence's context: after the prefill of n tokens, n tokens of KV; a decode step of a
 ///     sequence with KV for c tokens has 1 + k new tokens and context c + 1 + k.
 ///   - Speculative decoding (MTP) with k draft tokens and conditional per-position acceptance
@@ -45,10 +48,21 @@
 /// instance. So a request waits in the prefill queue, in prefill, for a decode slot (holding
 /// prefill KV), in transfer, and in decode: where it really would.
 ///
+/// Completions of one step reach the listener (closed-loop clients) by rank, decodes before
+/// prefills, then in admission order.
+///
+/// Decode groups (EngineOptions::group_decodes, without speculative decoding): a sequence that
+/// has decoded once joins its rank's group, whose members all decode in every step (the group
+/// runs only when every decode of the rank fits the token budget and the KV blocks; otherwise it
+/// dissolves back into the running list for that step). Their state is kept implicitly (KV,
+/// tokens and emissions grow by one per step, every gap is a step), their completions are known
+/// in advance, and the model gets the group as one DecodeGroupWork per rank. So a steady decode
+/// costs O(1) per rank and step instead of O(1) per sequence, with the same results.
+///
 /// Events: one per step per instance (priority kLow, so requests arriving at the same instant
 /// join that step), one wake-up when an idle instance gets work, and the transfer completions.
-/// Work per step is O(sequences in the batch + ranks); nothing is allocated per step once the
-/// per-instance buffers have grown.
+/// Work per step is O(listed sequences + ranks), plus O(log n) per sequence joining or leaving
+/// a group; nothing is allocated per step once the per-instance buffers have grown.
 
 #include <cstdint>
 #include <memory>
@@ -189,6 +203,10 @@ struct StepRecord {
 /// Engine options that do not change the simulated behaviour.
 struct EngineOptions {
   bool record_steps = false;  ///< keep a StepRecord per step (and ask models for detail)
+  /// Advance steady decodes in decode groups (see the file comment): O(1) per rank and step
+  /// instead of O(sequences). The results are the same either way (tests compare them, bit for
+  /// bit); off, every decode is listed in StepBatch::sequences.
+  bool group_decodes = true;
   /// Requests with id >= this are measured; the engine stops the simulation when the last of
   /// them completes and snapshots its counters when the first of them arrives.
   std::int64_t first_measured = 0;

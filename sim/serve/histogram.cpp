@@ -31,7 +31,9 @@ std::size_t DurationHistogram::bucket_of(Duration d) {
 
 double DurationHistogram::mean_ms() const {
   if (count_ == 0) return 0.0;
-  return sum_ps_ / static_cast<double>(count_) / scale::kGiga;  // 1e9 ps per ms
+  const double sum_ps = static_cast<double>(sum_ns_) * static_cast<double>(kPsPerNs) +
+                        static_cast<double>(sum_sub_ns_ps_);
+  return sum_ps / static_cast<double>(count_) / scale::kGiga;  // 1e9 ps per ms
 }
 
 double DurationHistogram::quantile_ms(double q) const {

@@ -18,6 +18,7 @@ namespace moesim::serve {
 /// Options of one run that do not change its results.
 struct RunOptions {
   bool record_steps = false;  ///< keep per-step records for the trace
+  bool group_decodes = true;  ///< EngineOptions::group_decodes (speed only)
 };
 
 /// The outcome of one run.

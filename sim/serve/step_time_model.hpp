@@ -55,17 +55,29 @@ struct SequenceWork {
   Phase phase = Phase::kDecode;
 };
 
+/// The decodes of one rank that the step lists in aggregate rather than one SequenceWork each:
+/// `sequences` decodes of `new_tokens` new tokens each, whose context_tokens sum to
+/// `context_tokens` (the engine advances steady decodes this way, see engine.hpp).
+struct DecodeGroupWork {
+  std::int32_t sequences = 0;
+  std::int32_t new_tokens = 0;      ///< 1 + draft tokens, as a listed decode
+  std::int64_t context_tokens = 0;  ///< sum over the group of KV length after the step
+};
+
 /// One step of one instance. `sequences` are grouped by rank in increasing rank order, and in
 /// each rank in the scheduler's order; sequences[rank_begin[r] .. rank_begin[r+1]) are rank r's.
-/// Only valid during the StepTimeModel::price() call.
+/// Rank r also runs decode_groups[r] (when decode_groups is not empty): decodes given by count
+/// and context sum only. A model must price a group exactly as the decodes it stands for; the
+/// totals below include the groups. Only valid during the StepTimeModel::price() call.
 struct StepBatch {
   std::span<const SequenceWork> sequences;
-  std::span<const std::int32_t> rank_begin;  ///< attention_dp + 1 offsets into sequences
-  std::int32_t attention_dp = 1;             ///< number of attention-DP ranks of the instance
-  std::int64_t prefill_tokens = 0;           ///< sum of new_tokens over prefill sequences
-  std::int64_t decode_tokens = 0;            ///< sum of new_tokens over decode sequences
-  std::int32_t prefill_sequences = 0;        ///< number of prefill sequences
-  std::int32_t decode_sequences = 0;         ///< number of decode sequences
+  std::span<const std::int32_t> rank_begin;        ///< attention_dp + 1 offsets into sequences
+  std::span<const DecodeGroupWork> decode_groups;  ///< empty, or one per rank
+  std::int32_t attention_dp = 1;                   ///< number of attention-DP ranks of the instance
+  std::int64_t prefill_tokens = 0;                 ///< sum of new_tokens over prefill sequences
+  std::int64_t decode_tokens = 0;                  ///< sum of new_tokens over decode sequences
+  std::int32_t prefill_sequences = 0;              ///< number of prefill sequences
+  std::int32_t decode_sequences = 0;               ///< number of decode sequences
 };
 
 /// Where and when a step runs, and the instance's random stream (for per-step routing draws).

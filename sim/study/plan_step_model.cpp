@@ -137,6 +137,14 @@ void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContex
         ++prefill_seqs;
       }
     }
+    if (!batch.decode_groups.empty()) {
+      const serve::DecodeGroupWork& g = batch.decode_groups[static_cast<std::size_t>(r)];
+      if (g.sequences > 0) {
+        d += g.sequences;
+        decode_tokens = std::max<std::int64_t>(decode_tokens, g.new_tokens);
+        decode_context += g.context_tokens;
+      }
+    }
     decode_seqs += d;
     max_decode = std::max(max_decode, d);
     max_prefill = std::max(max_prefill, p);

@@ -34,7 +34,8 @@ TEST_CASE("one request alone: TTFT is its prefill step, TPOT the decode step") {
 
 TEST_CASE("a decode step reads the whole context: steps grow by per_kv_token per token") {
   RecordingModel model(test::simple_params(microseconds(1)));
-  Harness h(test::aggregated(test::roomy_pool()), {&model, nullptr, nullptr}, 1);
+  Harness h(test::aggregated(test::roomy_pool()), {&model, nullptr, nullptr}, 1, false,
+            test::Decodes::kListed);
   h.run({{Duration::zero(), 100, 5}});
   // Prefill 1 + 1 + 100 x 0.001 = 2.1 ms; decode i (i = 1..4) has context 100 + i:
   // 1.01 + (100 + i) x 0.001 ms = 1.111, 1.112, 1.113, 1.114 ms; sum 4.45 ms.
@@ -65,7 +66,8 @@ TEST_CASE("two requests arriving together share every step") {
 
 TEST_CASE("a request arriving mid-step joins the next step beside the running decode") {
   RecordingModel model(test::simple_params());
-  Harness h(test::aggregated(test::roomy_pool()), {&model, nullptr, nullptr}, 2);
+  Harness h(test::aggregated(test::roomy_pool()), {&model, nullptr, nullptr}, 2, false,
+            test::Decodes::kListed);
   h.run({{Duration::zero(), 100, 4}, {microseconds(1500), 50, 2}});
   // [0, 2]: A prefill (100 tokens, 2 ms). B arrives at 1.5 and waits.
   // [2, 3.51]: A decode + B prefill 50: 51 tokens, 1.51 ms. B's first token at 3.51.
@@ -85,7 +87,7 @@ TEST_CASE("chunked prefill splits a long prompt into budget-sized chunks") {
   pool.limits.max_num_tokens = 100;
   pool.limits.chunked_prefill_size = 100;
   RecordingModel model(test::simple_params(microseconds(1)));
-  Harness h(test::aggregated(pool), {&model, nullptr, nullptr}, 1);
+  Harness h(test::aggregated(pool), {&model, nullptr, nullptr}, 1, false, test::Decodes::kListed);
   h.run({{Duration::zero(), 250, 2}});
   // Chunks 100, 100, 50 with contexts 100, 200, 250:
   //   1 + 1 + 0.1 = 2.1 ms; 1 + 1 + 0.2 = 2.2 ms; 1 + 0.5 + 0.25 = 1.75 ms: TTFT 6.05 ms.
@@ -104,7 +106,7 @@ TEST_CASE("chunked prefill fills the token budget left by decodes") {
   pool.limits.max_num_tokens = 100;
   pool.limits.chunked_prefill_size = 100;
   RecordingModel model(test::simple_params());
-  Harness h(test::aggregated(pool), {&model, nullptr, nullptr}, 2);
+  Harness h(test::aggregated(pool), {&model, nullptr, nullptr}, 2, false, test::Decodes::kListed);
   h.run({{Duration::zero(), 10, 3}, {Duration::zero(), 150, 1}});
   // Step 1: A prefill 10, B chunk 90 (budget 100): 2 ms. Step 2: A decode 1, B chunk 60:
   // 61 tokens, 1.61 ms, B's only token at 3.61. Step 3: A decode: 1.01 ms, A done at 4.62.
@@ -187,7 +189,7 @@ TEST_CASE("attention-DP ranks batch separately and the slowest rank sets the ste
   pool.attention_dp = 2;
   pool.gpus_per_instance = 2;
   RecordingModel model(test::simple_params());
-  Harness h(test::aggregated(pool), {&model, nullptr, nullptr}, 2, true);
+  Harness h(test::aggregated(pool), {&model, nullptr, nullptr}, 2, true, test::Decodes::kListed);
   h.run({{Duration::zero(), 100, 1}, {Duration::zero(), 50, 1}});
   // A goes to rank 0, B to rank 1 (fewest sequences). Step = 1 + max(1, 0.5) = 2 ms.
   REQUIRE(model.batches.size() == 1);
@@ -227,7 +229,7 @@ TEST_CASE("MTP with certain acceptance emits 1 + k tokens per decode step") {
   EngineConfig c = test::aggregated(test::roomy_pool());
   c.spec.acceptance = {1.0, 1.0, 1.0};
   RecordingModel model(test::simple_params());
-  Harness h(c, {&model, nullptr, nullptr}, 1);
+  Harness h(c, {&model, nullptr, nullptr}, 1, false, test::Decodes::kListed);
   h.run({{Duration::zero(), 10, 10}});
   // Prefill emits 1 token (1.1 ms); decodes verify 4 tokens (1.04 ms) and emit 4, 4, then the
   // 1 left: 3 decode steps. e2e = 1.1 + 3 x 1.04 = 4.22 ms; 4 emissions.

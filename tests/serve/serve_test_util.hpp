@@ -69,16 +69,21 @@ struct Arrival {
   std::int32_t osl;
 };
 
+/// How the engine hands decodes to the model (EngineOptions::group_decodes): tests that read
+/// every SequenceWork of a RecordingModel ask for them listed.
+enum class Decodes : std::uint8_t { kGrouped, kListed };
+
 /// Runs `arrivals` (ids in order) through an engine and returns it after the run.
 struct Harness {
   Simulation sim{7};
   std::optional<Engine> engine;
 
   Harness(const EngineConfig& config, EngineModels models, std::int64_t requests,
-          bool record_steps = false) {
+          bool record_steps = false, Decodes decodes = Decodes::kGrouped) {
     EngineOptions o;
     o.total_requests = requests;
     o.record_steps = record_steps;
+    o.group_decodes = decodes == Decodes::kGrouped;
     engine.emplace(sim, config, models, o);
   }
 

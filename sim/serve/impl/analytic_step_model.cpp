@@ -34,6 +34,11 @@ void AnalyticStepModel::price(const StepBatch& batch, const StepContext& /*ctx*/
       tokens += batch.sequences[i].new_tokens;
       context += batch.sequences[i].context_tokens;
     }
+    if (!batch.decode_groups.empty()) {
+      const DecodeGroupWork& g = batch.decode_groups[static_cast<std::size_t>(r)];
+      tokens += static_cast<std::int64_t>(g.sequences) * g.new_tokens;
+      context += g.context_tokens;
+    }
     total_tokens += tokens;
     total_context += context;
     max_work = std::max(max_work, params_.per_token * tokens + params_.per_kv_token * context);

@@ -70,17 +70,29 @@ void Engine::Impl::preempt(Instance& inst, Rank& rank, std::size_t pos) {
 }
 
 bool Engine::Impl::ensure_blocks(Instance& inst, Rank& rank, std::size_t pos, std::int64_t tokens,
-                                 bool& preempted) {
+                                 bool& preempted, bool prefilling_victims_only) {
   Seq& s = seqs[rank.running[pos]];
   // Fast path without a division: the blocks held already cover `tokens`.
   if (tokens <= static_cast<std::int64_t>(s.blocks) * cfg(inst).kv_block_size) return true;
   const std::int64_t need = blocks_for(inst, tokens) - s.blocks;
+  auto victim_ok = [&](std::size_t j) {
+    const SeqState st = seqs[rank.running[j]].state;
+    return prefilling_victims_only ? st == SeqState::kPrefilling : st != SeqState::kReceiving;
+  };
+  if (prefilling_victims_only) {
+    // Preempt only when the newer prefilling sequences free enough (else none is preempted).
+    std::int64_t available = rank.free_blocks;
+    for (std::size_t j = pos + 1; j < rank.running.size(); ++j) {
+      if (victim_ok(j)) available += seqs[rank.running[j]].blocks;
+    }
+    if (available < need) return false;
+  }
   while (rank.free_blocks < need) {
     MOESIM_ASSERT(cfg(inst).kv_policy == KvPolicy::kMaxUtilization,
                   "a guaranteed_no_evict reservation ran out of blocks");
     std::size_t victim = rank.running.size();
     for (std::size_t j = rank.running.size(); j-- > pos;) {
-      if (seqs[rank.running[j]].state != SeqState::kReceiving) {
+      if (j == pos || victim_ok(j)) {
         victim = j;
         break;
       }
@@ -112,42 +124,80 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
     return tokens <= static_cast<std::int64_t>(s.blocks) * block_size;
   };
 
-  std::int32_t decodes = 0;  // decode sequences scheduled (kept local: totals may alias)
+  // The decode group runs whole when every decode of the rank fits the token budget and the KV
+  // blocks: then every decode runs and none preempts, in whatever order they take their share,
+  // exactly as listed decodes would. Otherwise it dissolves into `running` for this step.
+  DecodeGroupWork& group = inst.groups[static_cast<std::size_t>(r)];
+  group = DecodeGroupWork{};
+  if (rank.group.size() > 0) {
+    const std::int64_t group_need = group_blocks_needed(inst, rank);
+    std::int64_t decodes = rank.group.size();
+    std::int64_t need = group_need;
+    for (const std::int64_t id : rank.running) {
+      const Seq& s = seqs[id];
+      if (s.state != SeqState::kDecoding) continue;
+      ++decodes;
+      const std::int64_t ctx = std::int64_t{s.kv_tokens} + decode_tokens;
+      if (!covered(s, ctx)) need += blocks_for(inst, ctx) - s.blocks;
+    }
+    if (decodes * decode_tokens <= tokens_left && need <= rank.free_blocks) {
+      MOESIM_ASSERT(inst.has_last && inst.last_end == e.sim_.now(),
+                    "a decode group's steps run back to back");
+      rank.free_blocks -= group_need;
+      tokens_left -= std::int64_t{rank.group.size()} * decode_tokens;
+      group.sequences = rank.group.size();
+      group.new_tokens = decode_tokens;
+      group.context_tokens =
+          rank.group.context_base +
+          std::int64_t{rank.group.size()} * (std::int64_t{inst.steps_done} + decode_tokens);
+      fresh = false;
+    } else {
+      dissolve(inst, rank);
+    }
+  }
+
+  // Decodes first, in admission order (TensorRT-LLM and SGLang give running decodes their
+  // tokens before prefill chunks), each preempting newer sequences when its KV cannot grow.
+  std::int32_t decodes = 0;  // decode sequences listed (kept local: totals may alias)
   for (std::size_t i = 0; i < rank.running.size(); ++i) {
     if (i + detail::kPrefetchDistance < rank.running.size()) {
       detail::prefetch(&seqs[rank.running[i + detail::kPrefetchDistance]]);
     }
     const std::int64_t id = rank.running[i];
     Seq& s = seqs[id];
-    if (s.state == SeqState::kDecoding) {
-      if (tokens_left < decode_tokens) continue;
-      const std::int64_t ctx = s.kv_tokens + decode_tokens;
-      if (!covered(s, ctx) && !ensure_blocks(inst, rank, i, ctx, preempted)) break;  // newest
-      add_work(inst, id, r, decode_tokens, ctx, Phase::kDecode);
-      tokens_left -= decode_tokens;
-      ++decodes;
-      fresh = false;
-    } else if (s.state == SeqState::kPrefilling) {
-      const std::int32_t chunk =
-          chunk_for(inst, s.prefill_target - s.prefilled, tokens_left, prefill_left, fresh);
-      if (chunk == 0) continue;
-      const std::int64_t ctx = static_cast<std::int64_t>(s.prefilled) + chunk;
-      if (!covered(s, ctx) && !ensure_blocks(inst, rank, i, ctx, preempted)) break;
-      add_work(inst, id, r, chunk, ctx, Phase::kPrefill);
-      tokens_left = std::max<std::int64_t>(0, tokens_left - chunk);
-      prefill_left -= chunk;
-      totals.prefill_tokens += chunk;
-      ++totals.prefill_sequences;
-      fresh = false;
-    }
+    if (s.state != SeqState::kDecoding || tokens_left < decode_tokens) continue;
+    const std::int64_t ctx = std::int64_t{s.kv_tokens} + decode_tokens;
+    if (!covered(s, ctx) && !ensure_blocks(inst, rank, i, ctx, preempted, false)) break;  // newest
+    add_work(inst, id, r, decode_tokens, ctx, Phase::kDecode);
+    tokens_left -= decode_tokens;
+    ++decodes;
+    fresh = false;
   }
+  // Then the next chunks of unfinished prefills, in admission order; a chunk preempts only newer
+  // prefilling sequences (the decodes have run their share of this step already).
+  for (std::size_t i = 0; i < rank.running.size(); ++i) {
+    const std::int64_t id = rank.running[i];
+    Seq& s = seqs[id];
+    if (s.state != SeqState::kPrefilling) continue;
+    const std::int32_t chunk =
+        chunk_for(inst, s.prefill_target - s.prefilled, tokens_left, prefill_left, fresh);
+    if (chunk == 0) continue;
+    const std::int64_t ctx = static_cast<std::int64_t>(s.prefilled) + chunk;
+    if (!covered(s, ctx) && !ensure_blocks(inst, rank, i, ctx, preempted, true)) break;
+    add_work(inst, id, r, chunk, ctx, Phase::kPrefill);
+    tokens_left = std::max<std::int64_t>(0, tokens_left - chunk);
+    prefill_left -= chunk;
+    totals.prefill_tokens += chunk;
+    ++totals.prefill_sequences;
+    fresh = false;
+  }
+  decodes += group.sequences;
   totals.decode_tokens += static_cast<std::int64_t>(decodes) * decode_tokens;
   totals.decode_sequences += decodes;
   if (preempted) return;
 
   // Admissions, FCFS, stopping at the first request that does not fit.
-  while (!rank.waiting.empty() &&
-         static_cast<std::int64_t>(rank.running.size()) < lim.max_batch_size) {
+  while (!rank.waiting.empty() && rank.active() < lim.max_batch_size) {
     const std::int64_t id = rank.waiting.front();
     Seq& s = seqs[id];
     const bool reserve = pc.kv_policy == KvPolicy::kGuaranteedNoEvict;
@@ -160,6 +210,7 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
       s.blocks = static_cast<std::int32_t>(need);
       s.state = SeqState::kReceiving;
       s.kv_tokens = s.isl;
+      s.admission = rank.admissions++;
       rank.running.push_back(id);
       start_transfer(inst, r, id);
       continue;
@@ -174,6 +225,7 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
     rank.free_blocks -= need;
     s.blocks = static_cast<std::int32_t>(need);
     s.state = SeqState::kPrefilling;
+    s.admission = rank.admissions++;
     rank.running.push_back(id);
     add_work(inst, id, r, chunk, chunk, Phase::kPrefill);
     tokens_left = std::max<std::int64_t>(0, tokens_left - chunk);
@@ -202,10 +254,11 @@ void Engine::Impl::start_step(Instance& inst) {
     schedule_rank(inst, r, batch);
   }
   inst.rank_begin.push_back(static_cast<std::int32_t>(inst.batch.size()));
-  if (inst.batch.empty()) return;  // idle until poked
+  if (batch.prefill_sequences + batch.decode_sequences == 0) return;  // idle until poked
 
   batch.sequences = inst.batch;
   batch.rank_begin = inst.rank_begin;
+  if (grouping) batch.decode_groups = inst.groups;
   batch.attention_dp = pool.config.attention_dp;
   const TimePoint now = e.sim_.now();
   StepContext ctx{

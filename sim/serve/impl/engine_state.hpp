@@ -27,11 +27,12 @@ enum class SeqState : std::uint8_t {
 };
 
 /// The hot state of a request in flight: what every step reads and writes, in one 64-byte
-/// cache line (the engine touches one per sequence per step, in no particular order).
+/// cache line (the engine touches one per sequence per step, in no particular order). While the
+/// sequence is in its rank's decode group (group_entry >= 0), kv_tokens, generated, emissions
+/// and last_emit are those at its entry; Engine::Impl::materialize brings them up to date.
 struct alignas(64) Seq {
   TimePoint last_emit{};       ///< end of the step that last emitted tokens
-  Duration itl_max{};          ///< longest gap between emissions so far
-  std::int64_t kv_tokens = 0;  ///< tokens with KV stored
+  std::int32_t kv_tokens = 0;  ///< tokens with KV stored
   std::int32_t blocks = 0;     ///< KV blocks held on the current rank
   std::int32_t isl = 0;
   std::int32_t osl = 0;
@@ -39,9 +40,11 @@ struct alignas(64) Seq {
   std::int32_t emissions = 0;
   std::int32_t prefilled = 0;
   std::int32_t prefill_target = 0;
-  std::int32_t instance = 0;
   std::int32_t rank = 0;
-  std::uint8_t pool = 0;  ///< 0 primary, 1 decode
+  std::int32_t admission = 0;     ///< the rank's admission count when it last joined `running`
+  std::int32_t group_entry = -1;  ///< instance steps ended when it joined the decode group; -1
+  std::int32_t group_slot = 0;    ///< its index in DecodeGroup::ids while grouped
+  std::uint8_t pool = 0;          ///< 0 primary, 1 decode
   SeqState state = SeqState::kWaiting;
   bool needs_transfer = false;
   bool measured = false;
@@ -63,20 +66,62 @@ inline constexpr std::size_t kPrefetchDistance = 8;
 
 /// The cold state of a request in flight: read at prefill and hand-off only.
 struct SeqCold {
+  Duration itl_max{};              ///< longest gap between emissions so far (grouped: at entry)
+  std::int32_t instance = 0;       ///< instance of its current pool
   std::int32_t input_counted = 0;  ///< prompt tokens counted as workload input so far
   std::int32_t src_instance = 0;   ///< disaggregated: the prefill instance holding its KV
   std::int32_t src_rank = 0;
   std::int64_t src_blocks = 0;  ///< disaggregated: blocks still held on the prefill rank
 };
 
-/// One attention-DP rank: its queue, its running sequences (admission order) and its KV blocks.
+/// A rank's steady decodes, advanced together: sequences that decode one token in every step
+/// (no speculative decoding) and whose KV growth the rank can serve. Member i with KV for
+/// kv_i tokens at its entry after instance step e_i has, after step S, KV for kv_i + (S - e_i)
+/// tokens, and generated and emissions grown by S - e_i; its inter-token gaps are the step
+/// durations (steps run back to back while it decodes). So a step costs O(1) per rank for the
+/// whole group: the context sum is context_base + count x S, and under max_utilization the
+/// members needing a new KV block at step S + 1 are those with (kv_i - e_i + S) mod block == 0,
+/// counted by residue.
+struct DecodeGroup {
+  std::vector<std::int64_t> ids;       ///< members, unordered (Seq::group_slot indexes this)
+  std::int32_t measured = 0;           ///< members that are measured requests
+  std::int64_t context_base = 0;       ///< sum over members of kv_i - e_i
+  std::vector<std::int32_t> residues;  ///< max_utilization: members by (kv_i - e_i) mod block
+  /// Min-heap of (instance step at whose end the member emits its last token, id).
+  std::vector<std::pair<std::int32_t, std::int64_t>> completions;
+  std::int32_t size() const { return static_cast<std::int32_t>(ids.size()); }
+};
+
+/// One attention-DP rank: its queue, its running sequences (admission order; the decode group's
+/// members are kept apart, in `group`) and its KV blocks.
 struct Rank {
   std::deque<std::int64_t> waiting;
   std::vector<std::int64_t> running;
+  DecodeGroup group;
   std::int64_t free_blocks = 0;
   std::int64_t total_blocks = 0;
-  bool leavers = false;  ///< a running sequence finished or left this step
-  std::int64_t load() const { return static_cast<std::int64_t>(running.size() + waiting.size()); }
+  std::int32_t admissions = 0;  ///< sequences that joined `running` so far
+  bool leavers = false;         ///< a running sequence finished or left this step
+  /// Sequences held: running (the group included) and waiting.
+  std::int64_t load() const {
+    return static_cast<std::int64_t>(running.size() + waiting.size()) + group.size();
+  }
+  /// Running sequences, the group included.
+  std::int64_t active() const { return static_cast<std::int64_t>(running.size()) + group.size(); }
+};
+
+/// A request that emitted its last token in the step that just ended, with its place in the
+/// canonical completion order: by rank, decodes before prefills, then by admission.
+struct Finished {
+  std::int64_t id = 0;
+  std::int32_t rank = 0;
+  bool prefill = false;
+  std::int32_t admission = 0;
+  bool operator<(const Finished& o) const {
+    if (rank != o.rank) return rank < o.rank;
+    if (prefill != o.prefill) return !prefill;
+    return admission < o.admission;
+  }
 };
 
 /// One engine instance: its ranks, its step buffers (reused every step) and its busy state.
@@ -92,7 +137,12 @@ struct Instance {
   Rng* mtp_rng = nullptr;
   std::vector<SequenceWork> batch;
   std::vector<std::int32_t> rank_begin;
-  std::vector<std::int64_t> finished;
+  std::vector<DecodeGroupWork> groups;  ///< per rank, the decode group's share of the step
+  std::vector<Finished> finished;
+  std::int32_t steps_done = 0;  ///< steps ended (the decode groups' clock)
+  /// Steps (index, duration) with strictly decreasing durations, each longer than every later
+  /// step: the longest step after step e is the first entry with index > e.
+  std::vector<std::pair<std::int32_t, Duration>> longest_after;
   StepTiming timing;
   TimePoint step_start{};
   Duration step_duration{};
@@ -131,6 +181,7 @@ struct Engine::Impl {
   std::vector<Seq> seqs;      ///< indexed by request id
   std::vector<SeqCold> cold;  ///< indexed by request id
   std::int32_t k = 0;         ///< draft tokens
+  bool grouping = false;      ///< steady decodes advance in decode groups (no MTP, option on)
   std::int64_t measured_total = 0;
   std::int64_t measured_done = 0;
 
@@ -189,9 +240,37 @@ struct Engine::Impl {
   void preempt(Instance& inst, Rank& rank, std::size_t pos);
 
   /// Makes sequence running[pos] hold blocks for `tokens` tokens, preempting the newest running
-  /// sequences of the rank as needed. False when the sequence itself was preempted.
+  /// sequences of the rank (after pos, not receiving; only prefilling ones when
+  /// `prefilling_victims_only`) as needed. False when it could not: the sequence itself was
+  /// preempted, or no victim was left.
   bool ensure_blocks(Instance& inst, Rank& rank, std::size_t pos, std::int64_t tokens,
-                     bool& preempted);
+                     bool& preempted, bool prefilling_victims_only);
+
+  // ---- decode groups (impl/engine_groups.cpp; see detail::DecodeGroup) ----
+
+  /// Steps a grouped sequence has advanced with its group since it joined.
+  static std::int32_t group_steps(const Instance& inst, const Seq& s) {
+    return inst.steps_done - s.group_entry;
+  }
+  /// The longest step of `inst` after step `entry` (0 when none ended since).
+  static Duration longest_after(const Instance& inst, std::int32_t entry);
+  /// Records the step that just ended (steps_done already counts it) for longest_after.
+  static void note_step(Instance& inst, Duration duration);
+  /// Moves decoding sequence `id` of `rank` (which just emitted in the step that ended) out of
+  /// `running` (the caller erases it with the leavers) into the rank's group.
+  void join_group(Instance& inst, Rank& rank, std::int64_t id);
+  /// Brings grouped `s` up to date (KV, tokens, emissions, longest gap, blocks) and takes it out
+  /// of the group, leaving it decoding and in no list; its completion entry is not removed.
+  void materialize(Instance& inst, Rank& rank, std::int64_t id);
+  /// Returns every member of the rank's group to `running`, in admission order.
+  void dissolve(Instance& inst, Rank& rank);
+  /// KV blocks the group's members need to decode in the next step (max_utilization).
+  std::int64_t group_blocks_needed(const Instance& inst, const Rank& rank) const;
+  /// The group's share of the step: counts its tokens in the pool counters and the ITL
+  /// histogram, and completes the members whose last token it emitted.
+  void advance_group(Instance& inst, Rank& rank, PoolCounters& c, TimePoint t);
+  /// Generated tokens, emissions and longest gap of request `id` as of now, grouped or not.
+  void current_progress(std::int64_t id, std::int32_t& emissions, Duration& itl_max) const;
 
   /// Builds rank r's share of the next step (see engine.hpp), adding its totals to `totals`.
   void schedule_rank(Instance& inst, std::int32_t r, StepBatch& totals);
@@ -204,8 +283,9 @@ struct Engine::Impl {
   /// counts them in the pool counters.
   void emit(std::int64_t id, Seq& s, std::int32_t n, TimePoint t);
 
-  /// Finishes a request whose last token was emitted at `t`.
-  void complete(Instance& inst, std::int64_t id, Seq& s, TimePoint t);
+  /// Finishes a request whose last token was emitted at `t` by a decode, or by a prefill
+  /// (`prefill`: its completion order, see detail::Finished).
+  void complete(Instance& inst, std::int64_t id, Seq& s, TimePoint t, bool prefill);
 
   /// Disaggregated: moves a prefilled request to a decode rank's queue, keeping its prefill KV.
   void hand_off(Instance& inst, std::int64_t id, Seq& s, TimePoint t);
