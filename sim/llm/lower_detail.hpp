@@ -51,7 +51,7 @@ struct RankStep {
   RankGroups groups;
   /// Loads of the stage's layers in this micro-batch, indexed by layer - first_layer (empty
   /// for dense layers).
-  const std::vector<MoeLayerLoads>* loads = nullptr;
+  const std::vector<MoeLayerLoadsPtr>* loads = nullptr;
 };
 
 /// The ops of one rank in one micro-batch, with a data-flow frontier: by default each new op

@@ -99,7 +99,7 @@ void lower_moe(OpList& ops, const LowerEnv& env, const RankStep& step, std::int3
   const std::int32_t me = step.coord.index;
 
   MOESIM_ASSERT(step.loads != nullptr, "an MoE layer has its loads");
-  const MoeLayerLoads& loads = (*step.loads)[static_cast<std::size_t>(layer - step.first_layer)];
+  const MoeLayerLoads& loads = *(*step.loads)[static_cast<std::size_t>(layer - step.first_layer)];
   const std::size_t ep = static_cast<std::size_t>(plan.ep);
   MOESIM_ASSERT(loads.tokens_per_slot.size() == ep && loads.dispatch_tokens.size() == ep,
                 "loads cover every EP rank");

@@ -125,9 +125,10 @@ MoeLayerLoads expected_loads(const MoeSpec& moe, std::int32_t redundant_experts,
   return out;
 }
 
-MoeLayerLoads ExpectedLoads::loads(std::int32_t /*layer*/, std::int32_t /*micro_batch*/,
-                                   std::span<const std::int64_t> tokens_per_ep_rank) {
-  return expected_loads(moe_, tokens_per_ep_rank.size() > 1 ? redundant_ : 0, tokens_per_ep_rank);
+MoeLayerLoadsPtr ExpectedLoads::loads(std::int32_t /*layer*/, std::int32_t /*micro_batch*/,
+                                      std::span<const std::int64_t> tokens_per_ep_rank) {
+  return std::make_shared<const MoeLayerLoads>(
+      expected_loads(moe_, tokens_per_ep_rank.size() > 1 ? redundant_ : 0, tokens_per_ep_rank));
 }
 
 }  // namespace moesim::llm

@@ -330,7 +330,7 @@ std::vector<std::int64_t> rank_inputs(const ParallelPlan& plan, const RankCoord&
                                       const std::vector<std::vector<MicroBatchWork>>& work,
                                       const std::vector<std::vector<std::int64_t>>& share,
                                       const std::vector<std::int64_t>& stage_tokens,
-                                      const std::vector<std::vector<MoeLayerLoads>>& loads,
+                                      const std::vector<std::vector<MoeLayerLoadsPtr>>& loads,
                                       const std::vector<std::vector<char>>& alike) {
   std::vector<std::int64_t> v = {coord.stage, g.tp, g.ep, g.stage, g.pp};
   const auto me = static_cast<std::size_t>(coord.index);
@@ -343,8 +343,8 @@ std::vector<std::int64_t> rank_inputs(const ParallelPlan& plan, const RankCoord&
       v.insert(v.end(), {q.q_len, q.kv_len, q.prefill ? 1 : 0, q.logits});
     }
     for (std::size_t layer = 0; layer < loads[mb].size(); ++layer) {
-      const MoeLayerLoads& l = loads[mb][layer];
-      if (l.tokens_per_slot.empty()) continue;  // a dense layer
+      if (loads[mb][layer] == nullptr) continue;  // a dense layer
+      const MoeLayerLoads& l = *loads[mb][layer];
       if (alike[mb][layer] != 0) {
         v.push_back(-2);  // the same row and column for every rank: nothing tells ranks apart
         continue;
@@ -445,7 +445,7 @@ StepPlan Lowering::lower(const StepBatch& batch, MoeLoadSource& source) const {
   for (std::int32_t s = 0; s < plan.pp; ++s) {
     const auto [first, end] = layer_ranges[static_cast<std::size_t>(s)];
     // Loads of the stage's MoE layers: [mb][layer - first].
-    std::vector<std::vector<MoeLayerLoads>> loads(mbs);
+    std::vector<std::vector<MoeLayerLoadsPtr>> loads(mbs);
     for (std::size_t mb = 0; mb < mbs; ++mb) {
       loads[mb].resize(static_cast<std::size_t>(end - first));
     }
@@ -463,8 +463,20 @@ StepPlan Lowering::lower(const StepBatch& batch, MoeLoadSource& source) const {
       }
     }
     std::vector<std::vector<char>> alike(mbs);  // [mb][layer - first]
+    const MoeLayerLoads* last = nullptr;        // the source may repeat one loads object
+    bool last_alike = false;
     for (std::size_t mb = 0; mb < mbs; ++mb) {
-      for (const MoeLayerLoads& l : loads[mb]) alike[mb].push_back(every_rank_alike(l) ? 1 : 0);
+      for (const MoeLayerLoadsPtr& l : loads[mb]) {
+        if (l == nullptr) {  // a dense layer
+          alike[mb].push_back(1);
+          continue;
+        }
+        if (l.get() != last) {
+          last = l.get();
+          last_alike = every_rank_alike(*l);
+        }
+        alike[mb].push_back(last_alike ? 1 : 0);
+      }
     }
     // Ranks with equal inputs get equal lists: build each distinct input once.
     std::map<std::vector<std::int64_t>, std::int32_t> built;

@@ -67,6 +67,7 @@
 /// collectives name different communicators).
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -121,15 +122,19 @@ struct MoeLayerLoads {
   std::vector<std::vector<std::int32_t>> dispatch_tokens;
 };
 
+/// Shared, immutable loads: a source may hand the same loads to several layers (the lowering
+/// then compares them once).
+using MoeLayerLoadsPtr = std::shared_ptr<const MoeLayerLoads>;
+
 /// Supplies expert loads to the lowering (a routing sampler, a trace, or expected values).
 class MoeLoadSource {
  public:
   virtual ~MoeLoadSource() = default;
   /// Loads of MoE decoder layer `layer` in micro-batch `micro_batch`, given the tokens each EP
   /// rank feeds into it (size ep; one entry, all the tokens, when ep == 1). Called once per
-  /// (stage, layer, micro-batch) in that order.
-  virtual MoeLayerLoads loads(std::int32_t layer, std::int32_t micro_batch,
-                              std::span<const std::int64_t> tokens_per_ep_rank) = 0;
+  /// (stage, layer, micro-batch) in that order. Never null.
+  virtual MoeLayerLoadsPtr loads(std::int32_t layer, std::int32_t micro_batch,
+                                 std::span<const std::int64_t> tokens_per_ep_rank) = 0;
 };
 
 /// Expected loads under uniform routing and contiguous placement, rounded so totals are exact:
@@ -152,8 +157,8 @@ class ExpectedLoads final : public MoeLoadSource {
  public:
   ExpectedLoads(const MoeSpec& moe, std::int32_t redundant_experts)
       : moe_(moe), redundant_(redundant_experts) {}
-  MoeLayerLoads loads(std::int32_t layer, std::int32_t micro_batch,
-                      std::span<const std::int64_t> tokens_per_ep_rank) override;
+  MoeLayerLoadsPtr loads(std::int32_t layer, std::int32_t micro_batch,
+                         std::span<const std::int64_t> tokens_per_ep_rank) override;
 
  private:
   MoeSpec moe_;

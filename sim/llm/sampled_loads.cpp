@@ -41,10 +41,10 @@ const ExpertPlacement& SampledLoads::placement(std::int64_t moe_layer) const {
   return placements_[placements_.size() == 1 ? 0 : static_cast<std::size_t>(moe_layer)];
 }
 
-MoeLayerLoads SampledLoads::loads(std::int32_t layer, std::int32_t micro_batch,
-                                  std::span<const std::int64_t> tokens_per_ep_rank) {
-  MoeLayerLoads out;
-  loads_into(layer, micro_batch, tokens_per_ep_rank, out);
+MoeLayerLoadsPtr SampledLoads::loads(std::int32_t layer, std::int32_t micro_batch,
+                                     std::span<const std::int64_t> tokens_per_ep_rank) {
+  auto out = std::make_shared<MoeLayerLoads>();
+  loads_into(layer, micro_batch, tokens_per_ep_rank, *out);
   return out;
 }
 

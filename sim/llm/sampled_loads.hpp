@@ -33,8 +33,8 @@ class SampledLoads final : public MoeLoadSource {
   SampledLoads(const ModelSpec& model, const ExpertPopularity& popularity, std::int64_t ep,
                std::int64_t redundant_experts, PlacementKind placement, Rng& rng);
 
-  MoeLayerLoads loads(std::int32_t layer, std::int32_t micro_batch,
-                      std::span<const std::int64_t> tokens_per_ep_rank) override;
+  MoeLayerLoadsPtr loads(std::int32_t layer, std::int32_t micro_batch,
+                         std::span<const std::int64_t> tokens_per_ep_rank) override;
   /// As loads(), into `out`, reusing its storage (the same draws as loads()).
   void loads_into(std::int32_t layer, std::int32_t micro_batch,
                   std::span<const std::int64_t> tokens_per_ep_rank, MoeLayerLoads& out);

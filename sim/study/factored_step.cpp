@@ -35,15 +35,14 @@ class SymmetricLoads final : public llm::MoeLoadSource {
   SymmetricLoads(const llm::MoeSpec& moe, std::int32_t redundant, std::vector<MoeLoadCall>& calls)
       : moe_(moe), redundant_(redundant), calls_(calls) {}
 
-  llm::MoeLayerLoads loads(std::int32_t layer, std::int32_t micro_batch,
-                           std::span<const std::int64_t> tokens_per_ep_rank) override {
+  llm::MoeLayerLoadsPtr loads(std::int32_t layer, std::int32_t micro_batch,
+                              std::span<const std::int64_t> tokens_per_ep_rank) override {
     calls_.push_back({layer, micro_batch, {tokens_per_ep_rank.begin(), tokens_per_ep_rank.end()}});
-    // Every layer of a stage routes the same tokens: answer repeats from the last result.
-    if (!last_tokens_.empty() && std::ranges::equal(last_tokens_, tokens_per_ep_rank)) {
-      return last_;
-    }
+    // Every layer of a stage routes the same tokens: answer repeats with the last result.
+    if (last_ != nullptr && std::ranges::equal(last_tokens_, tokens_per_ep_rank)) return last_;
     last_tokens_.assign(tokens_per_ep_rank.begin(), tokens_per_ep_rank.end());
-    last_ = symmetric_loads(moe_, redundant_, tokens_per_ep_rank);
+    last_ = std::make_shared<const llm::MoeLayerLoads>(
+        symmetric_loads(moe_, redundant_, tokens_per_ep_rank));
     return last_;
   }
 
@@ -52,7 +51,7 @@ class SymmetricLoads final : public llm::MoeLoadSource {
   std::int32_t redundant_;
   std::vector<MoeLoadCall>& calls_;
   std::vector<std::int64_t> last_tokens_;
-  llm::MoeLayerLoads last_;
+  llm::MoeLayerLoadsPtr last_;
 };
 
 /// Op indices of one MoE layer call in the base's representative op list.
