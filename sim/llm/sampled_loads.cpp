@@ -1,6 +1,8 @@
 #include "sim/llm/sampled_loads.hpp"
 
+#include <memory>
 #include <numeric>
+#include <utility>
 
 #include "sim/core/assert.hpp"
 
@@ -18,27 +20,44 @@ ExpertPlacement make_placement(PlacementKind kind, const LayerRouter& router, st
   return eplb_placement(pi, ep, redundant);
 }
 
+/// The model's MoE spec (asserted present).
+const MoeSpec& moe_of(const ModelSpec& model) {
+  MOESIM_ASSERT(model.moe.has_value(), "sampled loads need an MoE model");
+  return *model.moe;
+}
+
 }  // namespace
+
+RoutingTables::RoutingTables(const ModelSpec& model, const ExpertPopularity& popularity,
+                             std::int64_t ep, std::int64_t redundant_experts,
+                             PlacementKind placement)
+    : router(popularity, RoutingShape::of(moe_of(model))) {
+  std::int32_t next = 0;
+  for (const auto& layer : model.layers) moe_index.push_back(layer.moe ? next++ : -1);
+  const std::int64_t distinct = popularity.same_for_all_layers() ? 1 : router.num_moe_layers();
+  placements.reserve(static_cast<std::size_t>(distinct));
+  dispatch.reserve(static_cast<std::size_t>(distinct));
+  for (std::int64_t l = 0; l < distinct; ++l) {
+    placements.push_back(make_placement(placement, router.layer(l), ep, redundant_experts));
+    dispatch.emplace_back(router.layer(l), placements.back());
+  }
+}
+
+const ExpertPlacement& RoutingTables::placement(std::int64_t moe_layer) const {
+  return placements[placements.size() == 1 ? 0 : static_cast<std::size_t>(moe_layer)];
+}
 
 SampledLoads::SampledLoads(const ModelSpec& model, const ExpertPopularity& popularity,
                            std::int64_t ep, std::int64_t redundant_experts, PlacementKind placement,
                            Rng& rng)
-    : router_(popularity, RoutingShape::of(*model.moe)), rng_(rng) {
-  MOESIM_ASSERT(model.moe.has_value(), "sampled loads need an MoE model");
-  std::int32_t next = 0;
-  for (const auto& layer : model.layers) moe_index_.push_back(layer.moe ? next++ : -1);
-  const std::int64_t distinct = popularity.same_for_all_layers() ? 1 : router_.num_moe_layers();
-  placements_.reserve(static_cast<std::size_t>(distinct));
-  dispatch_.reserve(static_cast<std::size_t>(distinct));
-  for (std::int64_t l = 0; l < distinct; ++l) {
-    placements_.push_back(make_placement(placement, router_.layer(l), ep, redundant_experts));
-    dispatch_.emplace_back(router_.layer(l), placements_.back());
-  }
-  expert_loads_.resize(static_cast<std::size_t>(router_.shape().num_experts));
-}
+    : SampledLoads(std::make_shared<const RoutingTables>(model, popularity, ep, redundant_experts,
+                                                         placement),
+                   rng) {}
 
-const ExpertPlacement& SampledLoads::placement(std::int64_t moe_layer) const {
-  return placements_[placements_.size() == 1 ? 0 : static_cast<std::size_t>(moe_layer)];
+SampledLoads::SampledLoads(std::shared_ptr<const RoutingTables> tables, Rng& rng)
+    : tables_(std::move(tables)), rng_(rng) {
+  MOESIM_ASSERT(tables_ != nullptr, "SampledLoads needs routing tables");
+  expert_loads_.resize(static_cast<std::size_t>(tables_->router.shape().num_experts));
 }
 
 MoeLayerLoadsPtr SampledLoads::loads(std::int32_t layer, std::int32_t micro_batch,
@@ -51,13 +70,14 @@ MoeLayerLoadsPtr SampledLoads::loads(std::int32_t layer, std::int32_t micro_batc
 void SampledLoads::loads_into(std::int32_t layer, std::int32_t /*micro_batch*/,
                               std::span<const std::int64_t> tokens_per_ep_rank,
                               MoeLayerLoads& out) {
-  const std::int32_t moe_layer = moe_index_[static_cast<std::size_t>(layer)];
+  const RoutingTables& t = *tables_;
+  const std::int32_t moe_layer = t.moe_index[static_cast<std::size_t>(layer)];
   MOESIM_ASSERT(moe_layer >= 0, "loads requested for a dense layer");
-  const std::size_t which = placements_.size() == 1 ? 0 : static_cast<std::size_t>(moe_layer);
-  const ExpertPlacement& place = placements_[which];
+  const std::size_t which = t.placements.size() == 1 ? 0 : static_cast<std::size_t>(moe_layer);
+  const ExpertPlacement& place = t.placements[which];
   const std::int64_t tokens =
       std::accumulate(tokens_per_ep_rank.begin(), tokens_per_ep_rank.end(), std::int64_t{0});
-  router_.layer(moe_layer).sample(tokens, rng_, expert_loads_, scratch_);
+  t.router.layer(moe_layer).sample(tokens, rng_, expert_loads_, scratch_);
   compute_rank_loads(place, expert_loads_, rank_loads_);
   last_imbalance_ = tokens > 0 ? rank_loads_.imbalance() : 1.0;
 
@@ -72,7 +92,7 @@ void SampledLoads::loads_into(std::int32_t layer, std::int32_t /*micro_batch*/,
   }
   MOESIM_ASSERT(tokens_per_ep_rank.size() == ranks, "one token count per EP rank");
   if (ranks > 1) {
-    dispatch_[which].sample(tokens_per_ep_rank, rank_loads_, rng_, counts_);
+    t.dispatch[which].sample(tokens_per_ep_rank, rank_loads_, rng_, counts_);
     out.dispatch_tokens.resize(ranks);
     for (std::size_t s = 0; s < ranks; ++s) {
       out.dispatch_tokens[s].resize(ranks);

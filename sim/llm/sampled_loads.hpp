@@ -7,6 +7,7 @@
 /// distinct tokens each rank dispatches to each other rank.
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -24,14 +25,32 @@ enum class PlacementKind : std::uint8_t {
   kEplb,        ///< EPLB-style: replicas of hot experts, balanced packing (per MoE layer)
 };
 
+/// What a sampler draws from, fixed for a deployment: the router of every MoE layer, the
+/// expert placements and the dispatch models. Built once (EPLB placement and the routing
+/// designs cost milliseconds) and shared by every draw.
+struct RoutingTables {
+  /// `ep` ranks with `redundant_experts` extra slots in total; `model` must be MoE. EPLB
+  /// placement uses the popularity's inclusion probabilities as the observed loads.
+  RoutingTables(const ModelSpec& model, const ExpertPopularity& popularity, std::int64_t ep,
+                std::int64_t redundant_experts, PlacementKind placement);
+
+  std::vector<std::int32_t> moe_index;  ///< decoder layer -> MoE layer index, -1 if dense
+  Router router;
+  std::vector<ExpertPlacement> placements;  ///< one per MoE layer (or one shared)
+  std::vector<DispatchModel> dispatch;      ///< one per placement
+  /// The placement of MoE layer `moe_layer`.
+  const ExpertPlacement& placement(std::int64_t moe_layer) const;
+};
+
 /// Samples per-layer MoE loads for the lowering. Holds a reference to `rng`, which must outlive
 /// it; draws are deterministic for a given Rng state.
 class SampledLoads final : public MoeLoadSource {
  public:
-  /// `ep` ranks with `redundant_experts` extra slots in total; `model` must be MoE. EPLB
-  /// placement uses the popularity's inclusion probabilities as the observed loads.
+  /// Builds its own tables (see RoutingTables).
   SampledLoads(const ModelSpec& model, const ExpertPopularity& popularity, std::int64_t ep,
                std::int64_t redundant_experts, PlacementKind placement, Rng& rng);
+  /// Draws from shared tables (non-null).
+  SampledLoads(std::shared_ptr<const RoutingTables> tables, Rng& rng);
 
   MoeLayerLoadsPtr loads(std::int32_t layer, std::int32_t micro_batch,
                          std::span<const std::int64_t> tokens_per_ep_rank) override;
@@ -42,13 +61,12 @@ class SampledLoads final : public MoeLoadSource {
   /// max / mean of the per-rank routed token-expert assignments of the last sampled layer.
   double last_imbalance() const { return last_imbalance_; }
   /// The placement of MoE layer `moe_layer`.
-  const ExpertPlacement& placement(std::int64_t moe_layer) const;
+  const ExpertPlacement& placement(std::int64_t moe_layer) const {
+    return tables_->placement(moe_layer);
+  }
 
  private:
-  std::vector<std::int32_t> moe_index_;  ///< decoder layer -> MoE layer index, -1 if dense
-  Router router_;
-  std::vector<ExpertPlacement> placements_;  ///< one per MoE layer (or one shared)
-  std::vector<DispatchModel> dispatch_;      ///< one per placement
+  std::shared_ptr<const RoutingTables> tables_;
   Rng& rng_;
   RoutingScratch scratch_;
   std::vector<std::int64_t> expert_loads_;

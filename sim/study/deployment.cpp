@@ -39,6 +39,10 @@ std::unique_ptr<Deployment> make_deployment(const config::Catalog& catalog, llm:
                                                        d->model.num_moe_layers())
                                : llm::ExpertPopularity::uniform(d->model.moe->num_experts,
                                                                 d->model.num_moe_layers());
+    d->routing = std::make_shared<const llm::RoutingTables>(
+        d->model, *d->popularity, d->plan.ep, d->plan.redundant_experts,
+        d->plan.redundant_experts > 0 ? llm::PlacementKind::kEplb
+                                      : llm::PlacementKind::kContiguous);
   }
   cost::ComputeModelRegistry registry;
   cost::register_builtin(registry);

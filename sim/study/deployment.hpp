@@ -17,6 +17,7 @@
 #include "sim/llm/model.hpp"
 #include "sim/llm/parallel_plan.hpp"
 #include "sim/llm/precision.hpp"
+#include "sim/llm/sampled_loads.hpp"
 #include "sim/study/network_context.hpp"
 
 namespace moesim::study {
@@ -32,6 +33,9 @@ struct Deployment {
   std::unique_ptr<llm::Lowering> lowering;
   /// Expert popularity (uniform routing); set for MoE models only.
   std::optional<llm::ExpertPopularity> popularity;
+  /// Routers, placements (EPLB when the plan has redundant experts, else contiguous) and
+  /// dispatch models of the MoE layers under this plan; set for MoE models only.
+  std::shared_ptr<const llm::RoutingTables> routing;
   std::unique_ptr<cost::ComputeModel> compute;  ///< the roofline model with catalog efficiencies
   std::unique_ptr<NetworkContext> network;
 };

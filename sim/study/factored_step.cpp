@@ -100,10 +100,7 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
       llm::payload_bytes_per_token(d.model.hidden_size, precision.dispatch);
   const Bytes payload_combine =
       llm::payload_bytes_per_token(d.model.hidden_size, precision.combine);
-  llm::SampledLoads sampler(
-      d.model, *d.popularity, d.plan.ep, d.plan.redundant_experts,
-      d.plan.redundant_experts > 0 ? llm::PlacementKind::kEplb : llm::PlacementKind::kContiguous,
-      rng);
+  llm::SampledLoads sampler(d.routing, rng);
 
   StepCorrections out;
   out.calls.reserve(calls.size());

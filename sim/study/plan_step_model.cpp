@@ -194,10 +194,7 @@ PlanStepModel::Entry PlanStepModel::price_exact(const llm::StepBatch& batch, Rng
   const Deployment& d = *deployment_;
   llm::StepPlan plan;
   if (d.model.moe) {
-    llm::SampledLoads loads(
-        d.model, *d.popularity, d.plan.ep, d.plan.redundant_experts,
-        d.plan.redundant_experts > 0 ? llm::PlacementKind::kEplb : llm::PlacementKind::kContiguous,
-        rng);
+    llm::SampledLoads loads(d.routing, rng);
     plan = d.lowering->lower(batch, loads);
   } else {
     plan = d.lowering->lower(batch);
