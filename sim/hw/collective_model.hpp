@@ -108,6 +108,9 @@ CollectiveCost reduce_scatter_ring(const SwitchedDomain& domain, Bytes total_siz
 /// rank d (entries >= 0; size p * p). alpha + (hottest port, hotter direction, diagonal
 /// excluded) / B.
 CollectiveCost all_to_all_v(const SwitchedDomain& domain, std::span<const Bytes> bytes);
+/// The same from the bytes of the hottest port in its hotter direction (diagonal excluded),
+/// when the caller has summed the matrix already.
+CollectiveCost all_to_all_v_hottest(const SwitchedDomain& domain, Bytes hottest);
 /// One point-to-point transfer of `size` bytes between two ranks of the domain: alpha + size / B.
 CollectiveCost send_recv(const SwitchedDomain& domain, Bytes size);
 

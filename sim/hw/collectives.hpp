@@ -142,6 +142,9 @@ class Collectives {
   /// The latency term of (op, algorithm, protocol) over `group` (see the file comment).
   Duration latency(CollectiveOp op, Algorithm algorithm, Protocol protocol,
                    std::span<const int> group) const;
+  /// The same for a group of `ranks` GPUs spanning `domains` NVLink domains.
+  Duration latency(CollectiveOp op, Algorithm algorithm, Protocol protocol, int ranks,
+                   int domains) const;
 
   /// Whether `algorithm` can run `op` over `group` on this cluster (NVLS: AllReduce in one
   /// NVLink domain with NVLink SHARP; tree: AllReduce; direct: AllToAllV and SendRecv; ring:
@@ -152,11 +155,18 @@ class Collectives {
   NetworkModel& model() { return model_; }
 
  private:
+  /// What all_to_all_v learnt of its matrix in its one pass over it.
+  struct MatrixSums {
+    bool any_bytes = false;  ///< some entry off the diagonal is > 0
+    Bytes hottest{};         ///< largest off-diagonal row or column sum
+  };
   CollectiveResult price(CollectiveOp op, std::span<const int> group, Bytes size,
-                         std::span<const Bytes> matrix, const CollectiveOptions& options);
+                         std::span<const Bytes> matrix, const CollectiveOptions& options,
+                         const MatrixSums* sums = nullptr);
   double transfer_seconds(CollectiveOp op, Algorithm algorithm, std::span<const int> group,
                           Bytes size, std::span<const Bytes> matrix,
-                          const CollectiveOptions& options, Pricing pricing);
+                          const CollectiveOptions& options, Pricing pricing,
+                          const MatrixSums* sums);
   template <class Sink>
   void route_transfer(int src, int dst, CrossDomainRouting routing, Sink&& sink) const;
   int domain_count(std::span<const int> group) const;
@@ -178,6 +188,7 @@ class Collectives {
   FlowBatch batch_;
   BatchTiming timing_;
   std::vector<Bytes> uniform_;
+  std::vector<std::int64_t> received_;  // scratch for all_to_all_v's column sums
 };
 
 /// The op named `name`: "allreduce", "allgather", "reducescatter", "alltoall" or "alltoallv",

@@ -67,9 +67,7 @@ MoeLayerLoadsPtr SampledLoads::loads(std::int32_t layer, std::int32_t micro_batc
   return out;
 }
 
-void SampledLoads::loads_into(std::int32_t layer, std::int32_t /*micro_batch*/,
-                              std::span<const std::int64_t> tokens_per_ep_rank,
-                              MoeLayerLoads& out) {
+void SampledLoads::sample(std::int32_t layer, std::span<const std::int64_t> tokens_per_ep_rank) {
   const RoutingTables& t = *tables_;
   const std::int32_t moe_layer = t.moe_index[static_cast<std::size_t>(layer)];
   MOESIM_ASSERT(moe_layer >= 0, "loads requested for a dense layer");
@@ -80,9 +78,23 @@ void SampledLoads::loads_into(std::int32_t layer, std::int32_t /*micro_batch*/,
   t.router.layer(moe_layer).sample(tokens, rng_, expert_loads_, scratch_);
   compute_rank_loads(place, expert_loads_, rank_loads_);
   last_imbalance_ = tokens > 0 ? rank_loads_.imbalance() : 1.0;
+  MOESIM_ASSERT(tokens_per_ep_rank.size() == static_cast<std::size_t>(place.num_ranks()),
+                "one token count per EP rank");
+  if (place.num_ranks() > 1) {
+    t.dispatch[which].sample(tokens_per_ep_rank, rank_loads_, rng_, counts_);
+  } else {
+    // One EP rank (experts tensor-sharded): every token stays local, as expected_loads gives.
+    counts_.num_ranks = 1;
+    counts_.tokens.assign(1, tokens);
+  }
+}
 
-  const auto ranks = static_cast<std::size_t>(place.num_ranks());
-  const auto slots = static_cast<std::size_t>(place.slots_per_rank());
+void SampledLoads::loads_into(std::int32_t layer, std::int32_t /*micro_batch*/,
+                              std::span<const std::int64_t> tokens_per_ep_rank,
+                              MoeLayerLoads& out) {
+  sample(layer, tokens_per_ep_rank);
+  const auto ranks = static_cast<std::size_t>(counts_.num_ranks);
+  const auto slots = rank_loads_.slot_tokens.size() / ranks;
   out.tokens_per_slot.resize(ranks);
   for (std::size_t r = 0; r < ranks; ++r) {
     out.tokens_per_slot[r].resize(slots);
@@ -90,20 +102,12 @@ void SampledLoads::loads_into(std::int32_t layer, std::int32_t /*micro_batch*/,
       out.tokens_per_slot[r][j] = static_cast<std::int32_t>(rank_loads_.slot_tokens[r * slots + j]);
     }
   }
-  MOESIM_ASSERT(tokens_per_ep_rank.size() == ranks, "one token count per EP rank");
-  if (ranks > 1) {
-    t.dispatch[which].sample(tokens_per_ep_rank, rank_loads_, rng_, counts_);
-    out.dispatch_tokens.resize(ranks);
-    for (std::size_t s = 0; s < ranks; ++s) {
-      out.dispatch_tokens[s].resize(ranks);
-      for (std::size_t d = 0; d < ranks; ++d) {
-        out.dispatch_tokens[s][d] = static_cast<std::int32_t>(
-            counts_.at(static_cast<std::int64_t>(s), static_cast<std::int64_t>(d)));
-      }
+  out.dispatch_tokens.resize(ranks);
+  for (std::size_t s = 0; s < ranks; ++s) {
+    out.dispatch_tokens[s].resize(ranks);
+    for (std::size_t d = 0; d < ranks; ++d) {
+      out.dispatch_tokens[s][d] = static_cast<std::int32_t>(counts_.tokens[s * ranks + d]);
     }
-  } else {
-    // One EP rank (experts tensor-sharded): every token stays local, as expected_loads gives.
-    out.dispatch_tokens.assign(1, std::vector<std::int32_t>(1, static_cast<std::int32_t>(tokens)));
   }
 }
 

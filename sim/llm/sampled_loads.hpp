@@ -57,6 +57,12 @@ class SampledLoads final : public MoeLoadSource {
   /// As loads(), into `out`, reusing its storage (the same draws as loads()).
   void loads_into(std::int32_t layer, std::int32_t micro_batch,
                   std::span<const std::int64_t> tokens_per_ep_rank, MoeLayerLoads& out);
+  /// The same draws as loads_into(), left in the sampler (no copy): rank_loads().slot_tokens
+  /// holds rank r's slot j at r * slots_per_rank + j, dispatch() the tokens from each EP rank
+  /// to each (row = source); valid until the next draw.
+  void sample(std::int32_t layer, std::span<const std::int64_t> tokens_per_ep_rank);
+  const RankLoads& rank_loads() const { return rank_loads_; }
+  const DispatchCounts& dispatch() const { return counts_; }
 
   /// max / mean of the per-rank routed token-expert assignments of the last sampled layer.
   double last_imbalance() const { return last_imbalance_; }

@@ -107,7 +107,6 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
   std::vector<Bytes> matrix;
   std::vector<std::int64_t> reference_tokens;
   llm::MoeLayerLoads reference;
-  llm::MoeLayerLoads real;      // the sampled loads of the current call (storage reused)
   Duration reference_comm{-1};  // dispatch + combine of the reference, once per token count
   for (const MoeLoadCall& call : calls) {
     const CallOps& at = index.at({call.layer, call.micro_batch});
@@ -119,7 +118,9 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
       reference = symmetric_loads(*d.model.moe, d.plan.redundant_experts, reference_tokens);
       reference_comm = Duration{-1};
     }
-    sampler.loads_into(call.layer, call.micro_batch, call.tokens_per_ep_rank, real);
+    sampler.sample(call.layer, call.tokens_per_ep_rank);
+    const llm::RankLoads& real = sampler.rank_loads();
+    const llm::DispatchCounts& dispatch = sampler.dispatch();
     llm::Op gate_up = list.ops[static_cast<std::size_t>(at.gate_up)];
     llm::Op down = list.ops[static_cast<std::size_t>(at.down)];
     auto& gate_up_body = std::get<llm::GroupedGemmOp>(gate_up.body);
@@ -130,9 +131,9 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
     llm::Op act = act_shape;
     auto& act_scaled = std::get<llm::MemoryOp>(act.body);
     const std::int64_t shape_rows = gate_up_body.total_tokens();
-    auto experts_time = [&](const std::vector<std::int32_t>& slots, cost::Bound* bound) {
-      gate_up_body.tokens_per_expert = slots;
-      down_body.tokens_per_expert = slots;
+    auto experts_time = [&](auto slots, cost::Bound* bound) {
+      gate_up_body.tokens_per_expert.assign(slots.begin(), slots.end());
+      down_body.tokens_per_expert.assign(slots.begin(), slots.end());
       const cost::OpCost gu = d.compute->price(gate_up);
       const cost::OpCost dn = d.compute->price(down);
       const std::int64_t rows = gate_up_body.total_tokens();
@@ -145,17 +146,21 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
       if (bound != nullptr) *bound = gu.bound;
       return gu.time + d.compute->price(act).time + dn.time;
     };
-    const Duration base_experts = experts_time(reference.tokens_per_slot.front(), nullptr);
+    const Duration base_experts =
+        experts_time(std::span<const std::int32_t>(reference.tokens_per_slot.front()), nullptr);
 
     MoeCallCorrection c;
     c.layer = call.layer;
     c.micro_batch = call.micro_batch;
     Duration sum{};
     Duration slowest{-1};
-    const std::size_t ep = real.tokens_per_slot.size();
+    const auto ep = static_cast<std::size_t>(dispatch.num_ranks);
+    const std::size_t slots_per_rank = real.slot_tokens.size() / ep;
     for (std::size_t r = 0; r < ep; ++r) {
       cost::Bound bound = cost::Bound::kMemory;
-      const Duration t = experts_time(real.tokens_per_slot[r], &bound);
+      const Duration t = experts_time(std::span<const std::int64_t>(real.slot_tokens)
+                                          .subspan(r * slots_per_rank, slots_per_rank),
+                                      &bound);
       if (out.rank_excess.size() < ep) out.rank_excess.resize(ep);
       out.rank_excess[r] += t - base_experts;
       sum += t;
@@ -174,22 +179,26 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
     const std::vector<int>& members = base.plan.groups[static_cast<std::size_t>(coll.group)].ranks;
     MOESIM_ASSERT(members.size() == ep, "the EP group has one member per EP rank");
     c.slowest_rank = members[static_cast<std::size_t>(c.slowest_rank)];
-    auto all_to_all = [&](const llm::MoeLayerLoads& loads, Bytes payload, bool transpose) {
+    // Tokens from EP rank a to EP rank b: token(a, b); combine sends the results back.
+    auto all_to_all = [&](auto token, Bytes payload, bool transpose) {
       matrix.resize(ep * ep);  // every entry is written below
       for (std::size_t a = 0; a < ep; ++a) {
+        Bytes* row = matrix.data() + a * ep;
         for (std::size_t b = 0; b < ep; ++b) {
-          const std::int32_t n =
-              transpose ? loads.dispatch_tokens[b][a] : loads.dispatch_tokens[a][b];
-          matrix[a * ep + b] = payload * std::int64_t{n};
+          row[b] = payload * std::int64_t{transpose ? token(b, a) : token(a, b)};
         }
       }
       return network.collective(llm::CollectiveKind::kAllToAllV, members, Bytes{0}, matrix);
     };
-    c.dispatch = all_to_all(real, payload_dispatch, false);
-    c.combine = all_to_all(real, payload_combine, true);
+    auto sampled = [&](std::size_t a, std::size_t b) { return dispatch.tokens[a * ep + b]; };
+    c.dispatch = all_to_all(sampled, payload_dispatch, false);
+    c.combine = all_to_all(sampled, payload_combine, true);
     if (reference_comm < Duration{0}) {
-      reference_comm = all_to_all(reference, payload_dispatch, false) +
-                       all_to_all(reference, payload_combine, true);
+      auto expected = [&](std::size_t a, std::size_t b) {
+        return std::int64_t{reference.dispatch_tokens[a][b]};
+      };
+      reference_comm = all_to_all(expected, payload_dispatch, false) +
+                       all_to_all(expected, payload_combine, true);
     }
     c.comm_excess = c.dispatch + c.combine - reference_comm;
     out.calls.push_back(c);

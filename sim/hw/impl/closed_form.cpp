@@ -136,8 +136,13 @@ CollectiveCost all_to_all_v(const SwitchedDomain& d, std::span<const Bytes> byte
     MOESIM_ASSERT(in >= 0, "AllToAllV byte counts must be >= 0");
     hottest = std::max(hottest, in);
   }
-  if (hottest == 0) return {};
-  return cost(d, 1, 1.0, 1.0, Bytes{hottest});
+  return all_to_all_v_hottest(d, Bytes{hottest});
+}
+
+CollectiveCost all_to_all_v_hottest(const SwitchedDomain& d, Bytes hottest) {
+  validate(d, hottest);
+  if (hottest == Bytes{0}) return {};
+  return cost(d, 1, 1.0, 1.0, hottest);
 }
 
 CollectiveCost send_recv(const SwitchedDomain& d, Bytes size) {

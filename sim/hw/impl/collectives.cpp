@@ -19,13 +19,16 @@ namespace {
 
 constexpr std::array<Protocol, 3> kProtocols = {Protocol::kLL, Protocol::kLL128, Protocol::kSimple};
 
-std::vector<Algorithm> algorithms_for(CollectiveOp op) {
+std::span<const Algorithm> algorithms_for(CollectiveOp op) {
+  static constexpr Algorithm kAllReduce[] = {Algorithm::kRing, Algorithm::kTree, Algorithm::kNvls};
+  static constexpr Algorithm kRingOnly[] = {Algorithm::kRing};
+  static constexpr Algorithm kDirect[] = {Algorithm::kDirect};
   switch (op) {
-    case CollectiveOp::kAllReduce: return {Algorithm::kRing, Algorithm::kTree, Algorithm::kNvls};
+    case CollectiveOp::kAllReduce: return kAllReduce;
     case CollectiveOp::kAllGather:
-    case CollectiveOp::kReduceScatter: return {Algorithm::kRing};
+    case CollectiveOp::kReduceScatter: return kRingOnly;
     case CollectiveOp::kAllToAllV:
-    case CollectiveOp::kSendRecv: return {Algorithm::kDirect};
+    case CollectiveOp::kSendRecv: return kDirect;
   }
   return {};
 }
@@ -115,7 +118,7 @@ int Collectives::domain_count(std::span<const int> group) const {
 
 bool Collectives::available(CollectiveOp op, Algorithm algorithm,
                             std::span<const int> group) const {
-  const std::vector<Algorithm> algs = algorithms_for(op);
+  const std::span<const Algorithm> algs = algorithms_for(op);
   if (std::find(algs.begin(), algs.end(), algorithm) == algs.end()) return false;
   if (algorithm != Algorithm::kNvls) return true;
   return cluster_.system.nvlink_switch.nvlink_sharp && cluster_.system.domain_size > 1 &&
@@ -124,8 +127,11 @@ bool Collectives::available(CollectiveOp op, Algorithm algorithm,
 
 Duration Collectives::latency(CollectiveOp op, Algorithm algorithm, Protocol protocol,
                               std::span<const int> group) const {
-  const int p = static_cast<int>(group.size());
-  const int d = domain_count(group);
+  return latency(op, algorithm, protocol, static_cast<int>(group.size()), domain_count(group));
+}
+
+Duration Collectives::latency(CollectiveOp op, Algorithm algorithm, Protocol protocol, int p,
+                              int d) const {
   const Duration base = network_.base(algorithm, protocol);
   auto steps = [&](int intra, int inter) {
     Duration t = base;
@@ -298,21 +304,34 @@ CollectiveResult Collectives::all_to_all_v(std::span<const int> group, std::span
     throw ConfigError({}, "collective.matrix", std::to_string(p * p) + " entries (ranks x ranks)",
                       std::to_string(bytes.size()));
   }
+  // One row-major pass: row sums (the size for algbw includes the diagonal), off-diagonal row
+  // and column sums (what each port sends and receives), and the smallest entry.
   std::int64_t largest_row = 0;
   std::int64_t smallest = 0;
+  std::int64_t hottest = 0;
+  std::int64_t off_diagonal = 0;
+  received_.assign(p, 0);
   for (std::size_t s = 0; s < p; ++s) {
-    std::int64_t row = 0;
+    const Bytes* row = bytes.data() + s * p;
+    std::int64_t sum = 0;
     for (std::size_t d = 0; d < p; ++d) {
-      const std::int64_t b = bytes[s * p + d].base();
-      row += b;
+      const std::int64_t b = row[d].base();
+      sum += b;
+      received_[d] += b;
       smallest = std::min(smallest, b);  // branch-free, so the loop vectorizes
     }
-    largest_row = std::max(largest_row, row);
+    largest_row = std::max(largest_row, sum);
+    const std::int64_t self = row[s].base();
+    received_[s] -= self;
+    hottest = std::max(hottest, sum - self);
+    off_diagonal += sum - self;
   }
   if (smallest < 0) {
     throw ConfigError({}, "collective.matrix", "byte counts >= 0", std::to_string(smallest));
   }
-  return price(CollectiveOp::kAllToAllV, group, Bytes{largest_row}, bytes, options);
+  for (const std::int64_t in : received_) hottest = std::max(hottest, in);
+  const MatrixSums sums{off_diagonal > 0, Bytes{hottest}};
+  return price(CollectiveOp::kAllToAllV, group, Bytes{largest_row}, bytes, options, &sums);
 }
 
 CollectiveResult Collectives::send_recv(int src, int dst, Bytes size,
@@ -324,16 +343,21 @@ CollectiveResult Collectives::send_recv(int src, int dst, Bytes size,
 double Collectives::transfer_seconds(CollectiveOp op, Algorithm algorithm,
                                      std::span<const int> group, Bytes size,
                                      std::span<const Bytes> matrix,
-                                     const CollectiveOptions& options, Pricing pricing) {
+                                     const CollectiveOptions& options, Pricing pricing,
+                                     const MatrixSums* sums) {
   const int p = static_cast<int>(group.size());
   const double nvls =
       algorithm == Algorithm::kNvls ? network_.nvls_efficiency_for(cluster_.system.gpu.arch) : 1.0;
   if (pricing == Pricing::kClosedForm) {
     const SwitchedDomain dom{p, port_bandwidth_[static_cast<std::size_t>(group.front())] * nvls,
                              Duration::zero()};
-    const CollectiveCost c = op == CollectiveOp::kAllToAllV
-                                 ? hw::all_to_all_v(dom, matrix)
-                                 : collective_cost(op, algorithm, dom, size);
+    CollectiveCost c;
+    if (op != CollectiveOp::kAllToAllV) {
+      c = collective_cost(op, algorithm, dom, size);
+    } else {
+      c = sums != nullptr ? all_to_all_v_hottest(dom, sums->hottest)
+                          : hw::all_to_all_v(dom, matrix);
+    }
     return to_seconds(c.transfer);
   }
   if (pricing == Pricing::kLinkLoad && op == CollectiveOp::kAllToAllV) {
@@ -367,8 +391,8 @@ double Collectives::transfer_seconds(CollectiveOp op, Algorithm algorithm,
 }
 
 CollectiveResult Collectives::price(CollectiveOp op, std::span<const int> group, Bytes size,
-                                    std::span<const Bytes> matrix,
-                                    const CollectiveOptions& options) {
+                                    std::span<const Bytes> matrix, const CollectiveOptions& options,
+                                    const MatrixSums* sums) {
   check_group(group, op == CollectiveOp::kSendRecv ? 2 : 1);
   if (op == CollectiveOp::kSendRecv && group.size() != 2) {
     throw ConfigError({}, "collective.group", "2 ranks for sendrecv", std::to_string(group.size()));
@@ -382,24 +406,30 @@ CollectiveResult Collectives::price(CollectiveOp op, std::span<const int> group,
   best.ranks = p;
   best.size = size;
 
-  std::vector<Algorithm> algorithms;
+  std::array<Algorithm, 3> candidates{};
+  std::size_t count = 0;
   if (options.algorithm) {
     if (!available(op, *options.algorithm, group)) {
       throw ConfigError({}, "collective.algorithm",
                         "an algorithm available for " + std::string{to_string(op)} + " here",
                         std::string{to_string(*options.algorithm)});
     }
-    algorithms.push_back(*options.algorithm);
+    candidates[count++] = *options.algorithm;
   } else {
     for (const Algorithm a : algorithms_for(op)) {
-      if (available(op, a, group)) algorithms.push_back(a);
+      MOESIM_ASSERT(count < candidates.size(), "at most three algorithms per collective");
+      if (available(op, a, group)) candidates[count++] = a;
     }
   }
+  MOESIM_ASSERT(count > 0, "every collective has an algorithm");
+  const std::span<const Algorithm> algorithms(candidates.data(), count);
   best.algorithm = algorithms.front();
   if (options.protocol) best.protocol = *options.protocol;
 
   bool any_bytes = size > Bytes{0};
-  if (op == CollectiveOp::kAllToAllV) {
+  if (sums != nullptr) {
+    any_bytes = sums->any_bytes;
+  } else if (op == CollectiveOp::kAllToAllV) {
     any_bytes = false;
     for (std::size_t s = 0; s < group.size() && !any_bytes; ++s) {
       for (std::size_t d = 0; d < group.size(); ++d) {
@@ -407,7 +437,8 @@ CollectiveResult Collectives::price(CollectiveOp op, std::span<const int> group,
       }
     }
   }
-  const bool one_domain = domain_count(group) == 1;
+  const int domains = domain_count(group);
+  const bool one_domain = domains == 1;
   Pricing pricing = Pricing::kLinkLoad;
   if (options.flow_model) {
     pricing = Pricing::kFlowModel;
@@ -420,11 +451,11 @@ CollectiveResult Collectives::price(CollectiveOp op, std::span<const int> group,
 
   bool found = false;
   for (const Algorithm a : algorithms) {
-    const double seconds = transfer_seconds(op, a, group, size, matrix, options, pricing);
+    const double seconds = transfer_seconds(op, a, group, size, matrix, options, pricing, sums);
     for (const Protocol pr : kProtocols) {
       if (options.protocol && *options.protocol != pr) continue;
       if (!network_.supports(a, pr)) continue;
-      const Duration lat = latency(op, a, pr, group);
+      const Duration lat = latency(op, a, pr, p, domains);
       const Duration transfer = ceil_duration(seconds / network_.fraction(pr));
       const Duration time = lat + transfer;
       if (!found || time < best.time) {
