@@ -136,10 +136,20 @@ using PresetResolver = std::function<ConfigNode(const ConfigNode& name)>;
 /// The result takes node's key path; anything else is a ConfigError at `node`.
 ConfigNode resolve_preset(const ConfigNode& node, const PresetResolver& resolve);
 
-/// Applies one command-line setting "a.b.c=value" (value parsed as YAML) to `root`; the key path
-/// must already exist, and may index sequences ("links[1].count=4"). `label` names the origin
-/// in errors and in the new value's location (e.g. "--set"), at line 1 and the column within
-/// `assignment`. An unknown segment is a ConfigError with a did-you-mean. `root` is unchanged.
-ConfigNode with_setting(const ConfigNode& root, std::string_view assignment, std::string label);
+/// What with_setting does with a map key that the document does not hold.
+enum class MissingKeys {
+  kError,  ///< a ConfigError with a did-you-mean (the reader accepts any key it finds)
+  kAdd,    ///< add it, with maps for absent parents; for readers that check every map's keys
+           ///< (check_keys) and so report a misspelt added key, located at the setting
+};
+
+/// Applies one command-line setting "a.b.c=value" (value parsed as YAML) to `root`; the path
+/// may index sequences ("links[1].count=4"). With MissingKeys::kError every segment must already
+/// exist; with kAdd an absent map key is added (an index must always exist). `label` names the
+/// origin in errors and in the new value's location (e.g. "--set"), at line 1 and the column
+/// within `assignment`. An unknown segment is a ConfigError with a did-you-mean. `root` is
+/// unchanged.
+ConfigNode with_setting(const ConfigNode& root, std::string_view assignment, std::string label,
+                        MissingKeys missing = MissingKeys::kError);
 
 }  // namespace moesim::config

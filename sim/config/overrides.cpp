@@ -86,7 +86,7 @@ std::vector<Step> split_key_path(std::string_view key, const std::string& label,
 
 /// `at` (reached by `path`) with the value at steps[k..] replaced by `value`.
 NodePtr replace(const NodePtr& at, const std::string& path, std::span<const Step> steps,
-                const NodePtr& value, const std::string& label) {
+                const NodePtr& value, const std::string& label, MissingKeys missing) {
   if (steps.empty()) return value;
   const Step& s = steps.front();
   const ConfigNode here(at, path);
@@ -99,12 +99,22 @@ NodePtr replace(const NodePtr& at, const std::string& path, std::span<const Step
     }
     auto it = std::find_if(out->entries.begin(), out->entries.end(),
                            [&](const detail::MapEntry& e) { return e.key == s.key; });
+    if (it == out->entries.end() && missing == MissingKeys::kAdd) {
+      const SourceLocation where{label, 1, s.column};
+      auto empty_map = std::make_shared<Node>();
+      empty_map->kind = ConfigNode::Kind::kMap;
+      empty_map->location = where;
+      out->entries.push_back({s.key, where, nullptr});
+      out->entries.back().value =
+          replace(empty_map, child, steps.subspan(1), value, label, missing);
+      return out;
+    }
     if (it == out->entries.end()) {
       const std::vector<std::string> keys = keys_of(*at);
       throw ConfigError({label, 1, s.column}, child, "one of the keys: " + detail::join_names(keys),
                         "unknown key '" + s.key + "'", closest_match(s.key, keys));
     }
-    it->value = replace(it->value, child, steps.subspan(1), value, label);
+    it->value = replace(it->value, child, steps.subspan(1), value, label, missing);
     if (steps.size() == 1) it->key_location = {label, 1, s.column};
     return out;
   }
@@ -113,7 +123,7 @@ NodePtr replace(const NodePtr& at, const std::string& path, std::span<const Step
     const std::string n = here.is_sequence() ? std::to_string(at->items.size()) : "0";
     throw ConfigError({label, 1, s.column}, child, "an index below " + n, here.describe());
   }
-  out->items[s.index] = replace(at->items[s.index], child, steps.subspan(1), value, label);
+  out->items[s.index] = replace(at->items[s.index], child, steps.subspan(1), value, label, missing);
   return out;
 }
 
@@ -139,7 +149,8 @@ ConfigNode resolve_preset(const ConfigNode& node, const PresetResolver& resolve)
   node.fail("a preset name, a map {preset: NAME, overrides: {...}} or an inline map");
 }
 
-ConfigNode with_setting(const ConfigNode& root, std::string_view assignment, std::string label) {
+ConfigNode with_setting(const ConfigNode& root, std::string_view assignment, std::string label,
+                        MissingKeys missing) {
   const std::size_t eq = assignment.find('=');
   if (eq == std::string_view::npos || eq == 0) bad_setting(label, 1, assignment);
   std::string_view key = assignment.substr(0, eq);
@@ -151,7 +162,7 @@ ConfigNode with_setting(const ConfigNode& root, std::string_view assignment, std
   }
   const std::vector<Step> steps = split_key_path(key, label, assignment);
   const NodePtr parsed = detail::build_tree(value, detail::TextOrigin{label, 1, value_column});
-  return ConfigNode(replace(root.tree_node(), root.key_path(), steps, parsed, label),
+  return ConfigNode(replace(root.tree_node(), root.key_path(), steps, parsed, label, missing),
                     root.key_path());
 }
 

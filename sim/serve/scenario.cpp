@@ -214,7 +214,12 @@ EngineConfig Scenario::engine_config() const {
 Scenario load_scenario(const std::filesystem::path& path, std::span<const std::string> settings,
                        const config::Catalog& catalog) {
   config::ConfigNode root = config::ConfigNode::load_file(path);
-  for (const std::string& s : settings) root = config::with_setting(root, s, "--set");
+  // A setting may add an optional key the file leaves out (routing.popularity, speculative,
+  // runtime.step_overhead, ...): parse_scenario checks the keys of every map, so a misspelt
+  // one is still an error with a did-you-mean, located in the --set text.
+  for (const std::string& s : settings) {
+    root = config::with_setting(root, s, "--set", config::MissingKeys::kAdd);
+  }
   return parse_scenario(root, catalog);
 }
 

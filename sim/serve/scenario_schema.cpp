@@ -7,7 +7,8 @@ namespace moesim::serve {
 std::string scenario_schema() {
   return R"(SCENARIO (moesim run SCENARIO.yaml [--set key.path=value ...])
 Quantities carry units ("2 us", "35136 B", "50 GB/s"); a bare number for a time, size or rate
-is an error. --set replaces a key already written in the file (a.b.c=value, value parsed as YAML).
+is an error. --set a.b.c=value (value parsed as YAML) replaces a key or adds an optional one the
+file leaves out (--set routing.popularity={kind: zipf, exponent: 0.6}); a misspelt key is an error.
 
 name                 text, optional          label of the run (default: the file name)
 description          text, optional

@@ -157,6 +157,30 @@ TEST_CASE("a setting with an unknown key segment suggests the nearest key") {
   CHECK(top.where().column == 1);
 }
 
+TEST_CASE("a setting may add absent map keys when the reader checks keys itself") {
+  const ConfigNode base = ConfigNode::parse(kBase, "base.yaml");
+  const ConfigNode added = with_setting(base, "cooling.inlet.max=45", "--set", MissingKeys::kAdd);
+  CHECK(added.at("cooling").at("inlet").at("max").as_int() == 45);
+  // Added maps are located at their segment ("cooling.": "inlet" starts at column 9), the value
+  // after the '=' ("cooling.inlet.max=" is 18 characters).
+  CHECK(added.at("cooling").at("inlet").location().column == 9);
+  CHECK(added.at("cooling").at("inlet").at("max").location().column == 19);
+  CHECK(added.at("memory").at("capacity").as_bytes() == bytes(141'000'000'000));  // kept
+  const ConfigNode sibling =
+      with_setting(base, "memory.latency=600 ns", "--set", MissingKeys::kAdd);
+  CHECK(sibling.at("memory").keys() ==
+        std::vector<std::string>{"capacity", "bandwidth", "latency"});
+  // An index never extends a sequence, and a scalar never becomes a map.
+  CHECK(config_error([&] {
+          with_setting(base, "links[5]=z", "--set", MissingKeys::kAdd);
+        }).expected() == "an index below 2");
+  CHECK(config_error([&] {
+          with_setting(base, "tdp.x=1", "--set", MissingKeys::kAdd);
+        }).expected() == "a map holding key 'x'");
+  // The default stays strict.
+  CHECK(config_error([&] { with_setting(base, "cooling=1", "--set"); }).key_path() == "cooling");
+}
+
 TEST_CASE("malformed settings are rejected") {
   const ConfigNode base = ConfigNode::parse(kBase, "base.yaml");
   CHECK(config_error([&] { with_setting(base, "memory.capacity", "--set"); }).expected() ==

@@ -77,6 +77,24 @@ TEST_CASE("--set overrides a scenario key with its location") {
         }).key_path() == "speculative.acceptance");
 }
 
+TEST_CASE("--set adds an optional key the scenario leaves out, and still catches a typo") {
+  // agg_analytic.yaml has no routing section: these settings add it.
+  const Scenario s = load("agg_analytic.yaml", {"routing.popularity={kind: zipf, exponent: 0.8}"});
+  REQUIRE(s.popularity.has_value());
+  CHECK(s.popularity->at("exponent").as_double() == 0.8);
+  CHECK(s.popularity->location().file == "--set");
+  CHECK_FALSE(load("agg_analytic.yaml").popularity.has_value());
+  const ConfigError e =
+      config_error([] { load("agg_analytic.yaml", {"routing.popularty=uniform"}); });
+  CHECK(e.key_path() == "routing.popularty");
+  CHECK(e.suggestion() == "popularity");
+  CHECK(e.where().file == "--set");
+  CHECK(e.where().column == 9);
+  CHECK(config_error([] {
+          load("agg_analytic.yaml", {"routng.popularity=uniform"});
+        }).suggestion() == "routing");
+}
+
 TEST_CASE("a disaggregated scenario takes a catalog workload with overrides") {
   const Scenario s = load("disagg_analytic.yaml");
   CHECK(s.disaggregated);

@@ -40,14 +40,20 @@
 //
 // What the model misses, case by case, is said at each bound. Common to all: routing is drawn
 // from uniform expert popularity (the optimistic bound; real routing is skewed, and SGLang
-// measured 1.49x prefill and 2.54x decode from EPLB), the runtime step overhead defaults to 0
-// (no scheduler, sampler or Python per-step cost), attention-DP ranks are priced at the
-// busiest rank's bucketed batch with one routing draw per cache key, and no model constant was
-// fitted to any case here.
+// measured 1.49x prefill and 2.54x decode from EPLB), host time per step is the sourced 10 %
+// of the GPU step (overheads.step_host_fraction) unless a scenario states one, attention-DP
+// ranks are priced at the busiest rank's bucketed batch with one routing draw per cache key,
+// and no model constant was fitted to any case here. Skew is not what the max-throughput gap
+// is: with --set routing.popularity={kind: zipf, exponent: 0.6, order: shuffled} (about the
+// per-expert spread of TensorRT-LLM tech blog 4 Table 1, DeepSeek-R1 at EP32) the EP8 TRT-LLM
+// cases drop by 4-8 % only (2026-12-07: b200 fp8kv 10401 -> 9740, h200 2419 -> 2324, Qwen3
+// b200 10082 -> 9254, Maverick b200 14223 -> 13964 output tok/s/GPU), since at EP8 every rank
+// holds 32 experts, all hit in a large decode step, and reads their weights whatever their
+// token counts.
 //
-// Known issue: MoE under pure TP (ep 1) crashes in llm::Lowering::lower (rank_inputs indexes
-// MoeLayerLoads::dispatch_tokens, empty when ep == 1; sim/llm/lowering.cpp), so the
-// min-latency cases run TP8 attention with EP8 MoE.
+// MoE TP x EP hybrids (TensorRT-LLM's min-latency TP4 x EP2) are not expressible: the
+// min-latency cases run TP8 attention with EP8 MoE, the conservative bracket (ep 1, the other
+// bracket, predicts more still; each scenario gives both figures).
 //
 // Speed: requests are one closed-loop wave (or a few batches) of each case; the whole file runs
 // in about 10 s of CPU in Release.
