@@ -13,6 +13,7 @@
 
 #include "sim/core/assert.hpp"
 #include "sim/core/error.hpp"
+#include "sim/core/floor_divider.hpp"
 
 namespace moesim::llm {
 namespace {
@@ -262,10 +263,13 @@ void DispatchModel::sample(std::span<const std::int64_t> source_tokens, const Ra
   MOESIM_ASSERT(std::accumulate(loads.rank_tokens.begin(), loads.rank_tokens.end(),
                                 std::int64_t{0}) == total * experts_per_token_,
                 "rank loads must come from the same step's tokens");
-  MOESIM_ASSERT(total <= (std::int64_t{1} << 31), "dispatch supports up to 2^31 tokens a step");
+  MOESIM_ASSERT(total < (std::int64_t{1} << 31), "dispatch supports under 2^31 tokens a step");
   out.num_ranks = this->num_ranks();
   out.tokens.assign(num_ranks * num_ranks, 0);
   if (total == 0) return;
+  // reached * after + theta < total^2 + total: quotients below 2^31, exact without a division
+  // per entry.
+  const FloorDivider over_total(total);
   for (std::size_t d = 0; d < num_ranks; ++d) {
     const std::int64_t assigned = loads.rank_tokens[d];
     if (assigned == 0) continue;
@@ -275,11 +279,11 @@ void DispatchModel::sample(std::span<const std::int64_t> source_tokens, const Ra
     reached = std::clamp<std::int64_t>(reached, 1, std::min(assigned, total));
     const auto theta =
         static_cast<std::int64_t>(rng.uniform_int(static_cast<std::uint64_t>(total)));
-    std::int64_t before = 0;  // tokens on ranks before s
-    std::int64_t floor_before = theta / total;
+    std::int64_t before = 0;        // tokens on ranks before s
+    std::int64_t floor_before = 0;  // theta < total
     for (std::size_t s = 0; s < num_ranks; ++s) {
       const std::int64_t after = before + source_tokens[s];
-      const std::int64_t floor_after = (reached * after + theta) / total;
+      const std::int64_t floor_after = over_total(reached * after + theta);
       out.tokens[s * num_ranks + d] = floor_after - floor_before;
       floor_before = floor_after;
       before = after;

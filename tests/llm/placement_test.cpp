@@ -238,6 +238,38 @@ TEST_CASE("sampled dispatch sends each token once per destination rank") {
       CHECK(total == 4 * 512);
     }
   }
+  SUBCASE("2^31 tokens a step: every count is the exact floor split of the rank's tokens") {
+    // x_sd = floor((U_d C_s + theta) / T) - floor((U_d C_(s-1) + theta) / T) with C the running
+    // source sums, so x_sd is floor or ceil of U_d T_s / T and a column sums to U_d. Here
+    // U_d C_s reaches 2^61: the quotients must stay exact beyond double precision.
+    const LayerRouter router(kFlat256, std::vector<double>(256, 1.0));
+    const ExpertPlacement placement = contiguous_placement(256, 8);
+    const DispatchModel model(router, placement);
+    const std::int64_t big = std::int64_t{1} << 29;
+    const std::vector<std::int64_t> sources{big + 12345, big - 7, 3,   big - 1,
+                                            0,           1,       977, big - 20000};
+    const std::int64_t total = std::accumulate(sources.begin(), sources.end(), std::int64_t{0});
+    REQUIRE(total < std::int64_t{1} << 31);
+    RankLoads work;
+    work.rank_tokens.assign(8, total);  // k = 8 over 8 ranks of 32 experts: T assignments each
+    Rng rng(9, 2);
+    DispatchCounts counts;
+    for (int step = 0; step < 20; ++step) {
+      model.sample(sources, work, rng, counts);
+      for (std::int64_t d = 0; d < 8; ++d) {
+        std::int64_t column = 0;
+        for (std::int64_t s = 0; s < 8; ++s) column += counts.at(s, d);
+        REQUIRE(column >= 1);
+        REQUIRE(column <= total);
+        for (std::int64_t s = 0; s < 8; ++s) {
+          const std::int64_t share = column * sources[static_cast<std::size_t>(s)];  // < 2^61
+          const std::int64_t low = share / total;
+          const std::int64_t x = counts.at(s, d);
+          CHECK((x == low || (x == low + 1 && share % total != 0)));
+        }
+      }
+    }
+  }
   SUBCASE("uneven sources get their proportional share on average") {
     // Sources 10, 30, 0, 24, 0, 0, 0, 0 (T = 64): E[x_sd] = E[U_d] T_s / T, E[U_d] = T q_d. (The
     // clamp U_d <= T would bias this only if A_d q_d / a_d exceeded T = 64, i.e. A_d > 97 with
