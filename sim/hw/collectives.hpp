@@ -123,6 +123,15 @@ class Collectives {
   CollectiveResult all_to_all_v(std::span<const int> group, std::span<const Bytes> bytes,
                                 const CollectiveOptions& options = {});
 
+  /// The AllToAllV whose byte matrix is `per_count` x `counts` (row-major p x p counts >= 0,
+  /// e.g. tokens from group[s] to group[d]), or of its transpose when `transposed` (combine
+  /// sends back what dispatch sent): the same result as all_to_all_v on that matrix. Where the
+  /// closed form prices the group, only the matrix's sums are taken, in one pass over `counts`;
+  /// elsewhere the matrix is written out.
+  CollectiveResult all_to_all_v_counts(std::span<const int> group,
+                                       std::span<const std::int64_t> counts, Bytes per_count,
+                                       bool transposed, const CollectiveOptions& options = {});
+
   /// Point-to-point transfer of `size` from GPU `src` to GPU `dst` (e.g. a KV-cache block).
   CollectiveResult send_recv(int src, int dst, Bytes size, const CollectiveOptions& options = {});
 
@@ -160,6 +169,7 @@ class Collectives {
     bool any_bytes = false;  ///< some entry off the diagonal is > 0
     Bytes hottest{};         ///< largest off-diagonal row or column sum
   };
+  Pricing pricing_for(std::span<const int> group, const CollectiveOptions& options) const;
   CollectiveResult price(CollectiveOp op, std::span<const int> group, Bytes size,
                          std::span<const Bytes> matrix, const CollectiveOptions& options,
                          const MatrixSums* sums = nullptr);
@@ -188,7 +198,9 @@ class Collectives {
   FlowBatch batch_;
   BatchTiming timing_;
   std::vector<Bytes> uniform_;
+  std::vector<std::int64_t> sent_;      // scratch for all_to_all_v's row sums
   std::vector<std::int64_t> received_;  // scratch for all_to_all_v's column sums
+  std::vector<Bytes> matrix_;           // scratch for all_to_all_v_counts off the closed form
 };
 
 /// The op named `name`: "allreduce", "allgather", "reducescatter", "alltoall" or "alltoallv",

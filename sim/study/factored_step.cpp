@@ -190,9 +190,8 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
       }
       return network.collective(llm::CollectiveKind::kAllToAllV, members, Bytes{0}, matrix);
     };
-    auto sampled = [&](std::size_t a, std::size_t b) { return dispatch.tokens[a * ep + b]; };
-    c.dispatch = all_to_all(sampled, payload_dispatch, false);
-    c.combine = all_to_all(sampled, payload_combine, true);
+    c.dispatch = network.all_to_all_v_counts(members, dispatch.tokens, payload_dispatch, false);
+    c.combine = network.all_to_all_v_counts(members, dispatch.tokens, payload_combine, true);
     if (reference_comm < Duration{0}) {
       auto expected = [&](std::size_t a, std::size_t b) {
         return std::int64_t{reference.dispatch_tokens[a][b]};

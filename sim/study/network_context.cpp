@@ -26,4 +26,10 @@ Duration NetworkContext::collective(llm::CollectiveKind kind, std::span<const in
   return Duration::zero();
 }
 
+Duration NetworkContext::all_to_all_v_counts(std::span<const int> group,
+                                             std::span<const std::int64_t> counts, Bytes per_count,
+                                             bool transposed) {
+  return collectives_->all_to_all_v_counts(group, counts, per_count, transposed).time;
+}
+
 }  // namespace moesim::study

@@ -30,6 +30,8 @@ class NetworkContext final : public StepNetwork {
 
   Duration collective(llm::CollectiveKind kind, std::span<const int> group, Bytes size,
                       std::span<const Bytes> matrix) override;
+  Duration all_to_all_v_counts(std::span<const int> group, std::span<const std::int64_t> counts,
+                               Bytes per_count, bool transposed) override;
 
  private:
   hw::NetworkEfficiency efficiency_;

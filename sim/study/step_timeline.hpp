@@ -24,6 +24,12 @@ class StepNetwork {
   /// AllToAllV (empty otherwise).
   virtual Duration collective(llm::CollectiveKind kind, std::span<const int> group, Bytes size,
                               std::span<const Bytes> matrix) = 0;
+  /// The AllToAllV of `per_count` x `counts` (row-major p x p, e.g. tokens from group[s] to
+  /// group[d]), or of its transpose when `transposed`: the same time as collective() on that
+  /// byte matrix, which a network may price from its sums without writing it out.
+  virtual Duration all_to_all_v_counts(std::span<const int> group,
+                                       std::span<const std::int64_t> counts, Bytes per_count,
+                                       bool transposed) = 0;
 };
 
 /// The timing of one op on one rank.

@@ -350,6 +350,62 @@ TEST_CASE("a sweep covers powers of two like nccl-tests, and time grows with siz
   CHECK(s.back().busbw > s.front().busbw);
 }
 
+TEST_CASE("an AllToAllV of scaled counts prices as the byte matrix it stands for") {
+  // Closed form on one NVL72, link loads across two HGX H200 nodes, the fluid flow model: the
+  // counts path must give the result of all_to_all_v on payload x counts (or its transpose).
+  struct Case {
+    const char* cluster;
+    int p;
+    bool flow_model;
+  };
+  for (const Case& c :
+       {Case{"gb200-nvl72", 72, false}, Case{"{system: hgx-h200, domains: 2}", 16, false},
+        Case{"hgx-h200", 8, true}}) {
+    CAPTURE(c.cluster);
+    Bench b(c.cluster);
+    const auto p = static_cast<std::size_t>(c.p);
+    Rng rng(11, static_cast<std::uint64_t>(c.p));
+    std::vector<std::int64_t> counts(p * p);
+    for (std::size_t s = 0; s < p; ++s) {
+      for (std::size_t d = 0; d < p; ++d) {
+        // Hot destinations (1 / (1 + d)), and one hot sender, so rows and columns differ.
+        const double w = (s == 1 ? 6.0 : 1.0) / (1.0 + static_cast<double>(d));
+        counts[s * p + d] = static_cast<std::int64_t>(400.0 * w * rng.uniform());
+      }
+    }
+    CollectiveOptions options;
+    options.flow_model = c.flow_model;
+    const Bytes payload{7168};
+    for (const bool transposed : {false, true}) {
+      std::vector<Bytes> m(p * p);
+      for (std::size_t s = 0; s < p; ++s) {
+        for (std::size_t d = 0; d < p; ++d) {
+          m[s * p + d] = payload * (transposed ? counts[d * p + s] : counts[s * p + d]);
+        }
+      }
+      const CollectiveResult want = b.coll->all_to_all_v(first(c.p), m, options);
+      const CollectiveResult got =
+          b.coll->all_to_all_v_counts(first(c.p), counts, payload, transposed, options);
+      CHECK(got.time == want.time);
+      CHECK(got.transfer == want.transfer);
+      CHECK(got.size == want.size);
+      CHECK(got.pricing == want.pricing);
+      CHECK(got.algbw.base() == want.algbw.base());
+    }
+    // The transpose moves the same bytes through the same hottest port, but its largest row is
+    // the largest column: the sender of 6x is the hottest row, not the hottest column.
+    CHECK(b.coll->all_to_all_v_counts(first(c.p), counts, payload, false, options).size !=
+          b.coll->all_to_all_v_counts(first(c.p), counts, payload, true, options).size);
+  }
+  Bench b("gb200-nvl72");
+  std::vector<std::int64_t> bad(4, 1);
+  bad[1] = -3;
+  CHECK_THROWS_AS(b.coll->all_to_all_v_counts(first(2), bad, Bytes{8}, false), ConfigError);
+  CHECK_THROWS_AS(b.coll->all_to_all_v_counts(first(3), bad, Bytes{8}, false), ConfigError);
+  const std::vector<std::int64_t> zero(4, 0);
+  CHECK(b.coll->all_to_all_v_counts(first(2), zero, Bytes{8}, true).time == Duration::zero());
+}
+
 TEST_CASE("trivial collectives cost nothing, and bad requests are rejected") {
   Bench b("hgx-h200");
   const std::vector<int> one = {3};

@@ -36,6 +36,53 @@ std::span<const Algorithm> algorithms_for(CollectiveOp op) {
 // ceil(log2 n) for n >= 1.
 int ceil_log2(int n) { return static_cast<int>(std::bit_width(static_cast<unsigned>(n - 1))); }
 
+std::int64_t raw_value(std::int64_t v) { return v; }
+std::int64_t raw_value(Bytes v) { return v.base(); }
+
+/// What an AllToAllV's pricing needs of its p x p matrix: the largest row sum (nccl-tests' size,
+/// with the diagonal), the hottest port (largest off-diagonal row or column sum) and the
+/// off-diagonal total.
+struct PortSums {
+  std::int64_t largest_row = 0;
+  std::int64_t hottest = 0;
+  std::int64_t off_diagonal = 0;
+};
+
+/// PortSums of the row-major p x p matrix `m` (of `transposed ? m^T : m`), in one row-major pass
+/// that the compiler vectorizes (adds and an OR for the sign: no 64-bit compare in the loop).
+/// `rows` and `cols` are scratch. Throws ConfigError on a negative entry.
+template <class T>
+PortSums port_sums(const T* m, std::size_t p, bool transposed, std::vector<std::int64_t>& rows,
+                   std::vector<std::int64_t>& cols) {
+  rows.assign(p, 0);
+  cols.assign(p, 0);
+  std::int64_t* col = cols.data();
+  std::int64_t sign = 0;
+  for (std::size_t s = 0; s < p; ++s) {
+    const T* row = m + s * p;
+    std::int64_t sum = 0;
+    for (std::size_t d = 0; d < p; ++d) {
+      const std::int64_t v = raw_value(row[d]);
+      sum += v;
+      col[d] += v;
+      sign |= v;
+    }
+    rows[s] = sum;
+  }
+  if (sign < 0) {
+    std::int64_t smallest = 0;
+    for (std::size_t i = 0; i < p * p; ++i) smallest = std::min(smallest, raw_value(m[i]));
+    throw ConfigError({}, "collective.matrix", "entries >= 0", std::to_string(smallest));
+  }
+  PortSums out;
+  for (std::size_t r = 0; r < p; ++r) {
+    const std::int64_t self = raw_value(m[r * p + r]);
+    out.largest_row = std::max(out.largest_row, transposed ? cols[r] : rows[r]);
+    out.hottest = std::max({out.hottest, rows[r] - self, cols[r] - self});
+    out.off_diagonal += rows[r] - self;
+  }
+  return out;
+}
 }  // namespace
 
 Collectives::Collectives(const ClusterSpec& cluster, const Topology& topology,
@@ -304,34 +351,42 @@ CollectiveResult Collectives::all_to_all_v(std::span<const int> group, std::span
     throw ConfigError({}, "collective.matrix", std::to_string(p * p) + " entries (ranks x ranks)",
                       std::to_string(bytes.size()));
   }
-  // One row-major pass: row sums (the size for algbw includes the diagonal), off-diagonal row
-  // and column sums (what each port sends and receives), and the smallest entry.
-  std::int64_t largest_row = 0;
-  std::int64_t smallest = 0;
-  std::int64_t hottest = 0;
-  std::int64_t off_diagonal = 0;
-  received_.assign(p, 0);
-  for (std::size_t s = 0; s < p; ++s) {
-    const Bytes* row = bytes.data() + s * p;
-    std::int64_t sum = 0;
-    for (std::size_t d = 0; d < p; ++d) {
-      const std::int64_t b = row[d].base();
-      sum += b;
-      received_[d] += b;
-      smallest = std::min(smallest, b);  // branch-free, so the loop vectorizes
+  const PortSums sums = port_sums(bytes.data(), p, false, sent_, received_);
+  const MatrixSums matrix_sums{sums.off_diagonal > 0, Bytes{sums.hottest}};
+  return price(CollectiveOp::kAllToAllV, group, Bytes{sums.largest_row}, bytes, options,
+               &matrix_sums);
+}
+
+CollectiveResult Collectives::all_to_all_v_counts(std::span<const int> group,
+                                                  std::span<const std::int64_t> counts,
+                                                  Bytes per_count, bool transposed,
+                                                  const CollectiveOptions& options) {
+  const std::size_t p = group.size();
+  if (counts.size() != p * p) {
+    throw ConfigError({}, "collective.matrix", std::to_string(p * p) + " entries (ranks x ranks)",
+                      std::to_string(counts.size()));
+  }
+  if (per_count < Bytes{0}) {
+    throw ConfigError({}, "collective.size", "bytes per count >= 0",
+                      std::to_string(per_count.base()) + " B");
+  }
+  check_group(group, 1);
+  if (pricing_for(group, options) != Pricing::kClosedForm) {
+    matrix_.resize(p * p);
+    for (std::size_t s = 0; s < p; ++s) {
+      for (std::size_t d = 0; d < p; ++d) {
+        matrix_[s * p + d] = per_count * (transposed ? counts[d * p + s] : counts[s * p + d]);
+      }
     }
-    largest_row = std::max(largest_row, sum);
-    const std::int64_t self = row[s].base();
-    received_[s] -= self;
-    hottest = std::max(hottest, sum - self);
-    off_diagonal += sum - self;
+    return all_to_all_v(group, matrix_, options);
   }
-  if (smallest < 0) {
-    throw ConfigError({}, "collective.matrix", "byte counts >= 0", std::to_string(smallest));
-  }
-  for (const std::int64_t in : received_) hottest = std::max(hottest, in);
-  const MatrixSums sums{off_diagonal > 0, Bytes{hottest}};
-  return price(CollectiveOp::kAllToAllV, group, Bytes{largest_row}, bytes, options, &sums);
+  // The byte matrix's row sums are the counts' row sums (column sums when transposed), and the
+  // hottest port is the same either way.
+  const PortSums sums = port_sums(counts.data(), p, transposed, sent_, received_);
+  const MatrixSums matrix_sums{sums.off_diagonal > 0 && per_count > Bytes{0},
+                               per_count * sums.hottest};
+  return price(CollectiveOp::kAllToAllV, group, per_count * sums.largest_row, {}, options,
+               &matrix_sums);
 }
 
 CollectiveResult Collectives::send_recv(int src, int dst, Bytes size,
@@ -390,6 +445,16 @@ double Collectives::transfer_seconds(CollectiveOp op, Algorithm algorithm,
   return to_seconds(timing_.makespan) / nvls;
 }
 
+Pricing Collectives::pricing_for(std::span<const int> group,
+                                 const CollectiveOptions& options) const {
+  if (options.flow_model) return Pricing::kFlowModel;
+  if (domain_count(group) == 1 &&
+      std::isfinite(port_bandwidth_[static_cast<std::size_t>(group.front())].base())) {
+    return Pricing::kClosedForm;
+  }
+  return Pricing::kLinkLoad;
+}
+
 CollectiveResult Collectives::price(CollectiveOp op, std::span<const int> group, Bytes size,
                                     std::span<const Bytes> matrix, const CollectiveOptions& options,
                                     const MatrixSums* sums) {
@@ -438,14 +503,7 @@ CollectiveResult Collectives::price(CollectiveOp op, std::span<const int> group,
     }
   }
   const int domains = domain_count(group);
-  const bool one_domain = domains == 1;
-  Pricing pricing = Pricing::kLinkLoad;
-  if (options.flow_model) {
-    pricing = Pricing::kFlowModel;
-  } else if (one_domain &&
-             std::isfinite(port_bandwidth_[static_cast<std::size_t>(group.front())].base())) {
-    pricing = Pricing::kClosedForm;
-  }
+  const Pricing pricing = pricing_for(group, options);
   best.pricing = pricing;
   if (p == 1 || !any_bytes) return best;  // nothing crosses a link: no kernel is launched
 
