@@ -173,6 +173,15 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
     ++decodes;
     fresh = false;
   }
+  // A prefill chunk of `chunk` tokens for sequence `id`, whose context becomes `ctx`.
+  const auto add_prefill = [&](std::int64_t id, std::int32_t chunk, std::int64_t ctx) {
+    add_work(inst, id, r, chunk, ctx, Phase::kPrefill);
+    tokens_left = std::max<std::int64_t>(0, tokens_left - chunk);
+    prefill_left -= chunk;
+    totals.prefill_tokens += chunk;
+    ++totals.prefill_sequences;
+    fresh = false;
+  };
   // Then the next chunks of unfinished prefills, in admission order; a chunk preempts only newer
   // prefilling sequences (the decodes have run their share of this step already).
   for (std::size_t i = 0; i < rank.running.size(); ++i) {
@@ -184,12 +193,7 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
     if (chunk == 0) continue;
     const std::int64_t ctx = static_cast<std::int64_t>(s.prefilled) + chunk;
     if (!covered(s, ctx) && !ensure_blocks(inst, rank, i, ctx, preempted, true)) break;
-    add_work(inst, id, r, chunk, ctx, Phase::kPrefill);
-    tokens_left = std::max<std::int64_t>(0, tokens_left - chunk);
-    prefill_left -= chunk;
-    totals.prefill_tokens += chunk;
-    ++totals.prefill_sequences;
-    fresh = false;
+    add_prefill(id, chunk, ctx);
   }
   decodes += group.sequences;
   totals.decode_tokens += static_cast<std::int64_t>(decodes) * decode_tokens;
@@ -227,12 +231,7 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
     s.state = SeqState::kPrefilling;
     s.admission = rank.admissions++;
     rank.running.push_back(id);
-    add_work(inst, id, r, chunk, chunk, Phase::kPrefill);
-    tokens_left = std::max<std::int64_t>(0, tokens_left - chunk);
-    prefill_left -= chunk;
-    totals.prefill_tokens += chunk;
-    ++totals.prefill_sequences;
-    fresh = false;
+    add_prefill(id, chunk, chunk);
   }
 }
 
