@@ -84,6 +84,13 @@ int run_run(const std::vector<std::string>& words) {
       parse_count(args, "seed", static_cast<std::int64_t>(scenario.seed)));
   const auto replicas = parse_count(args, "replicas", 1);
   if (replicas < 1) throw ConfigError(kCommandLine, "--replicas", "at least 1", "0");
+  for (const char* per_run : {"csv", "trace"}) {
+    if (replicas > 1 && args.value(per_run)) {
+      throw ConfigError(kCommandLine, std::string{"--"} + per_run,
+                        "one run (a file per run: drop --replicas, or pick one with --seed)",
+                        "--replicas " + std::to_string(replicas));
+    }
+  }
 
   study::BuiltModels built = study::build_step_models(scenario, catalog);
   for (const auto& note : built.notes) std::cerr << "note: " << note << "\n";

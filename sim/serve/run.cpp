@@ -58,6 +58,8 @@ class Client final : public CompletionListener {
 RunResult run_serving(const EngineConfig& config, const WorkloadSpec& workload,
                       const EngineModels& models, std::uint64_t seed,
                       const std::optional<Pricing>& pricing, const RunOptions& options) {
+  if (models.primary != nullptr) models.primary->begin_run();
+  if (models.decode != nullptr && models.decode != models.primary) models.decode->begin_run();
   Simulation sim(seed);
   EngineOptions eo;
   eo.record_steps = options.record_steps;

@@ -137,6 +137,10 @@ class StepTimeModel {
   virtual void price(const StepBatch& batch, const StepContext& ctx, StepTiming& out) = 0;
   /// One line naming the model and its parameters, for reports.
   virtual std::string describe() const = 0;
+  /// Called by run_serving before each run. A model that keeps what it drew from ctx.rng between
+  /// steps (a cache of sampled routings) forgets it here, so that a run's result depends on its
+  /// own seed only, not on the runs before it with the same model (--replicas, repeated runs).
+  virtual void begin_run() {}
 };
 
 /// One KV-cache hand-off from a prefill instance to a decode instance.

@@ -173,6 +173,12 @@ void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContex
   if (ctx.want_detail) fill_detail(it->second, out.detail);
 }
 
+void PlanStepModel::begin_run() {
+  cache_.clear();
+  corrections_.clear();
+  hits_ = 0;
+}
+
 llm::StepBatch PlanStepModel::batch_of(const Key& key) const {
   const Deployment& d = *deployment_;
   std::vector<llm::SequenceWork> seqs;

@@ -75,6 +75,9 @@ class PlanStepModel final : public serve::StepTimeModel {
   void price(const serve::StepBatch& batch, const serve::StepContext& ctx,
              serve::StepTiming& out) override;
   std::string describe() const override;
+  /// Forgets the priced keys and routing draws (they came from the last run's streams); keeps
+  /// the lowered symmetric shapes, which depend on no draw.
+  void begin_run() override;
 
   /// Distinct keys priced so far (cache misses).
   std::int64_t lowered_steps() const { return static_cast<std::int64_t>(cache_.size()); }

@@ -145,6 +145,23 @@ TEST_CASE("run simulates an analytic scenario and writes JSON with the documente
   }
 }
 
+TEST_CASE("run with --replicas varies the routing per seed and refuses per-run files") {
+  // Fixed lengths and a closed loop: only the routing draws differ between the seeds, so a
+  // non-zero spread shows that each replica drew its own (none reuses the last one's).
+  const std::string scenario = std::string(MOESIM_TEST_DATA_DIR) + "/serve/dsr1_h200_plan.yaml";
+  const Result r = run_moesim("run " + scenario + " --replicas 2 --json -");
+  CHECK(r.status == 0);
+  CHECK(contains(r.output, "\"ci95_low\""));
+  const std::size_t at = r.output.find("\"output_tok_s_per_gpu\": {");
+  REQUIRE(at != std::string::npos);
+  const std::size_t sd = r.output.find("\"stddev\": ", at);
+  REQUIRE(sd != std::string::npos);
+  CHECK(std::stod(r.output.substr(sd + 10)) > 0.0);
+  const Result csv = run_moesim("run " + scenario + " --replicas 2 --csv /dev/null");
+  CHECK(csv.status == 2);
+  CHECK(contains(csv.output, "--csv: expected one run"));
+}
+
 TEST_CASE("import hf turns a published config.json into a model card that loads") {
   const std::string card = std::string(MOESIM_BINARY_DIR) + "/imported-deepseek-r1.yaml";
   const Result r = run_moesim(std::string("import hf ") + MOESIM_TEST_DATA_DIR +

@@ -134,6 +134,28 @@ TEST_CASE("the plan-based model prices steps deterministically, monotonically an
   CHECK(mixed.duration >= t_small.duration);
 }
 
+TEST_CASE("a new run forgets the draws of the last one: its steps depend on its own seed") {
+  const auto d = dsr1_h200();
+  PlanStepModel reused(d, "test");
+  PlanStepModel fresh(d, "test");
+  const Batch batch = make_batch(8, 2048);
+  Rng first(7, stream_id("test.steps"));
+  const serve::StepTiming t_first = price(reused, batch, first);
+  reused.begin_run();
+  CHECK(reused.lowered_steps() == 0);
+  CHECK(reused.routing_draws() == 0);
+  CHECK(reused.cache_hits() == 0);
+  Rng second(8, stream_id("test.steps"));
+  Rng second_fresh(8, stream_id("test.steps"));
+  const serve::StepTiming t_second = price(reused, batch, second);
+  const serve::StepTiming t_alone = price(fresh, batch, second_fresh);
+  CHECK(t_second.duration == t_alone.duration);
+  CHECK(t_second.imbalance == t_alone.imbalance);
+  // The two seeds draw different routings (so a cache kept across runs would have answered the
+  // second run with the first run's step).
+  CHECK(t_second.imbalance != t_first.imbalance);
+}
+
 TEST_CASE("factored pricing matches lowering every rank with the same routing draws") {
   // One micro-batch: the lockstep timeline of the full plan is the symmetric base plus, per MoE
   // layer, the slowest rank's expert excess and the real all-to-alls' excess (factored_step.hpp).
