@@ -24,18 +24,9 @@ WorkloadSpec mixed_workload(ArrivalProcess arrival, std::int64_t requests) {
   w.concurrency = 48;
   w.requests = requests;
   w.warmup = requests / 10;
-  RequestClass chat;
-  chat.name = "chat";
-  chat.weight = 3.0;
-  chat.isl = LengthDist::uniform(20, 300);
-  chat.osl = LengthDist::uniform(1, 120);
-  chat.sla.ttft = milliseconds(50);
-  chat.sla.tpot = milliseconds(3);
-  RequestClass longer = chat;
-  longer.name = "long";
-  longer.weight = 1.0;
-  longer.osl = LengthDist::uniform(100, 400);
-  w.classes = {chat, longer};
+  w.classes =
+      test::two_classes(LengthDist::uniform(20, 300), Sla{milliseconds(50), milliseconds(3)},
+                        "chat", LengthDist::uniform(1, 120), "long", LengthDist::uniform(100, 400));
   return w;
 }
 

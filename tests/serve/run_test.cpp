@@ -69,18 +69,9 @@ struct BusyRun {
     w.rate_per_s = 400.0;
     w.requests = 300;
     w.warmup = 30;
-    RequestClass chat;
-    chat.name = "chat";
-    chat.weight = 3.0;
-    chat.isl = LengthDist::uniform(50, 400);
-    chat.osl = LengthDist::uniform(10, 80);
-    chat.sla.ttft = milliseconds(20);
-    chat.sla.tpot = milliseconds(3);
-    RequestClass reason = chat;
-    reason.name = "reasoning";
-    reason.weight = 1.0;
-    reason.osl = LengthDist::uniform(100, 300);
-    w.classes = {chat, reason};
+    w.classes = test::two_classes(
+        LengthDist::uniform(50, 400), Sla{milliseconds(20), milliseconds(3)}, "chat",
+        LengthDist::uniform(10, 80), "reasoning", LengthDist::uniform(100, 300));
     c = test::aggregated(test::roomy_pool());
     c.primary.instances = 2;
     c.primary.limits.max_num_tokens = 256;

@@ -5,11 +5,13 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "sim/core/simulation.hpp"
 #include "sim/serve/analytic_step_model.hpp"
 #include "sim/serve/engine.hpp"
+#include "sim/serve/workload.hpp"
 
 namespace moesim::serve::test {
 
@@ -42,6 +44,24 @@ inline EngineConfig aggregated(const PoolConfig& pool) {
   EngineConfig c;
   c.primary = pool;
   return c;
+}
+
+/// Two request classes in the ratio 3 : 1 with the same prompt lengths and SLA: `first` with
+/// outputs `first_osl`, `second` with the longer `second_osl`.
+inline std::vector<RequestClass> two_classes(LengthDist isl, Sla sla, const std::string& first,
+                                             LengthDist first_osl, const std::string& second,
+                                             LengthDist second_osl) {
+  RequestClass a;
+  a.name = first;
+  a.weight = 3.0;
+  a.isl = isl;
+  a.osl = first_osl;
+  a.sla = sla;
+  RequestClass b = a;
+  b.name = second;
+  b.weight = 1.0;
+  b.osl = second_osl;
+  return {a, b};
 }
 
 /// Analytic model that also keeps a copy of every batch it priced.
