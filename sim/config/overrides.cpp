@@ -104,9 +104,8 @@ NodePtr replace(const NodePtr& at, const std::string& path, std::span<const Step
       auto empty_map = std::make_shared<Node>();
       empty_map->kind = ConfigNode::Kind::kMap;
       empty_map->location = where;
-      out->entries.push_back({s.key, where, nullptr});
-      out->entries.back().value =
-          replace(empty_map, child, steps.subspan(1), value, label, missing);
+      out->entries.push_back(
+          {s.key, where, replace(empty_map, child, steps.subspan(1), value, label, missing)});
       return out;
     }
     if (it == out->entries.end()) {

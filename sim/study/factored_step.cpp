@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <span>
 #include <string_view>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "sim/core/assert.hpp"
 #include "sim/llm/precision.hpp"
@@ -104,9 +107,9 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
 
   StepCorrections out;
   out.calls.reserve(calls.size());
-  std::vector<Bytes> matrix;
   std::vector<std::int64_t> reference_tokens;
   llm::MoeLayerLoads reference;
+  std::vector<std::int64_t> reference_dispatch;  // reference.dispatch_tokens, row-major
   Duration reference_comm{-1};  // dispatch + combine of the reference, once per token count
   for (const MoeLoadCall& call : calls) {
     const CallOps& at = index.at({call.layer, call.micro_batch});
@@ -179,25 +182,19 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
     const std::vector<int>& members = base.plan.groups[static_cast<std::size_t>(coll.group)].ranks;
     MOESIM_ASSERT(members.size() == ep, "the EP group has one member per EP rank");
     c.slowest_rank = members[static_cast<std::size_t>(c.slowest_rank)];
-    // Tokens from EP rank a to EP rank b: token(a, b); combine sends the results back.
-    auto all_to_all = [&](auto token, Bytes payload, bool transpose) {
-      matrix.resize(ep * ep);  // every entry is written below
-      for (std::size_t a = 0; a < ep; ++a) {
-        Bytes* row = matrix.data() + a * ep;
-        for (std::size_t b = 0; b < ep; ++b) {
-          row[b] = payload * std::int64_t{transpose ? token(b, a) : token(a, b)};
-        }
-      }
-      return network.collective(llm::CollectiveKind::kAllToAllV, members, Bytes{0}, matrix);
+    // Dispatch sends tokens[a][b] from EP rank a to EP rank b; combine sends them back.
+    auto dispatch_and_combine = [&](std::span<const std::int64_t> tokens) {
+      return std::pair{network.all_to_all_v_counts(members, tokens, payload_dispatch, false),
+                       network.all_to_all_v_counts(members, tokens, payload_combine, true)};
     };
-    c.dispatch = network.all_to_all_v_counts(members, dispatch.tokens, payload_dispatch, false);
-    c.combine = network.all_to_all_v_counts(members, dispatch.tokens, payload_combine, true);
+    std::tie(c.dispatch, c.combine) = dispatch_and_combine(dispatch.tokens);
     if (reference_comm < Duration{0}) {
-      auto expected = [&](std::size_t a, std::size_t b) {
-        return std::int64_t{reference.dispatch_tokens[a][b]};
-      };
-      reference_comm = all_to_all(expected, payload_dispatch, false) +
-                       all_to_all(expected, payload_combine, true);
+      reference_dispatch.clear();
+      for (const std::vector<std::int32_t>& row : reference.dispatch_tokens) {
+        reference_dispatch.insert(reference_dispatch.end(), row.begin(), row.end());
+      }
+      const auto [ref_dispatch, ref_combine] = dispatch_and_combine(reference_dispatch);
+      reference_comm = ref_dispatch + ref_combine;
     }
     c.comm_excess = c.dispatch + c.combine - reference_comm;
     out.calls.push_back(c);

@@ -154,9 +154,10 @@ TEST_CASE("run with --replicas varies the routing per seed and refuses per-run f
   CHECK(contains(r.output, "\"ci95_low\""));
   const std::size_t at = r.output.find("\"output_tok_s_per_gpu\": {");
   REQUIRE(at != std::string::npos);
-  const std::size_t sd = r.output.find("\"stddev\": ", at);
+  const std::string stddev = "\"stddev\": ";
+  const std::size_t sd = r.output.find(stddev, at);
   REQUIRE(sd != std::string::npos);
-  CHECK(std::stod(r.output.substr(sd + 10)) > 0.0);
+  CHECK(std::stod(r.output.substr(sd + stddev.size())) > 0.0);
   const Result csv = run_moesim("run " + scenario + " --replicas 2 --csv /dev/null");
   CHECK(csv.status == 2);
   CHECK(contains(csv.output, "--csv: expected one run"));

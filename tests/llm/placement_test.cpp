@@ -240,8 +240,9 @@ TEST_CASE("sampled dispatch sends each token once per destination rank") {
   }
   SUBCASE("2^31 tokens a step: every count is the exact floor split of the rank's tokens") {
     // x_sd = floor((U_d C_s + theta) / T) - floor((U_d C_(s-1) + theta) / T) with C the running
-    // source sums, so x_sd is floor or ceil of U_d T_s / T and a column sums to U_d. Here
-    // U_d C_s reaches 2^61: the quotients must stay exact beyond double precision.
+    // source sums, so x_sd is floor or ceil of U_d T_s / T and a column sums to U_d, at the
+    // largest step the sampler takes (U_d C_s near 2^61). The exactness of the quotients next
+    // to multiples of T, which random draws rarely hit, is tested in floor_divider_test.cpp.
     const LayerRouter router(kFlat256, std::vector<double>(256, 1.0));
     const ExpertPlacement placement = contiguous_placement(256, 8);
     const DispatchModel model(router, placement);
