@@ -201,6 +201,8 @@ int run_compare(const std::vector<std::string>& words) {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands{
+      {"calibrate", "fit a stack's kernel costs to per-op measurements (-o PROFILE.yaml)",
+       run_calibrate},
       {"collective", "price one collective like nccl-tests (time, algbw, busbw; --sweep)",
        run_collective},
       {"compare", "GB200 NVL72 vs HGX H200 (or any two systems) at their best deployments",
@@ -214,6 +216,7 @@ const std::vector<Command>& commands() {
       {"size", "how many GPUs and which deployment serve a load under an SLA, at the lowest cost",
        run_size},
       {"sweep", "Pareto frontier of tok/s per GPU vs tok/s per user over deployments", run_sweep},
+      {"validate", "predicted against measured time per op, with errors per op kind", run_validate},
   };
   return kCommands;
 }

@@ -24,6 +24,7 @@ const std::vector<Command>& commands();
 
 int run_list(const std::vector<std::string>& words);
 int run_show(const std::vector<std::string>& words);
+int run_calibrate(const std::vector<std::string>& words);
 int run_collective(const std::vector<std::string>& words);
 int run_compare(const std::vector<std::string>& words);
 int run_explain(const std::vector<std::string>& words);
@@ -31,6 +32,7 @@ int run_import(const std::vector<std::string>& words);
 int run_run(const std::vector<std::string>& words);
 int run_size(const std::vector<std::string>& words);
 int run_sweep(const std::vector<std::string>& words);
+int run_validate(const std::vector<std::string>& words);
 
 // Helpers shared by `sweep` and `compare` (cmd_sweep.cpp).
 

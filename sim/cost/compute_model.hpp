@@ -59,6 +59,10 @@ struct OpCost {
   /// shows when it exceeds the kernel: time = max(kernel + overhead, host_time).
   Duration host_time{0};
   Bound bound = Bound::kOverhead;
+  /// Priced by a calibrated stack outside what its measurements cover: the op's shape lies
+  /// outside its family's fitted range, or the stack has no fit for the op's family (the
+  /// roofline priced it). Memory ops and collectives are never flagged.
+  bool extrapolated = false;
 
   /// The kernel's own duration, launch excluded: max(compute_time, memory_time). This is what
   /// profilers (e.g. DeepGEMM's kineto benchmark) report.

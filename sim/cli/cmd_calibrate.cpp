@@ -1,0 +1,279 @@
+// `moesim calibrate` (fit a stack's kernel families to per-op measurements) and `moesim
+// validate` (predicted against measured time per op).
+#include <algorithm>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/cli/args.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/cli/output.hpp"
+#include "sim/config/catalog.hpp"
+#include "sim/core/error.hpp"
+#include "sim/cost/calibration.hpp"
+#include "sim/cost/kernel_probe.hpp"
+#include "sim/cost/measurement.hpp"
+#include "sim/cost/stack.hpp"
+#include "sim/study/table.hpp"
+
+namespace moesim::cli {
+namespace {
+
+const SourceLocation kCommandLine{"<command line>", 0, 0};
+
+/// Measurements of every file named, in order, and what the readers left out.
+struct Loaded {
+  std::vector<cost::Measurement> rows;
+  std::vector<std::string> skipped;
+};
+
+Loaded load_measurements(const std::vector<std::string>& files) {
+  if (files.empty()) {
+    throw ConfigError(kCommandLine, "MEASUREMENTS",
+                      "one or more measurement files (moesim schema or AIConfigurator CSV)",
+                      "none");
+  }
+  Loaded out;
+  for (const std::string& f : files) {
+    cost::MeasurementFile m = cost::read_measurements(f);
+    for (const std::string& s : m.skipped) out.skipped.push_back(f + ": " + s);
+    std::move(m.rows.begin(), m.rows.end(), std::back_inserter(out.rows));
+  }
+  return out;
+}
+
+/// Per GPU: its spec, resolved efficiencies, and a model of one stack; built on first use.
+class GpuModels {
+ public:
+  GpuModels(const config::Catalog& catalog, const cost::StackProfile& stack)
+      : catalog_(catalog), stack_(stack), efficiency_(cost::EfficiencyTable::load(catalog)) {}
+
+  cost::GpuModels operator()(const cost::Measurement& m) {
+    auto it = entries_.find(m.gpu);
+    if (it == entries_.end()) {
+      auto e = std::make_unique<Entry>();
+      try {
+        e->gpu = hw::load_gpu(catalog_, m.gpu);
+      } catch (const ConfigError& err) {
+        throw ConfigError(m.where, "gpu", "a GPU of the catalog (moesim list)",
+                          "'" + m.gpu + "': " + err.what());
+      }
+      const cost::EfficiencyParams params = efficiency_.resolve(e->gpu);
+      e->features = std::make_unique<cost::Featurizer>(e->gpu, params);
+      e->model = cost::make_stack_model(stack_, e->gpu, params, stack_.engine);
+      it = entries_.emplace(m.gpu, std::move(e)).first;
+    }
+    return {it->second->model.get(), it->second->features.get()};
+  }
+
+ private:
+  struct Entry {
+    hw::GpuSpec gpu;
+    std::unique_ptr<cost::Featurizer> features;
+    std::unique_ptr<cost::ComputeModel> model;
+  };
+  const config::Catalog& catalog_;
+  cost::StackProfile stack_;
+  cost::EfficiencyTable efficiency_;
+  std::map<std::string, std::unique_ptr<Entry>> entries_;
+};
+
+std::string percent(double v) { return study::format_number(100.0 * v, 3) + "%"; }
+
+bool wants_help(const std::vector<std::string>& words) {
+  return std::any_of(words.begin(), words.end(),
+                     [](const std::string& w) { return w == "--help" || w == "-h"; });
+}
+
+std::string shape_text(const cost::Measurement& m) {
+  const cost::MeasuredShape& s = m.shape;
+  auto n = [](std::int64_t v) { return std::to_string(v); };
+  switch (m.op) {
+    case cost::MeasuredOp::kGemm: return "m=" + n(s.m) + " n=" + n(s.n) + " k=" + n(s.k);
+    case cost::MeasuredOp::kBmm:
+      return "m=" + n(s.m) + " n=" + n(s.n) + " k=" + n(s.k) + " batch=" + n(s.batch);
+    case cost::MeasuredOp::kMoe:
+      return "tokens=" + n(s.tokens) + " h=" + n(s.hidden) + " inter=" + n(s.inter) +
+             " e=" + n(s.experts) + " top" + n(s.topk) + " ep=" + n(s.ep) + " tp=" + n(s.tp);
+    default:
+      return "seqs=" + n(s.sequences) + " heads=" + n(s.heads) + " q=" + n(s.q_len) +
+             " kv=" + n(s.kv_len);
+  }
+}
+
+}  // namespace
+
+int run_calibrate(const std::vector<std::string>& words) {
+  const std::vector<OptionSpec> specs{
+      {"output", true, "PROFILE.yaml", "where to write the calibration (required; - for stdout)"},
+      {"data-dir", true, "DIR", "catalog root (default: $MOESIM_DATA_DIR or the source tree)"},
+      format_option()};
+  if (wants_help(words)) {
+    std::cout
+        << "usage: moesim calibrate MEASUREMENTS... -o PROFILE.yaml\n\n"
+           "Fits the kernel families of the cost model (gemm, bmm, moe, mla_decode,\n"
+           "mla_prefill, gqa_decode, gqa_prefill, per data type; equations in\n"
+           "sim/cost/kernel_family.hpp) to per-op measurements, per GPU, by non-negative\n"
+           "least squares on relative errors. MEASUREMENTS are CSV files in the moesim\n"
+           "measurement schema (what hwval writes) or AIConfigurator tables\n"
+           "(topologies/measured/aiconfigurator/). Every fifth row of each file (by line\n"
+           "number) is held back: the report gives, per GPU and family, the fitted values,\n"
+           "the error of the roofline before and of the fit after on those held-back rows,\n"
+           "and the shape range the fit covers. A software-stack profile\n"
+           "(topologies/stacks/NAME.yaml) names the written file as its `calibration`.\n\n"
+           "example:\n  moesim calibrate topologies/measured/aiconfigurator/*/trtllm-1.3.0rc20/"
+           "*.csv \\\n    -o topologies/stacks/calibrated/trtllm-1.3.0rc20.yaml\n\n"
+        << format_options(specs);
+    return 0;
+  }
+  std::vector<std::string> spelled = words;  // -o is short for --output
+  std::replace(spelled.begin(), spelled.end(), std::string("-o"), std::string("--output"));
+  const Args args("calibrate", spelled, specs);
+  const auto output = args.value("output");
+  if (!output) throw ConfigError(kCommandLine, "--output", "a file to write (-o FILE)", "nothing");
+  const config::Catalog catalog(
+      args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
+  const Loaded loaded = load_measurements(args.positional());
+
+  cost::StackProfile roofline;
+  roofline.name = cost::kRooflineStack;
+  GpuModels base(catalog, roofline);
+  cost::Calibration cal =
+      cost::fit_calibration(loaded.rows, [&](const cost::Measurement& m) { return base(m); });
+
+  cost::StackProfile fitted;
+  fitted.name = "fitted";
+  fitted.calibration = cal;
+  GpuModels after(catalog, fitted);
+  const auto p_before =
+      cost::predict(loaded.rows, [&](const cost::Measurement& m) { return base(m); });
+  const auto p_after =
+      cost::predict(loaded.rows, [&](const cost::Measurement& m) { return after(m); });
+  cost::record_errors(cal, p_before, false);
+  cost::record_errors(cal, p_after, true);
+
+  std::vector<std::string> comments = {"Written by moesim calibrate from " +
+                                       std::to_string(loaded.rows.size()) + " measurements of:"};
+  for (const std::string& f : args.positional()) comments.push_back("  " + f);
+  for (const std::string& s : loaded.skipped) comments.push_back("left out: " + s);
+  comments.push_back(
+      "Family equations: sim/cost/kernel_family.hpp. Errors: |predicted / "
+      "measured - 1| on held-back rows.");
+  write_text_file(*output, cost::write_calibration(cal, comments), "--output");
+
+  study::Table t({"gpu", "family", "points", "held_back", "fixed_us", "stream_eff", "compute_eff",
+                  "median_before", "p90_before", "median_after", "p90_after", "range"});
+  for (const cost::GpuCalibration& g : cal.gpus) {
+    for (const cost::FamilyFit& f : g.families) {
+      auto eff = [&](cost::Term term) {
+        const double c = f.coef[static_cast<std::size_t>(term)];
+        return c > 0.0 ? study::format_number(1.0 / c, 3) : std::string("-");
+      };
+      std::string range;
+      const auto names = cost::range_names(f.key.op);
+      for (std::size_t i = 0; i < names.size(); ++i) {
+        range += (i ? " " : "") + std::string(names[i]) + "=" + std::to_string(f.range[i][0]) +
+                 ".." + std::to_string(f.range[i][1]);
+      }
+      t.add_row({g.gpu, f.key.name(), std::to_string(f.fitted), std::to_string(f.after.points),
+                 study::format_number(f.coef[0] / 1e-6, 3), eff(cost::Term::kStream),
+                 eff(cost::Term::kCompute), percent(f.before.median), percent(f.before.p90),
+                 percent(f.after.median), percent(f.after.p90), range});
+    }
+  }
+  if (args.value("format").value_or("text") == "text") {
+    std::cout << "calibrated " << cal.framework << " from " << loaded.rows.size()
+              << " measurements; held back: " << cal.split << "\n";
+    for (const std::string& s : loaded.skipped) std::cout << "left out: " << s << "\n";
+    std::cout << "stream_eff, compute_eff: fraction of HBM bandwidth and of dense peak "
+                 "(1 / coefficient)\n\n";
+  }
+  print_table(args, t);
+  if (*output != "-" && args.value("format").value_or("text") == "text") {
+    std::cout << "\nwrote " << *output << "\n";
+  }
+  return 0;
+}
+
+int run_validate(const std::vector<std::string>& words) {
+  const std::vector<OptionSpec> specs{
+      {"stack", true, "NAME|PATH", "software-stack profile (default: roofline)"},
+      {"per-op", false, "", "one row per measurement instead of the summary"},
+      {"held-back", false, "", "only the rows calibrate holds back (every fifth line)"},
+      {"data-dir", true, "DIR", "catalog root (default: $MOESIM_DATA_DIR or the source tree)"},
+      format_option()};
+  if (wants_help(words)) {
+    std::cout << "usage: moesim validate MEASUREMENTS... [--stack NAME] [--per-op]\n\n"
+                 "Prices each measured op with the cost model of a software stack\n"
+                 "(topologies/stacks/; roofline = no calibration) and sets the prediction\n"
+                 "beside the measurement. The summary gives, per GPU and op family, the\n"
+                 "median and 90th percentile of |predicted / measured - 1|, on all rows and\n"
+                 "on the held-back rows (those `moesim calibrate` did not fit), and how many\n"
+                 "predictions were extrapolated (outside the shapes the stack was fitted on).\n"
+                 "--per-op lists every measurement; --format csv|json for machines.\n\n"
+                 "example:\n  moesim validate topologies/measured/aiconfigurator/h200_sxm/"
+                 "trtllm-1.3.0rc20/*.csv --stack trtllm\n\n"
+              << format_options(specs);
+    return 0;
+  }
+  const Args args("validate", words, specs);
+  const config::Catalog catalog(
+      args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
+  Loaded loaded = load_measurements(args.positional());
+  if (args.flag("held-back")) {
+    std::erase_if(loaded.rows, [](const cost::Measurement& m) { return !cost::held_back(m); });
+  }
+  const cost::StackProfile stack =
+      cost::load_stack(catalog, args.value("stack").value_or(std::string(cost::kRooflineStack)));
+  GpuModels models(catalog, stack);
+  const auto predictions =
+      cost::predict(loaded.rows, [&](const cost::Measurement& m) { return models(m); });
+
+  if (args.flag("per-op")) {
+    study::Table t({"file_line", "gpu", "family", "kernel", "shape", "measured_us", "predicted_us",
+                    "error", "held_back", "extrapolated"});
+    for (const cost::Prediction& p : predictions) {
+      const cost::Measurement& m = *p.measurement;
+      t.add_row({m.where.file + ":" + std::to_string(m.where.line), m.gpu, p.family.name(),
+                 m.kernel, shape_text(m), study::format_number(to_microseconds(m.median), 4),
+                 study::format_number(to_microseconds(p.predicted), 4), percent(p.error()),
+                 cost::held_back(m) ? "yes" : "no", p.extrapolated ? "yes" : "no"});
+    }
+    print_table(args, t);
+    return 0;
+  }
+  struct Group {
+    std::vector<double> all;
+    std::vector<double> held;
+    std::size_t extrapolated = 0;
+  };
+  std::map<std::pair<std::string, std::string>, Group> groups;
+  for (const cost::Prediction& p : predictions) {
+    Group& g = groups[{p.measurement->gpu, p.family.name()}];
+    const double e = std::abs(p.error());
+    g.all.push_back(e);
+    if (cost::held_back(*p.measurement)) g.held.push_back(e);
+    if (p.extrapolated) ++g.extrapolated;
+  }
+  study::Table t({"gpu", "family", "points", "median_error", "p90_error", "held_back",
+                  "held_median", "held_p90", "extrapolated"});
+  for (const auto& [key, g] : groups) {
+    const cost::ErrorStats all = cost::error_stats(g.all);
+    const cost::ErrorStats held = cost::error_stats(g.held);
+    t.add_row({key.first, key.second, std::to_string(all.points), percent(all.median),
+               percent(all.p90), std::to_string(held.points), percent(held.median),
+               percent(held.p90), std::to_string(g.extrapolated)});
+  }
+  if (args.value("format").value_or("text") == "text") {
+    std::cout << "stack " << stack.name << ": " << loaded.rows.size()
+              << " measurements; error = |predicted / measured - 1|\n";
+    for (const std::string& s : loaded.skipped) std::cout << "left out: " << s << "\n";
+    std::cout << "\n";
+  }
+  print_table(args, t);
+  return 0;
+}
+
+}  // namespace moesim::cli

@@ -1,0 +1,184 @@
+#include "sim/cost/kernel_family.hpp"
+
+#include <algorithm>
+
+#include "sim/core/assert.hpp"
+#include "sim/llm/param_count.hpp"
+
+namespace moesim::cost {
+namespace {
+
+constexpr std::string_view kTermNames[kTerms] = {"fixed",   "stream",     "token_bytes",
+                                                 "compute", "per_expert", "per_sequence"};
+
+std::uint8_t dtype_index(std::string_view label) {
+  for (std::size_t i = 0; i < kFamilyDtypes.size(); ++i) {
+    if (kFamilyDtypes[i] == label) return static_cast<std::uint8_t>(i);
+  }
+  MOESIM_ASSERT(false, "a family data type label is one of kFamilyDtypes");
+  return 0;
+}
+
+/// The family label of a weight format, as the gemm and moe tables name it.
+std::string_view weight_label(llm::WeightFormat f, DType activations) {
+  switch (f) {
+    case llm::WeightFormat::kFP8Tensor: return "fp8";
+    case llm::WeightFormat::kFP8Block128: return "fp8_block";
+    case llm::WeightFormat::kNVFP4: return "nvfp4";
+    case llm::WeightFormat::kMXFP4:
+      return activations == DType::kBF16 ? "w4a16_mxfp4" : "w4a8_mxfp4";
+    case llm::WeightFormat::kBF16:
+    case llm::WeightFormat::kFP16:
+    case llm::WeightFormat::kFP32: return "bf16";
+  }
+  return "bf16";
+}
+
+std::string_view attention_label(DType t) { return t == DType::kFP8 ? "fp8" : "bf16"; }
+
+bool all_single(const std::vector<std::int32_t>& q) {
+  return std::all_of(q.begin(), q.end(), [](std::int32_t x) { return x == 1; });
+}
+
+}  // namespace
+
+std::string_view to_string(Term t) { return kTermNames[static_cast<std::size_t>(t)]; }
+
+FamilyTime family_time(const Features& coef, const Features& x) {
+  auto term = [&](Term t) {
+    const auto i = static_cast<std::size_t>(t);
+    return coef[i] * x[i];
+  };
+  FamilyTime f;
+  f.overhead = term(Term::kFixed) + term(Term::kPerExpert) + term(Term::kPerSequence);
+  f.tokens = term(Term::kTokenBytes);
+  f.memory = term(Term::kStream);
+  f.compute = term(Term::kCompute);
+  return f;
+}
+
+std::string FamilyKey::name() const {
+  return std::string(to_string(op)) + "." + std::string(kFamilyDtypes[dtype]);
+}
+
+std::optional<FamilyKey> parse_family(std::string_view name) {
+  for (const MeasuredOp op : kAllMeasuredOps) {
+    for (std::size_t d = 0; d < kFamilyDtypes.size(); ++d) {
+      const FamilyKey key{op, static_cast<std::uint8_t>(d)};
+      if (key.name() == name) return key;
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> family_names() {
+  std::vector<std::string> v;
+  for (const MeasuredOp op : kAllMeasuredOps) {
+    for (std::size_t d = 0; d < kFamilyDtypes.size(); ++d) {
+      v.push_back(FamilyKey{op, static_cast<std::uint8_t>(d)}.name());
+    }
+  }
+  return v;
+}
+
+std::optional<FamilyKey> family_of(const llm::OpBody& body) {
+  if (const auto* g = std::get_if<llm::GemmOp>(&body)) {
+    if (g->batch > 1) {
+      return FamilyKey{MeasuredOp::kBmm,
+                       dtype_index(attention_label(llm::element_type(g->b_format)))};
+    }
+    return FamilyKey{MeasuredOp::kGemm, dtype_index(weight_label(g->b_format, g->a_type))};
+  }
+  if (const auto* g = std::get_if<llm::GroupedGemmOp>(&body)) {
+    return FamilyKey{MeasuredOp::kMoe, dtype_index(weight_label(g->b_format, g->a_type))};
+  }
+  if (const auto* a = std::get_if<llm::AttentionOp>(&body)) {
+    switch (a->kernel) {
+      case llm::AttentionKernel::kMlaAbsorbed:
+        return FamilyKey{MeasuredOp::kMlaDecode, dtype_index(attention_label(a->kv_type))};
+      case llm::AttentionKernel::kMlaExpanded:
+        return FamilyKey{MeasuredOp::kMlaPrefill, dtype_index(attention_label(a->compute))};
+      case llm::AttentionKernel::kMha:
+        if (all_single(a->q_lens)) {
+          return FamilyKey{MeasuredOp::kGqaDecode, dtype_index(attention_label(a->kv_type))};
+        }
+        return FamilyKey{MeasuredOp::kGqaPrefill, dtype_index(attention_label(a->compute))};
+    }
+  }
+  return std::nullopt;
+}
+
+std::array<std::string_view, 3> range_names(MeasuredOp op) {
+  switch (op) {
+    case MeasuredOp::kGemm: return {"m", "n", "k"};
+    case MeasuredOp::kBmm: return {"m", "n_x_k", "batch"};
+    case MeasuredOp::kMoe: return {"rows", "rows_per_expert", "n_x_k"};
+    default: return {"sequences", "kv_len", "heads"};
+  }
+}
+
+Featurizer::Featurizer(const hw::GpuSpec& gpu, const EfficiencyParams& params)
+    : gpu_(gpu), params_(params), bandwidth_(gpu.hbm.bandwidth.base()) {
+  MOESIM_ASSERT(bandwidth_ > 0.0 && gpu_.sms > 0, "a GPU needs HBM bandwidth and SMs");
+}
+
+double Featurizer::peak(DType t) const {
+  const std::optional<FlopRate> p = gpu_.peak_dense.get(t);
+  if (p) return p->base();
+  // A type the GPU lacks (FP4 on Hopper): the kernel runs at the next wider type's rate.
+  const std::optional<FlopRate> fp8 = gpu_.peak_dense.get(DType::kFP8);
+  MOESIM_ASSERT(fp8.has_value(), "a GPU with tensor cores has an FP8 or wider peak");
+  return fp8->base();
+}
+
+Features Featurizer::features(const llm::OpBody& body, Flops op_flops, Bytes op_bytes) const {
+  Features f{};
+  f[static_cast<std::size_t>(Term::kFixed)] = 1.0;
+  auto set = [&f](Term t, double v) { f[static_cast<std::size_t>(t)] = v; };
+  const double bytes = static_cast<double>(op_bytes.base());
+  const double flops = op_flops.base();
+  if (const auto* g = std::get_if<llm::GemmOp>(&body)) {
+    const RowBlocks rows = row_blocks(g->m, g->batch, params_.tile, params_.mma_m);
+    const double u = gemm_utilization(rows, g->n, params_.tile, gpu_.sms);
+    set(Term::kStream, bytes / bandwidth_);
+    set(Term::kCompute, flops / (peak(g->compute) * u));
+  } else if (const auto* gg = std::get_if<llm::GroupedGemmOp>(&body)) {
+    const RowBlocks rows = row_blocks(gg->tokens_per_expert, params_.tile, params_.mma_m);
+    const double u = gemm_utilization(rows, gg->n, params_.tile, gpu_.sms);
+    const double weights = static_cast<double>(
+        (llm::tensor_bytes(gg->n, gg->k, gg->b_format).total() * std::int64_t{gg->active_experts()})
+            .base());
+    set(Term::kStream, weights / bandwidth_);
+    set(Term::kTokenBytes, (bytes - weights) / bandwidth_);
+    set(Term::kCompute, flops / (peak(gg->compute) * u));
+    set(Term::kPerExpert, static_cast<double>(gg->active_experts()));
+  } else if (const auto* a = std::get_if<llm::AttentionOp>(&body)) {
+    const double u = attention_row_utilization(*a, params_.mma_m);
+    set(Term::kStream, bytes / bandwidth_);
+    set(Term::kCompute, flops / (peak(DType::kBF16) * u));
+    set(Term::kPerSequence, static_cast<double>(a->q_lens.size()));
+  } else {
+    MOESIM_ASSERT(false, "only Gemm, GroupedGemm and Attention ops belong to a family");
+  }
+  return f;
+}
+
+RangeVars Featurizer::range_vars(const llm::OpBody& body) {
+  if (const auto* g = std::get_if<llm::GemmOp>(&body)) {
+    if (g->batch > 1) return {g->m, g->n * g->k, g->batch};
+    return {g->m, g->n, g->k};
+  }
+  if (const auto* g = std::get_if<llm::GroupedGemmOp>(&body)) {
+    const std::int64_t rows = g->total_tokens();
+    const std::int64_t active = std::max<std::int64_t>(g->active_experts(), 1);
+    return {rows, (rows + active - 1) / active, g->n * g->k};
+  }
+  if (const auto* a = std::get_if<llm::AttentionOp>(&body)) {
+    std::int64_t longest = 0;
+    for (const std::int32_t l : a->kv_lens) longest = std::max<std::int64_t>(longest, l);
+    return {static_cast<std::int64_t>(a->q_lens.size()), longest, a->heads};
+  }
+  return {0, 0, 0};
+}
+
+}  // namespace moesim::cost

@@ -1,0 +1,111 @@
+#pragma once
+/// \file
+/// Kernel families and their features: the link between a StepPlan op and the parameters a
+/// calibration fits (sim/cost/calibration.hpp).
+///
+/// A family is (op kind, data type): gemm.fp8_block, moe.nvfp4, mla_decode.fp8, ... Each op
+/// of a family is priced as a sum of physical terms, each linear in one parameter:
+///   t = fixed + stream x D/B + compute x F/(P u)                         (gemm, bmm)
+///   t = fixed + stream x W/B + token_bytes x (D - W)/B + compute x F/(P u)
+///       + per_expert x E                                                (moe grouped GEMMs)
+///   t = fixed + stream x D/B + compute x F/(P u) + per_sequence x S     (attention)
+/// where D are the op's minimum HBM bytes and W their weight part, B the GPU's hbm.bandwidth,
+/// F the op's FLOPs, P the dense peak of the op's compute type (attention: of BF16, so that
+/// families of any compute type share one reference), u the shape utilization of the roofline
+/// model (GEMM wave quantization and small-M padding, attention row padding), E the experts
+/// with tokens and S the sequences. `stream` is 1 / (the fraction of HBM bandwidth the kernel
+/// streams its operands at), `compute` 1 / (its marginal fraction of tensor-core peak);
+/// `token_bytes` covers what scales with routed tokens in a fused MoE (activation quantize,
+/// permute, finalize); `per_expert` the per-expert tile fill, scale loads and epilogues.
+/// Physics fix the terms, measurements fix the coefficients.
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sim/cost/efficiency.hpp"
+#include "sim/cost/measurement.hpp"
+#include "sim/hw/gpu.hpp"
+#include "sim/llm/step_plan.hpp"
+
+namespace moesim::cost {
+
+/// The terms of the family equations (file comment), in parameter order.
+enum class Term : std::uint8_t { kFixed, kStream, kTokenBytes, kCompute, kPerExpert, kPerSequence };
+inline constexpr std::size_t kTerms = 6;
+/// Name of a term's parameter in a calibration file ("fixed", "stream", ...).
+std::string_view to_string(Term t);
+
+/// The data-type labels of families: weight formats for gemm, bmm and moe; compute or KV
+/// types for attention.
+inline constexpr std::array<std::string_view, 6> kFamilyDtypes = {
+    "bf16", "fp8", "fp8_block", "nvfp4", "w4a16_mxfp4", "w4a8_mxfp4"};
+
+/// A kernel family: an op kind and one of kFamilyDtypes.
+struct FamilyKey {
+  MeasuredOp op = MeasuredOp::kGemm;
+  std::uint8_t dtype = 0;  ///< index into kFamilyDtypes
+  bool operator==(const FamilyKey&) const = default;
+  /// "gemm.fp8_block"
+  std::string name() const;
+  /// Dense index in [0, kFamilies).
+  std::size_t index() const { return static_cast<std::size_t>(op) * kFamilyDtypes.size() + dtype; }
+};
+inline constexpr std::size_t kFamilies = std::size(kAllMeasuredOps) * kFamilyDtypes.size();
+
+/// The family named `name` ("moe.nvfp4"), or std::nullopt.
+std::optional<FamilyKey> parse_family(std::string_view name);
+/// Every family name, for did-you-mean.
+std::vector<std::string> family_names();
+
+/// The family of a lowered op: Gemm (batch 1: gemm, else bmm), GroupedGemm (moe) and
+/// Attention ops have one; Memory ops and collectives have none (the roofline prices them).
+std::optional<FamilyKey> family_of(const llm::OpBody& body);
+
+/// Values of the terms for one op, seconds (fixed: 1; per_expert, per_sequence: counts).
+using Features = std::array<double, kTerms>;
+
+/// The shape quantities whose measured range a calibration records, per op: gemm m, n, k;
+/// bmm m, n x k, batch; moe routed rows, rows per active expert, n x k; attention sequences,
+/// max context, heads. Unused entries are 0.
+using RangeVars = std::array<std::int64_t, 3>;
+/// Names of the range quantities of `op` ("m", "n", "k", ...).
+std::array<std::string_view, 3> range_names(MeasuredOp op);
+
+/// The time of a family op from its coefficients and features, in parts (seconds).
+struct FamilyTime {
+  double overhead = 0.0;  ///< fixed + per_expert x E + per_sequence x S
+  double tokens = 0.0;    ///< token_bytes x (D - W)/B, never overlapped
+  double memory = 0.0;    ///< stream x (D or W)/B
+  double compute = 0.0;   ///< compute x F/(P u)
+  /// The kernel's time without its overhead: tokens + (memory and compute summed, or their
+  /// max when they overlap).
+  double kernel(bool overlap) const {
+    return tokens + (overlap ? std::max(memory, compute) : memory + compute);
+  }
+  double total(bool overlap) const { return overhead + kernel(overlap); }
+};
+/// The parts of an op with features `x` under coefficients `coef`.
+FamilyTime family_time(const Features& coef, const Features& x);
+
+/// Computes features and range quantities of ops on one GPU.
+class Featurizer {
+ public:
+  Featurizer(const hw::GpuSpec& gpu, const EfficiencyParams& params);
+  /// The terms of `body`, an op with a family, whose FLOPs and bytes are `flops` and `bytes`
+  /// (Op::flops(), Op::min_bytes()).
+  Features features(const llm::OpBody& body, Flops flops, Bytes bytes) const;
+  /// The range quantities of `body`.
+  static RangeVars range_vars(const llm::OpBody& body);
+
+ private:
+  double peak(DType t) const;
+  hw::GpuSpec gpu_;
+  EfficiencyParams params_;
+  double bandwidth_ = 0.0;  ///< B/s
+};
+
+}  // namespace moesim::cost

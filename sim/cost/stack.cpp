@@ -1,0 +1,42 @@
+#include "sim/cost/stack.hpp"
+
+#include "sim/cost/impl/calibrated.hpp"
+#include "sim/cost/registry.hpp"
+
+namespace moesim::cost {
+
+StackProfile load_stack(const config::Catalog& catalog, std::string_view name_or_path) {
+  const std::filesystem::path path = catalog.resolve(kStackSection, name_or_path);
+  const config::ConfigNode root = config::ConfigNode::load_file(path);
+  root.check_keys({"description", "framework", "version", "calibration", "engine"});
+  StackProfile s;
+  s.name = path.stem().string();
+  s.location = root.location();
+  if (const auto d = root.get("description")) s.description = d->as_string();
+  if (const auto f = root.get("framework")) s.framework = f->as_string();
+  if (const auto v = root.get("version")) s.version = v->as_string();
+  if (const auto c = root.get("calibration")) {
+    const std::filesystem::path file = catalog.resolve(kStackSection, *c);
+    s.calibration = parse_calibration(config::ConfigNode::load_file(file));
+  }
+  if (const auto e = root.get("engine")) {
+    e->check_keys({"cuda_graphs", "overlap_scheduler"});
+    if (const auto g = e->get("cuda_graphs")) s.engine.cuda_graphs = g->as_bool();
+    if (const auto o = e->get("overlap_scheduler")) s.engine.overlap_scheduler = o->as_bool();
+  }
+  return s;
+}
+
+std::unique_ptr<ComputeModel> make_stack_model(const StackProfile& stack, const hw::GpuSpec& gpu,
+                                               const EfficiencyParams& params,
+                                               const ComputeOptions& options) {
+  ComputeModelRegistry registry;
+  register_builtin(registry);
+  std::unique_ptr<ComputeModel> base = registry.make("roofline", gpu, params, options);
+  if (!stack.calibration) return base;
+  const GpuCalibration* fits = stack.calibration->gpu(gpu.name);
+  static const GpuCalibration kNone;
+  return make_calibrated_model(std::move(base), fits ? *fits : kNone, params);
+}
+
+}  // namespace moesim::cost

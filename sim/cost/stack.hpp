@@ -1,0 +1,55 @@
+#pragma once
+/// \file
+/// Software-stack profiles (topologies/stacks/NAME.yaml): what a serving framework's kernels
+/// cost on each GPU (a calibration file written by `moesim calibrate`) and how the engine runs
+/// them. The stack `roofline` has no calibration: sourced roofline physics only.
+///
+///   description: "TensorRT-LLM 1.3.0rc20, PyTorch backend"
+///   framework: trtllm
+///   version: 1.3.0rc20
+///   calibration: calibrated/trtllm-1.3.0rc20.yaml   # relative to this file; optional
+///   engine:
+///     cuda_graphs: true         # kernels replayed from CUDA graphs (no host launch per kernel)
+///     overlap_scheduler: true   # CPU scheduling hidden behind the GPU step
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sim/config/catalog.hpp"
+#include "sim/cost/calibration.hpp"
+#include "sim/cost/compute_model.hpp"
+#include "sim/cost/efficiency.hpp"
+#include "sim/hw/gpu.hpp"
+
+namespace moesim::cost {
+
+/// Catalog section of the stack profiles.
+inline constexpr std::string_view kStackSection = "topologies/stacks";
+/// The stack with no calibration.
+inline constexpr std::string_view kRooflineStack = "roofline";
+
+/// A software-stack profile.
+struct StackProfile {
+  std::string name;  ///< catalog name or file stem
+  std::string description;
+  std::string framework;
+  std::string version;
+  std::optional<Calibration> calibration;  ///< none: roofline physics only
+  ComputeOptions engine;
+  SourceLocation location;
+};
+
+/// Loads stack `name_or_path` from `catalog` (section kStackSection). Unknown keys, names and
+/// a missing calibration file are ConfigErrors with a did-you-mean.
+StackProfile load_stack(const config::Catalog& catalog, std::string_view name_or_path);
+
+/// The compute model of `stack` on `gpu`: the roofline with `params` and `options`, wrapped by
+/// the calibrated model where the stack has a calibration (a GPU it has no fits for gets
+/// every family op flagged extrapolated).
+std::unique_ptr<ComputeModel> make_stack_model(const StackProfile& stack, const hw::GpuSpec& gpu,
+                                               const EfficiencyParams& params,
+                                               const ComputeOptions& options);
+
+}  // namespace moesim::cost
