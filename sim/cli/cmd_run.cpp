@@ -15,7 +15,7 @@
 #include "sim/serve/report.hpp"
 #include "sim/serve/run.hpp"
 #include "sim/serve/scenario.hpp"
-#include "sim/study/step_models.hpp"
+#include "sim/step/step_models.hpp"
 
 namespace moesim::cli {
 namespace {
@@ -92,7 +92,7 @@ int run_run(const std::vector<std::string>& words) {
     }
   }
 
-  study::BuiltModels built = study::build_step_models(scenario, catalog);
+  step::BuiltModels built = step::build_step_models(scenario, catalog);
   for (const auto& note : built.notes) std::cerr << "note: " << note << "\n";
   const hw::PriceSheet prices = hw::load_price_sheet(catalog, scenario.price_sheet);
   std::optional<serve::Pricing> pricing;

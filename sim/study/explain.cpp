@@ -9,8 +9,8 @@
 #include "sim/llm/lowering.hpp"
 #include "sim/llm/precision.hpp"
 #include "sim/llm/sampled_loads.hpp"
-#include "sim/study/deployment.hpp"
-#include "sim/study/step_timeline.hpp"
+#include "sim/step/deployment.hpp"
+#include "sim/step/step_timeline.hpp"
 
 namespace moesim::study {
 namespace {
@@ -31,8 +31,8 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
           ? llm::checkpoint_precision(model)
           : llm::parse_precision(config::ConfigNode::parse(req.precision_yaml, "--precision"),
                                  model);
-  const std::unique_ptr<Deployment> deployment =
-      make_deployment(catalog, model, system, precision, req.plan, {}, req.domains);
+  const std::unique_ptr<step::Deployment> deployment =
+      step::make_deployment(catalog, model, system, precision, req.plan, {}, req.domains);
   const llm::Lowering& lowering = *deployment->lowering;
 
   std::vector<llm::SequenceWork> seqs;
@@ -61,7 +61,8 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
     plan = lowering.lower(batch);
   }
 
-  const StepTimeline timeline = time_step(plan, *deployment->compute, *deployment->network);
+  const step::StepTimeline timeline =
+      step::time_step(plan, *deployment->compute, *deployment->network);
 
   Explanation out;
   out.notes = lowering.notes();
@@ -71,7 +72,7 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
   Duration by_bound[4] = {};
   for (std::size_t i = 0; i < ops.ops.size(); ++i) {
     const llm::Op& op = ops.ops[i];
-    const OpTiming& t = timeline.of(timeline.slowest_rank)[i];
+    const step::OpTiming& t = timeline.of(timeline.slowest_rank)[i];
     total_flops += op.flops();
     total_bytes += op.min_bytes();
     by_bound[static_cast<std::size_t>(t.cost.bound)] += t.cost.time;

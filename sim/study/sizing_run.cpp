@@ -8,9 +8,9 @@
 #include "sim/core/error.hpp"
 #include "sim/serve/run.hpp"
 #include "sim/serve/scenario.hpp"
+#include "sim/step/step_models.hpp"
 #include "sim/study/parallel.hpp"
 #include "sim/study/sizing.hpp"
-#include "sim/study/step_models.hpp"
 
 namespace moesim::study {
 namespace {
@@ -73,7 +73,7 @@ serve::RunMetrics simulate_again(const SweepBase& base, const SweepDeployment& d
     w.trace_path.clear();
     sc.workload = std::move(w);
   }
-  const BuiltModels built = build_step_models(sc, catalog);
+  const step::BuiltModels built = step::build_step_models(sc, catalog);
   return serve::run_serving(sc.engine_config(), sc.workload, built.models.view(), sc.seed, pricing)
       .metrics;
 }

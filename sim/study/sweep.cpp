@@ -15,9 +15,9 @@
 #include "sim/serve/metrics.hpp"
 #include "sim/serve/run.hpp"
 #include "sim/serve/scenario.hpp"
+#include "sim/step/step_models.hpp"
 #include "sim/study/parallel.hpp"
 #include "sim/study/pareto.hpp"
-#include "sim/study/step_models.hpp"
 
 namespace moesim::study {
 namespace {
@@ -81,7 +81,7 @@ Probe probe(const SweepBase& base, const SweepDeployment& d, const config::Catal
   try {
     const std::string yaml = scenario_yaml(base, d, 1);
     serve::Scenario sc = serve::parse_scenario(config::ConfigNode::parse(yaml, d.label()), catalog);
-    const BuiltModels built = build_step_models(sc, catalog);
+    const step::BuiltModels built = step::build_step_models(sc, catalog);
     const serve::EngineConfig ec = sc.engine_config();
     const std::int64_t per_seq = base.isl + base.osl + d.mtp_draft_tokens;
     out.capacity = pool_capacity(ec.primary, per_seq);
@@ -100,7 +100,7 @@ void simulate(const SweepBase& base, const SweepDeployment& d, SweepPoint& p, st
   try {
     serve::Scenario sc = serve::parse_scenario(
         config::ConfigNode::parse(scenario_yaml(base, d, per_unit), p.label), catalog);
-    const BuiltModels built = build_step_models(sc, catalog);
+    const step::BuiltModels built = step::build_step_models(sc, catalog);
     const serve::RunResult r =
         serve::run_serving(sc.engine_config(), sc.workload, built.models.view(), sc.seed, pricing);
     const serve::RunMetrics& m = r.metrics;

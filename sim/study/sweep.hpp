@@ -24,7 +24,7 @@
 ///
 /// Each point is a serve::Scenario written as YAML (scenario_yaml) and read by
 /// serve::parse_scenario, so its validation is that of `moesim run`; its models come from
-/// study::build_step_models. Requests per point: warm-up = c (the closed loop's cold start, in
+/// step::build_step_models. Requests per point: warm-up = c (the closed loop's cold start, in
 /// which all c requests prefill together) and measured = max(2c, 64 - c), i.e. max(3c, 64) sent
 /// in all; with fixed lengths every later wave of c requests repeats the measured steady state.
 ///

@@ -19,9 +19,9 @@
 #include "sim/llm/lowering.hpp"
 #include "sim/serve/run.hpp"
 #include "sim/serve/scenario.hpp"
-#include "sim/study/factored_step.hpp"
-#include "sim/study/plan_step_model.hpp"
-#include "sim/study/step_models.hpp"
+#include "sim/step/factored_step.hpp"
+#include "sim/step/plan_step_model.hpp"
+#include "sim/step/step_models.hpp"
 
 namespace {
 
@@ -39,12 +39,12 @@ void BM_PlanServeNvl72(benchmark::State& state) {
     const auto t0 = std::chrono::steady_clock::now();
     serve::Scenario sc = serve::load_scenario(root / "tests/data/serve/bench_nvl72.yaml",
                                               std::vector<std::string>{}, catalog);
-    study::BuiltModels built = study::build_step_models(sc, catalog);
+    step::BuiltModels built = step::build_step_models(sc, catalog);
     const serve::RunResult r = serve::run_serving(sc.engine_config(), sc.workload,
                                                   built.models.view(), sc.seed, std::nullopt);
     wall_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     simulated_s += to_seconds(r.end - TimePoint{});
-    if (const auto* m = dynamic_cast<const study::PlanStepModel*>(built.models.primary.get())) {
+    if (const auto* m = dynamic_cast<const step::PlanStepModel*>(built.models.primary.get())) {
       misses = m->lowered_steps();
       lowerings = m->lowerings();
       draws = m->routing_draws();
@@ -67,24 +67,24 @@ void BM_PlanStepMissNvl72(benchmark::State& state) {
   const config::Catalog catalog(root);
   serve::Scenario sc = serve::load_scenario(root / "tests/data/serve/bench_nvl72.yaml",
                                             std::vector<std::string>{}, catalog);
-  study::BuiltModels built = study::build_step_models(sc, catalog);
-  const auto* model = dynamic_cast<const study::PlanStepModel*>(built.models.primary.get());
+  step::BuiltModels built = step::build_step_models(sc, catalog);
+  const auto* model = dynamic_cast<const step::PlanStepModel*>(built.models.primary.get());
   if (model == nullptr) {
     state.SkipWithError("not a plan-based model");
     return;
   }
-  const study::Deployment& d = model->deployment();
+  const step::Deployment& d = model->deployment();
   std::vector<llm::SequenceWork> seqs(64, llm::SequenceWork::decode(2048));
   seqs.push_back(llm::SequenceWork::prefill_chunk(2048, 0, true));
   const llm::StepBatch batch = llm::StepBatch::same_on_every_replica(d.plan.attention_dp, seqs);
   Rng rng(1, stream_id("bench"));
   const bool draw = state.range(0) != 0;
-  const study::SymmetricStep base = study::lower_symmetric(d, batch, *d.network);
+  const step::SymmetricStep base = step::lower_symmetric(d, batch, *d.network);
   for (auto _ : state) {
     if (draw) {
-      benchmark::DoNotOptimize(study::sample_corrections(d, base, base.calls, rng, *d.network));
+      benchmark::DoNotOptimize(step::sample_corrections(d, base, base.calls, rng, *d.network));
     } else {
-      benchmark::DoNotOptimize(study::lower_symmetric(d, batch, *d.network));
+      benchmark::DoNotOptimize(step::lower_symmetric(d, batch, *d.network));
     }
   }
 }

@@ -4,7 +4,7 @@
 // and on GB200 NVL72, and vLLM on GB200. Each case is a scenario in
 // tests/data/validation/serving/<case id>.yaml that states the case's conditions and cites its
 // source; the published figures are copied below with their case ids. Every scenario runs
-// through the library as `moesim run` does (serve::load_scenario, study::build_step_models,
+// through the library as `moesim run` does (serve::load_scenario, step::build_step_models,
 // serve::run_serving); the test prints a table (case, metric, published, predicted, error,
 // bound) and asserts |predicted / published - 1| <= bound. Run with -s to see the table.
 //
@@ -72,7 +72,7 @@
 #include "sim/serve/metrics.hpp"
 #include "sim/serve/run.hpp"
 #include "sim/serve/scenario.hpp"
-#include "sim/study/step_models.hpp"
+#include "sim/step/step_models.hpp"
 
 namespace moesim::serve {
 namespace {
@@ -222,7 +222,7 @@ TEST_CASE("serving predictions stay within the stated bounds of every published 
   for (const ServingCase& c : published_cases()) {
     CAPTURE(c.id);
     Scenario scenario = load_scenario(dir / (c.id + ".yaml"), {}, catalog);
-    const study::BuiltModels built = study::build_step_models(scenario, catalog);
+    const step::BuiltModels built = step::build_step_models(scenario, catalog);
     const RunResult result = run_serving(scenario.engine_config(), scenario.workload,
                                          built.models.view(), scenario.seed, std::nullopt);
     const double p = predicted(result.metrics, c.metric);

@@ -12,9 +12,9 @@
 #include "sim/hw/network_efficiency.hpp"
 #include "sim/hw/network_model.hpp"
 #include "sim/hw/topology.hpp"
-#include "sim/study/step_timeline.hpp"
+#include "sim/step/step_timeline.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 
 /// Owns everything a collective needs. Not copyable or movable (members refer to each other).
 class NetworkContext final : public StepNetwork {
@@ -41,4 +41,4 @@ class NetworkContext final : public StepNetwork {
   std::unique_ptr<hw::Collectives> collectives_;
 };
 
-}  // namespace moesim::study
+}  // namespace moesim::step

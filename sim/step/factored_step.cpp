@@ -1,4 +1,4 @@
-#include "sim/study/factored_step.hpp"
+#include "sim/step/factored_step.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,7 +13,7 @@
 #include "sim/llm/precision.hpp"
 #include "sim/llm/sampled_loads.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 namespace {
 
 /// Rank 0's row of llm::expected_loads for every rank, and a constant dispatch matrix of
@@ -202,4 +202,4 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
   return out;
 }
 
-}  // namespace moesim::study
+}  // namespace moesim::step

@@ -1,6 +1,6 @@
-#include "sim/study/network_context.hpp"
+#include "sim/step/network_context.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 
 NetworkContext::NetworkContext(const config::Catalog& catalog, const hw::SystemSpec& system,
                                int domains)
@@ -32,4 +32,4 @@ Duration NetworkContext::all_to_all_v_counts(std::span<const int> group,
   return collectives_->all_to_all_v_counts(group, counts, per_count, transposed).time;
 }
 
-}  // namespace moesim::study
+}  // namespace moesim::step

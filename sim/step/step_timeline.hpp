@@ -13,7 +13,7 @@
 #include "sim/cost/compute_model.hpp"
 #include "sim/llm/step_plan.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 
 /// Prices collectives given every member's part (AllToAllV: the full byte matrix).
 class StepNetwork {
@@ -60,4 +60,4 @@ struct StepTimeline {
 StepTimeline time_step(const llm::StepPlan& plan, const cost::ComputeModel& compute,
                        StepNetwork& network);
 
-}  // namespace moesim::study
+}  // namespace moesim::step

@@ -4,7 +4,7 @@
 /// loads on every EP rank (so every attention-DP replica shares one op list and the plan prices
 /// in O(ops of one rank)), then each MoE layer is corrected with a sampled routing draw.
 ///
-/// Why it is exact under the lockstep model of time_step (sim/study/step_timeline.hpp) with one
+/// Why it is exact under the lockstep model of time_step (sim/step/step_timeline.hpp) with one
 /// micro-batch: every replica runs the same batch (PlanStepModel's key), so ranks differ only in
 /// their routed experts and their all-to-all rows. The dispatch and combine all-to-alls of a
 /// layer start when the last member is ready, so the layer's expert phase lasts
@@ -28,10 +28,10 @@
 #include "sim/core/rng.hpp"
 #include "sim/cost/compute_model.hpp"
 #include "sim/llm/lowering.hpp"
-#include "sim/study/deployment.hpp"
-#include "sim/study/step_timeline.hpp"
+#include "sim/step/deployment.hpp"
+#include "sim/step/step_timeline.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 
 /// One request of the lowering for a MoE layer's loads.
 struct MoeLoadCall {
@@ -83,4 +83,4 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
                                    std::span<const MoeLoadCall> calls, Rng& rng,
                                    StepNetwork& network);
 
-}  // namespace moesim::study
+}  // namespace moesim::step

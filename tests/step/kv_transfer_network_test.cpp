@@ -1,4 +1,4 @@
-// KV hand-offs as flows on the cluster topology (sim/study/kv_transfer_network.hpp), on the
+// KV hand-offs as flows on the cluster topology (sim/step/kv_transfer_network.hpp), on the
 // shipped systems and network parameters (topologies/network.yaml). Figures used below:
 //   HGX H200: 8 GPUs per NVLink domain, NVLink4 450 GB/s per direction per GPU
 //     (topologies/gpus/h200.yaml, S19) x efficiency 0.824 (network.yaml, S42) = 370.8 GB/s;
@@ -12,7 +12,7 @@
 //   0.675 = 4.05 us.
 // Times are compared to the picosecond, with 1 ps of slack for the rounding of B / (B/s).
 
-#include "sim/study/kv_transfer_network.hpp"
+#include "sim/step/kv_transfer_network.hpp"
 
 #include <doctest/doctest.h>
 
@@ -31,9 +31,9 @@
 #include "sim/hw/system.hpp"
 #include "sim/serve/run.hpp"
 #include "sim/serve/scenario.hpp"
-#include "sim/study/step_models.hpp"
+#include "sim/step/step_models.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 namespace {
 
 using serve::PoolRole;
@@ -348,4 +348,4 @@ TEST_CASE("a scenario's kv_transfer keeps the fixed rate") {
 }
 
 }  // namespace
-}  // namespace moesim::study
+}  // namespace moesim::step

@@ -1,4 +1,4 @@
-#include "sim/study/step_models.hpp"
+#include "sim/step/step_models.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -8,11 +8,11 @@
 #include "sim/hw/network_efficiency.hpp"
 #include "sim/llm/memory_footprint.hpp"
 #include "sim/serve/analytic_step_model.hpp"
-#include "sim/study/deployment.hpp"
-#include "sim/study/kv_transfer_network.hpp"
-#include "sim/study/plan_step_model.hpp"
+#include "sim/step/deployment.hpp"
+#include "sim/step/kv_transfer_network.hpp"
+#include "sim/step/plan_step_model.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 namespace {
 
 /// The llm plan of a pool: the pool's `plan` map (redundant experts, FFN layouts, micro
@@ -91,7 +91,7 @@ PoolModel pool_model(serve::Scenario& sc, serve::PoolScenario& ps, const config:
 
 /// The KV transfers of a disaggregated scenario: the fixed rate of `deployment.kv_transfer` when
 /// given (latency + bytes / bandwidth, no link sharing), else flows on the topology of one
-/// cluster that holds both pools (sim/study/kv_transfer_network.hpp): a request's KV moves from
+/// cluster that holds both pools (sim/step/kv_transfer_network.hpp): a request's KV moves from
 /// every GPU of its prefill rank to its decode rank over NVLink inside a domain and the
 /// scale-out NICs across domains, sharing links with the other transfers in flight.
 std::unique_ptr<serve::KvTransferModel> kv_transfer_model(const serve::Scenario& sc,
@@ -140,4 +140,4 @@ BuiltModels build_step_models(serve::Scenario& scenario, const config::Catalog& 
   return out;
 }
 
-}  // namespace moesim::study
+}  // namespace moesim::step

@@ -1,11 +1,11 @@
-#include "sim/study/deployment.hpp"
+#include "sim/step/deployment.hpp"
 
 #include <utility>
 
 #include "sim/cost/efficiency.hpp"
 #include "sim/cost/registry.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 
 llm::ModelSpec load_model_node(const config::Catalog& catalog, const config::ConfigNode& node) {
   if (node.is_scalar()) return llm::load_model(catalog, node.as_string());
@@ -52,4 +52,4 @@ std::unique_ptr<Deployment> make_deployment(const config::Catalog& catalog, llm:
   return d;
 }
 
-}  // namespace moesim::study
+}  // namespace moesim::step

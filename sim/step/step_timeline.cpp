@@ -1,11 +1,11 @@
-#include "sim/study/step_timeline.hpp"
+#include "sim/step/step_timeline.hpp"
 
 #include <algorithm>
 #include <array>
 
 #include "sim/core/assert.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 
 namespace {
 
@@ -180,4 +180,4 @@ StepTimeline time_step(const llm::StepPlan& plan, const cost::ComputeModel& comp
   return out;
 }
 
-}  // namespace moesim::study
+}  // namespace moesim::step

@@ -1,4 +1,4 @@
-#include "sim/study/plan_step_model.hpp"
+#include "sim/step/plan_step_model.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -8,9 +8,9 @@
 
 #include "sim/core/assert.hpp"
 #include "sim/llm/sampled_loads.hpp"
-#include "sim/study/step_timeline.hpp"
+#include "sim/step/step_timeline.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 namespace {
 
 /// Key slots.
@@ -360,4 +360,4 @@ std::string PlanStepModel::describe() const {
          ", steps cached per geometric bucket of 2^(1/4))";
 }
 
-}  // namespace moesim::study
+}  // namespace moesim::step

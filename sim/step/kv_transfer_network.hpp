@@ -51,7 +51,7 @@
 #include "sim/hw/topology.hpp"
 #include "sim/serve/step_time_model.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 
 /// Name of the simulation counter of KV transfers started by a NetworkKvTransferModel.
 inline constexpr std::string_view kTransfersStat = "kv_transfer.started";
@@ -123,4 +123,4 @@ class NetworkKvTransferModel final : public serve::KvTransferModel {
   std::int64_t started_ = 0;               ///< transfers started in the current simulation
 };
 
-}  // namespace moesim::study
+}  // namespace moesim::step

@@ -3,7 +3,7 @@
 /// The plan-based step-time model of `moesim run`: a step is lowered to per-rank op lists
 /// (llm::Lowering), its MoE routing is sampled (llm::SampledLoads, uniform popularity, EPLB
 /// placement when the plan has redundant experts), every op is priced by the compute model and
-/// every collective by the network (study::time_step), and the step lasts until its slowest
+/// every collective by the network (step::time_step), and the step lasts until its slowest
 /// rank ends.
 ///
 /// Lowering and timing a step costs milliseconds, so steps are priced per cache key
@@ -22,7 +22,7 @@
 ///     (factored pricing), from the pricing instance's stream on the cache miss, so the MoE
 ///     imbalance is one sample, reused.
 /// Expert-parallel MoE deployments on one pipeline stage are priced FACTORED
-/// (sim/study/factored_step.hpp): the key's step is lowered with identical expert loads on every
+/// (sim/step/factored_step.hpp): the key's step is lowered with identical expert loads on every
 /// rank (one op list for all replicas), and each MoE layer is corrected by a routing draw for
 /// its slowest rank and its real all-to-all matrices. Corrections depend only on the tokens each
 /// EP rank routes, so they are cached by those (one routing draw per distinct token count,
@@ -50,11 +50,11 @@
 #include <vector>
 
 #include "sim/serve/step_time_model.hpp"
-#include "sim/study/deployment.hpp"
-#include "sim/study/factored_step.hpp"
-#include "sim/study/step_timeline.hpp"
+#include "sim/step/deployment.hpp"
+#include "sim/step/factored_step.hpp"
+#include "sim/step/step_timeline.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 
 /// Smallest ceil(2^(k/4)) >= x over k >= 0, for x >= 1; 0 for x <= 0.
 std::int64_t geometric_bucket(std::int64_t x);
@@ -125,4 +125,4 @@ class PlanStepModel final : public serve::StepTimeModel {
   std::int64_t hits_ = 0;
 };
 
-}  // namespace moesim::study
+}  // namespace moesim::step

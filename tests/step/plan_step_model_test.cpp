@@ -1,4 +1,4 @@
-#include "sim/study/plan_step_model.hpp"
+#include "sim/step/plan_step_model.hpp"
 
 #include <doctest/doctest.h>
 
@@ -13,7 +13,7 @@
 #include "sim/llm/parallel_plan.hpp"
 #include "sim/llm/precision.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 namespace {
 
 /// DeepSeek-R1, FP8, on one HGX H200 under attention-DP 8 + EP 8 (the scenario of
@@ -294,4 +294,4 @@ TEST_CASE("steps with the same routed tokens share one routing draw; detail span
   CHECK(price(m, make_batch(16, 1000), rng).detail.empty());
 }
 
-}  // namespace moesim::study
+}  // namespace moesim::step

@@ -18,9 +18,9 @@
 #include "sim/llm/parallel_plan.hpp"
 #include "sim/llm/precision.hpp"
 #include "sim/llm/sampled_loads.hpp"
-#include "sim/study/network_context.hpp"
+#include "sim/step/network_context.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 
 /// Everything a step of one deployment is priced with. Not copyable or movable (the network
 /// context refers to itself); hold it by pointer.
@@ -54,4 +54,4 @@ std::unique_ptr<Deployment> make_deployment(
     llm::Precision precision, llm::ParallelPlan plan, const cost::ComputeOptions& options,
     int domains = 0, const std::optional<config::ConfigNode>& popularity = std::nullopt);
 
-}  // namespace moesim::study
+}  // namespace moesim::step

@@ -1,13 +1,13 @@
 // KV hand-offs as flows on the topology (placement, flows and timing in
-// sim/study/kv_transfer_network.hpp).
+// sim/step/kv_transfer_network.hpp).
 
-#include "sim/study/kv_transfer_network.hpp"
+#include "sim/step/kv_transfer_network.hpp"
 
 #include <utility>
 
 #include "sim/core/assert.hpp"
 
-namespace moesim::study {
+namespace moesim::step {
 namespace {
 
 void check_shape(const KvPoolShape& s) {
@@ -107,4 +107,4 @@ std::string NetworkKvTransferModel::describe() const {
          std::to_string(prefill_.gpus_per_rank()) + "), route latency + shared links";
 }
 
-}  // namespace moesim::study
+}  // namespace moesim::step
