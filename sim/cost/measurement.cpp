@@ -35,6 +35,14 @@ double parse_number(std::string_view text, const SourceLocation& at, std::string
   return v;
 }
 
+Duration duration(const std::string& text, const SourceLocation& at, std::string_view key) {
+  try {
+    return parse_duration(text);
+  } catch (const UnitError& e) {
+    throw ConfigError(at, std::string(key), e.expected(), e.found());
+  }
+}
+
 /// One of `choices`, or a ConfigError with a did-you-mean.
 std::string choose(std::string_view text, std::span<const std::string_view> choices,
                    const SourceLocation& at, std::string_view key) {
@@ -194,8 +202,8 @@ MeasurementFile read_schema(const CsvTable& t) {
           parse_int(std::string_view(word).substr(eq + 1), at(8), "shape." + key);
     }
     if (m.op == MeasuredOp::kMlaDecode || m.op == MeasuredOp::kMlaPrefill) m.shape.kv_heads = 1;
-    m.median = parse_duration(cell(9));
-    if (!cell(10).empty()) m.spread = parse_duration(cell(10));
+    m.median = duration(cell(9), at(9), "median");
+    if (!cell(10).empty()) m.spread = duration(cell(10), at(10), "spread");
     check(m);
     out.rows.push_back(std::move(m));
   }
@@ -393,7 +401,7 @@ std::string_view to_string(MeasuredOp op) { return kOpNames[static_cast<std::siz
 
 MeasurementFile read_measurements(const std::filesystem::path& path) {
   const CsvTable t = read_csv(path);
-  if (t.column("median") >= 0 && t.column("op") >= 0) return read_schema(t);
+  if (t.column("shape") >= 0 && t.column("op") >= 0) return read_schema(t);
   if (t.column("latency_ms") >= 0) return read_aic(path, t);
   throw ConfigError({t.file, t.header_line, 1}, "",
                     "a measurement table: the moesim schema (columns gpu, framework, ..., "

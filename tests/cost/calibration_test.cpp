@@ -158,9 +158,8 @@ TEST_CASE("a calibration file round-trips and bad ones are located errors") {
         std::string::npos);
   CHECK(error_of(head + "    gemm.fp8:\n      stream: -1\n" + range).find(">= 0") !=
         std::string::npos);
-  CHECK(
-      error_of(head + "    gemm.fp8:\n      per_expert: \"1 us\"\n" + range).find("did you mean") !=
-      std::string::npos);
+  CHECK(error_of(head + "    gemm.fp8:\n      per_expert: \"1 us\"\n" + range).find("per_expert") !=
+        std::string::npos);
   CHECK(error_of(head + "    gemm.fp8:\n      range: {m: [3, 2], n: [1, 2], k: [1, 2]}\n")
             .find("lo <= hi") != std::string::npos);
 }
