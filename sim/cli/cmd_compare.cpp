@@ -38,6 +38,7 @@ constexpr double kLevels[] = {20.0, 50.0, 100.0};
 std::vector<OptionSpec> compare_options() {
   return {{"model", true, "NAME|PATH", "model card (default: deepseek-r1)"},
           {"system", true, "NAME|PATH", "a system (give two; default: gb200-nvl72 then hgx-h200)"},
+          stack_option_spec(true),
           {"precision-a", true, "K=V,...",
            "precision on the first system (default for the "
            "main job: weights=nvfp4,kv_cache=fp8)"},
@@ -150,6 +151,7 @@ int run_compare(const std::vector<std::string>& words) {
     study::SweepBase b = base;
     b.system = systems[i];
     b.precision = precisions[i];
+    b.stack = stack_option(args, i, 2);
     options.progress = terminal_progress("sweep " + b.system);
     results.push_back(study::run_sweep(b, space, catalog, options));
     warn_internal_errors(results.back());

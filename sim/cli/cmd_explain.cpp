@@ -40,6 +40,7 @@ int run_explain(const std::vector<std::string>& words) {
       {"schema", false, "", "print every scenario key (for moesim run) and exit"},
       {"model", true, "NAME|PATH", "model card (default: deepseek-r1)"},
       {"system", true, "NAME|PATH", "system (default: gb200-nvl72)"},
+      stack_option_spec(false),
       {"domains", true, "N", "NVLink domains (nodes or racks) in the cluster (default: 1)"},
       {"precision", true, "YAML", "precision map, e.g. '{weights: nvfp4, kv_cache: fp8}'"},
       {"plan", true, "YAML",
@@ -81,6 +82,7 @@ int run_explain(const std::vector<std::string>& words) {
   study::ExplainRequest req;
   req.model = args.value("model").value_or(req.model);
   req.system = args.value("system").value_or(req.system);
+  req.stack = stack_option(args, 0, 1);
   req.domains = parse_int(args, "domains", 1);
   req.precision_yaml = args.value("precision").value_or("");
   if (const auto plan = args.value("plan")) {

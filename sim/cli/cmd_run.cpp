@@ -36,6 +36,7 @@ void write_output(const std::string& path, const std::string& text) {
 std::vector<OptionSpec> run_options() {
   return {{"set", true, "KEY=VALUE", "override a scenario key, e.g. deployment.aggregated.ep=72"},
           {"seed", true, "N", "random seed (default: the scenario's seed)"},
+          stack_option_spec(false),
           {"replicas", true, "N", "run N seeds (seed, seed+1, ...) and report 95% intervals"},
           {"json", true, "FILE|-", "write every metric as JSON (units in the key names)"},
           {"csv", true, "FILE", "write one CSV row per request"},
@@ -78,8 +79,11 @@ int run_run(const std::vector<std::string>& words) {
   }
   const config::Catalog catalog(
       args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
-  serve::Scenario scenario =
-      serve::load_scenario(args.positional()[0], args.values("set"), catalog);
+  std::vector<std::string> settings = args.values("set");
+  if (const std::string stack = stack_option(args, 0, 1); !stack.empty()) {
+    settings.push_back("stack=" + stack);  // --stack NAME is --set stack=NAME
+  }
+  serve::Scenario scenario = serve::load_scenario(args.positional()[0], settings, catalog);
   const auto seed = static_cast<std::uint64_t>(
       parse_count(args, "seed", static_cast<std::int64_t>(scenario.seed)));
   const auto replicas = parse_count(args, "replicas", 1);

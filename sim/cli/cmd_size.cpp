@@ -33,6 +33,7 @@ std::vector<OptionSpec> size_options() {
           {"osl", true, "N", "output tokens per request (default: 1024)"},
           {"workload", true, "NAME|PATH", "mixed request classes, each with its own SLA"},
           {"prices", true, "NAME|PATH", "price and power sheet (default: prices)"},
+          stack_option_spec(true),
           {"whole-racks", false, "", "round GPUs up to whole NVLink domains, not nodes"},
           {"full", false, "", "search the whole space of `moesim sweep` (slower)"},
           {"max-concurrency", true, "N", "top of the concurrency ladder per instance (4096)"},
@@ -175,6 +176,7 @@ int run_size(const std::vector<std::string>& words) {
     b.system = systems[i];
     const std::string p = precisions.empty() ? "" : precisions[precisions.size() > 1 ? i : 0];
     b.precision = study::precision_yaml(p, "--precision");
+    b.stack = stack_option(args, i, systems.size());
     precision_text.push_back(b.precision.empty() ? "checkpoint" : b.precision);
     options.progress = terminal_progress("size " + b.system);
     results.push_back(study::size_system(b, space, q, catalog, options));

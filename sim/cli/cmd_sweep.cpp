@@ -27,6 +27,32 @@ const SourceLocation kCommandLine{"<command line>", 0, 0};
 /// Width of the progress bar in characters.
 constexpr std::size_t kBarWidth = 30;
 
+std::vector<OptionSpec> sweep_options();
+
+}  // namespace
+
+std::string stack_option(const Args& args, std::size_t i, std::size_t systems) {
+  const std::vector<std::string> v = args.values("stack");
+  if (v.empty()) return "";
+  if (v.size() == 1) return v[0];
+  if (v.size() != systems) {
+    throw ConfigError(
+        kCommandLine, "--stack",
+        "one stack for every system, or one per --system (" + std::to_string(systems) + ")",
+        std::to_string(v.size()) + " stacks");
+  }
+  return v[i];
+}
+
+OptionSpec stack_option_spec(bool per_system) {
+  return {"stack", true, "NAME|PATH",
+          std::string("software stack pricing the kernels: trtllm, sglang, roofline, ... "
+                      "(topologies/stacks/; default: the system's)") +
+              (per_system ? "; once, or once per --system" : "")};
+}
+
+namespace {
+
 std::vector<OptionSpec> sweep_options() {
   return {{"model", true, "NAME|PATH", "model card (default: deepseek-r1)"},
           {"system", true, "NAME|PATH", "the system to deploy on (required)"},
@@ -35,6 +61,7 @@ std::vector<OptionSpec> sweep_options() {
           {"isl", true, "N", "input tokens per request (default: 1024)"},
           {"osl", true, "N", "output tokens per request (default: 1024)"},
           {"prices", true, "NAME|PATH", "price and power sheet (default: prices)"},
+          stack_option_spec(false),
           {"jobs", true, "N", "simulations in parallel (default: every core)"},
           {"tp", true, "LIST|none", "TP plan sizes, e.g. 4,8 (default: 1,2,4,8)"},
           {"ep", true, "LIST|none", "attention-DP + EP widths (default: 8,16,32,64,72)"},
@@ -213,6 +240,7 @@ int run_sweep(const std::vector<std::string>& words) {
   base.isl = parse_tokens(args, "isl", base.isl);
   base.osl = parse_tokens(args, "osl", base.osl);
   base.price_sheet = args.value("prices").value_or(base.price_sheet);
+  base.stack = stack_option(args, 0, 1);
   base.seed = static_cast<std::uint64_t>(parse_positive(args, "seed", 1));
   study::SweepSpace space =
       args.flag("quick") ? study::SweepSpace::quick() : study::SweepSpace::standard();

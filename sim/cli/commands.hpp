@@ -46,6 +46,11 @@ study::SweepProgress terminal_progress(std::string what);
 void warn_internal_errors(const study::SweepResult& r);
 /// --jobs N (>= 1), 0 when absent (every core); a ConfigError otherwise.
 unsigned parse_jobs(const Args& args);
+/// The --stack of system `i` of `systems`: "" when --stack is absent (each system's default),
+/// its value when given once, the i-th when given once per system; a ConfigError otherwise.
+std::string stack_option(const Args& args, std::size_t i, std::size_t systems);
+/// The --stack option's help entry (repeatable where several systems are given).
+OptionSpec stack_option_spec(bool per_system);
 /// A positive integer option `--name` (e.g. --isl), `fallback` when absent; a ConfigError
 /// otherwise.
 std::int64_t parse_tokens(const Args& args, const char* name, std::int64_t fallback);

@@ -68,9 +68,10 @@ std::string_view to_string(SwitchKind kind) {
 
 SystemSpec parse_system(const config::Catalog& catalog, const ConfigNode& node) {
   if (!node.is_map()) node.fail("a system definition (a map with name, gpu, node, ...)");
-  node.check_keys({"name", "description", "gpu", "node", "nvlink_domain", "scale_out"});
+  node.check_keys({"name", "description", "gpu", "node", "nvlink_domain", "scale_out", "stack"});
   SystemSpec s;
   s.name = read_text(node.at("name"));
+  if (const auto st = node.get("stack")) s.stack = read_text(*st);
   s.description = read_text(node.at("description"));
   s.gpu = resolve_gpu(catalog, node.at("gpu"));
 

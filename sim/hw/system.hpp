@@ -69,6 +69,9 @@ struct SystemSpec {
   int domain_size = 0;       ///< GPUs per NVLink domain = gpus_per_node * nodes_per_domain
   NvlinkSwitchSpec nvlink_switch;
   ScaleOutSpec scale_out;
+  /// The software stack (topologies/stacks/NAME.yaml) that prices this system's kernels unless
+  /// a scenario or --stack names another; "roofline" when the file names none.
+  std::string stack = "roofline";
   SourceLocation location;  ///< where the definition was read
 
   /// NVLink bandwidth of the whole domain, one direction: domain_size x per-GPU per-direction.

@@ -171,6 +171,7 @@ struct PoolCounters {
   Duration busy{};                     ///< summed step durations (per instance, not per GPU)
   StepBreakdown breakdown;             ///< summed over steps; host_overhead includes the engine's
   double imbalance_weighted_s = 0.0;   ///< sum of imbalance x step seconds
+  Duration extrapolated{};             ///< summed durations of steps priced by extrapolation
   std::int64_t sequences_stepped = 0;  ///< sum over steps of sequences in the batch
   std::int64_t prefill_tokens = 0;     ///< prefill tokens computed (recomputation included)
   std::int64_t decode_tokens = 0;      ///< decode tokens computed (1 + k per decode)

@@ -90,7 +90,10 @@ struct PoolMetrics {
   double communication_s = 0.0;
   double host_overhead_s = 0.0;
   double idle_s = 0.0;
-  double imbalance = 1.0;     ///< step-time-weighted mean imbalance factor
+  double imbalance = 1.0;  ///< step-time-weighted mean imbalance factor
+  /// Share of step time priced outside the measured shapes of the stack's calibration
+  /// (StepTiming::extrapolated); 0 when every price is backed by a measurement.
+  double extrapolated_share = 0.0;
   double input_tok_s = 0.0;   ///< first-time prompt tokens prefilled / |W|
   double output_tok_s = 0.0;  ///< tokens emitted / |W|
   std::int64_t preemptions = 0;

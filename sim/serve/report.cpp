@@ -158,6 +158,10 @@ std::string summary_text(const RunMetrics& m) {
         << pct(p.compute_s) << " %, memory " << pct(p.memory_s) << " %, communication "
         << pct(p.communication_s) << " %, host " << pct(p.host_overhead_s) << " %, idle "
         << pct(p.idle_s) << " %\n";
+    if (p.extrapolated_share > 0.0) {
+      out << "             extrapolated: " << 100.0 * p.extrapolated_share
+          << " % of step time priced outside the shapes the stack's kernels were measured at\n";
+    }
   }
   return out.str();
 }

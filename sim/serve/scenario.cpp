@@ -108,7 +108,7 @@ std::string system_name_of(const config::ConfigNode& system) {
 }  // namespace
 
 Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& catalog) {
-  root.check_keys({"name", "description", "model", "system", "precision", "seed", "prices",
+  root.check_keys({"name", "description", "model", "system", "precision", "seed", "prices", "stack",
                    "deployment", "speculative", "runtime", "routing", "step_model", "workload"});
   Scenario sc;
   sc.root = root;
@@ -134,6 +134,7 @@ Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& c
   if (seed_value < 0) seed.fail("a seed >= 0");
   sc.seed = static_cast<std::uint64_t>(seed_value);
   sc.price_sheet = root.has("prices") ? root.at("prices").as_string() : "prices";
+  sc.stack = root.get("stack");
 
   const config::ConfigNode dep = root.at("deployment");
   dep.check_keys({"aggregated", "prefill", "decode", "kv_bytes_per_token", "kv_transfer"});

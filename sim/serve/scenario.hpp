@@ -76,6 +76,9 @@ struct Scenario {
   std::optional<Bytes> kv_bytes_per_token;       ///< override of the adapter's value
   std::optional<KvTransferParams> kv_transfer;   ///< override of the network's transfers
   std::optional<config::ConfigNode> step_model;  ///< analytic step model replacing the adapter
+  /// `stack`: software-stack profile (topologies/stacks/) for the step-time model; absent:
+  /// the system's default stack.
+  std::optional<config::ConfigNode> stack;
   /// `routing.popularity`: expert popularity for the step-time adapter (absent: uniform).
   std::optional<config::ConfigNode> popularity;
   std::string workload_name;  ///< catalog name or path, or "inline"

@@ -24,6 +24,9 @@ seed                 integer >= 0            seed of every random stream (worklo
                                              acceptance, routing draws); the same seed gives the
                                              same output, bit for bit
 prices               name | path, optional   price and power sheet (default: topologies/prices.yaml)
+stack                name | path, optional   software stack that prices the kernels
+                                             (topologies/stacks/: trtllm, sglang, roofline, ...;
+                                             default: the system's `stack`)
 
 deployment           map                     either `aggregated`, or `prefill` and `decode`
   aggregated         POOL                    instances serving prefill and decode together

@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "sim/cost/efficiency.hpp"
-#include "sim/cost/registry.hpp"
 
 namespace moesim::step {
 
@@ -17,9 +16,20 @@ hw::SystemSpec load_system_node(const config::Catalog& catalog, const config::Co
   return hw::parse_system(catalog, node);
 }
 
+cost::StackProfile resolve_stack(const config::Catalog& catalog, const hw::SystemSpec& system,
+                                 const std::optional<config::ConfigNode>& stack) {
+  if (!stack) return cost::load_stack(catalog, system.stack);
+  if (stack->is_scalar() && !stack->as_string().empty()) {
+    const std::filesystem::path path = catalog.resolve(cost::kStackSection, *stack);
+    return cost::load_stack(catalog, path.string());
+  }
+  stack->fail("a stack name or path (topologies/stacks/)");
+  return {};
+}
+
 std::unique_ptr<Deployment> make_deployment(const config::Catalog& catalog, llm::ModelSpec model,
                                             hw::SystemSpec system, llm::Precision precision,
-                                            llm::ParallelPlan plan,
+                                            llm::ParallelPlan plan, const cost::StackProfile& stack,
                                             const cost::ComputeOptions& options, int domains,
                                             const std::optional<config::ConfigNode>& popularity) {
   auto d = std::make_unique<Deployment>();
@@ -44,10 +54,12 @@ std::unique_ptr<Deployment> make_deployment(const config::Catalog& catalog, llm:
         d->plan.redundant_experts > 0 ? llm::PlacementKind::kEplb
                                       : llm::PlacementKind::kContiguous);
   }
-  cost::ComputeModelRegistry registry;
-  cost::register_builtin(registry);
   const cost::EfficiencyTable table = cost::EfficiencyTable::load(catalog);
-  d->compute = registry.make("roofline", d->system.gpu, table.resolve(d->system.gpu), options);
+  cost::ComputeOptions engine = options;
+  engine.cuda_graphs = options.cuda_graphs && stack.engine.cuda_graphs;
+  engine.overlap_scheduler = options.overlap_scheduler && stack.engine.overlap_scheduler;
+  d->compute = cost::make_stack_model(stack, d->system.gpu, table.resolve(d->system.gpu), engine);
+  d->stack = stack.name;
   d->network = std::make_unique<NetworkContext>(catalog, d->system, d->domains);
   return d;
 }

@@ -11,6 +11,7 @@
 #include "sim/config/catalog.hpp"
 #include "sim/config/config_node.hpp"
 #include "sim/cost/compute_model.hpp"
+#include "sim/cost/stack.hpp"
 #include "sim/hw/system.hpp"
 #include "sim/llm/expert_popularity.hpp"
 #include "sim/llm/lowering.hpp"
@@ -36,7 +37,10 @@ struct Deployment {
   /// Routers, placements (EPLB when the plan has redundant experts, else contiguous) and
   /// dispatch models of the MoE layers under this plan; set for MoE models only.
   std::shared_ptr<const llm::RoutingTables> routing;
-  std::unique_ptr<cost::ComputeModel> compute;  ///< the roofline model with catalog efficiencies
+  /// The stack's compute model: calibrated kernel families over the roofline with catalog
+  /// efficiencies (the roofline alone for the stack `roofline`).
+  std::unique_ptr<cost::ComputeModel> compute;
+  std::string stack;  ///< name of the software stack that prices the kernels
   std::unique_ptr<NetworkContext> network;
 };
 
@@ -45,13 +49,20 @@ llm::ModelSpec load_model_node(const config::Catalog& catalog, const config::Con
 /// The system of a scenario's `system:` node: a catalog name or path, or a map.
 hw::SystemSpec load_system_node(const config::Catalog& catalog, const config::ConfigNode& node);
 
+/// The software stack a deployment of `system` uses: `stack` (a scenario's `stack:` node,
+/// catalog name or path) when given, else the system's default.
+cost::StackProfile resolve_stack(const config::Catalog& catalog, const hw::SystemSpec& system,
+                                 const std::optional<config::ConfigNode>& stack);
+
 /// Assembles a deployment of `model` on `system` under `plan` (validated by the lowering: a
 /// ConfigError when it does not fit the GPUs of the domains it spans) and `precision`; the
-/// compute model uses `options` (CUDA graphs, overlap scheduler). `domains` NVLink domains of
-/// the system are built; 0 takes as many as the plan needs.
+/// compute model is `stack`'s with `options` (CUDA graphs, overlap scheduler), each on only
+/// where the stack's engine does it too. `domains` NVLink domains of the system are built; 0
+/// takes as many as the plan needs.
 std::unique_ptr<Deployment> make_deployment(
     const config::Catalog& catalog, llm::ModelSpec model, hw::SystemSpec system,
-    llm::Precision precision, llm::ParallelPlan plan, const cost::ComputeOptions& options,
-    int domains = 0, const std::optional<config::ConfigNode>& popularity = std::nullopt);
+    llm::Precision precision, llm::ParallelPlan plan, const cost::StackProfile& stack,
+    const cost::ComputeOptions& options, int domains = 0,
+    const std::optional<config::ConfigNode>& popularity = std::nullopt);
 
 }  // namespace moesim::step

@@ -169,6 +169,7 @@ void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContex
   out.duration = t.duration;
   out.breakdown = t.breakdown;
   out.imbalance = t.imbalance;
+  out.extrapolated = t.extrapolated;
   out.detail.clear();
   if (ctx.want_detail) fill_detail(it->second, out.detail);
 }
@@ -221,6 +222,7 @@ PlanStepModel::Entry PlanStepModel::price_exact(const llm::StepBatch& batch, Rng
   const double mean =
       static_cast<double>(busy_sum.count()) / static_cast<double>(std::max(plan.ranks(), 1));
   e.timing.imbalance = mean > 0.0 ? static_cast<double>(busy_max.count()) / mean : 1.0;
+  e.timing.extrapolated = timeline.extrapolated();
   e.layers = layer_spans(plan, timeline, timeline.slowest_rank);
   return e;
 }
@@ -291,6 +293,7 @@ PlanStepModel::Entry PlanStepModel::price_factored(const Key& key, Rng& rng) {
                            ? std::max(1.0, static_cast<double>(max_busy.count()) /
                                                static_cast<double>(mean_busy.count()))
                            : 1.0;
+  e.timing.extrapolated = base.timeline.extrapolated();
   e.layers = layer_spans(base.plan, base.timeline, rank);
   e.corrections = corrections;
   return e;
@@ -354,7 +357,8 @@ void PlanStepModel::fill_detail(const Entry& entry, std::vector<serve::StepSpan>
 
 std::string PlanStepModel::describe() const {
   return "plan-based step model (" + label_ + ": " + deployment_->model.name + " on " +
-         deployment_->system.name + ", " + llm::describe(deployment_->plan) +
+         deployment_->system.name + ", stack " + deployment_->stack + ", " +
+         llm::describe(deployment_->plan) +
          (factored_ ? ", factored: symmetric lowering + per-layer routing draws"
                     : ", every rank lowered with its routing draw") +
          ", steps cached per geometric bucket of 2^(1/4))";

@@ -59,9 +59,10 @@ PoolModel pool_model(serve::Scenario& sc, serve::PoolScenario& ps, const config:
   // otherwise an engine without an overlap scheduler pays the compute model's sourced fraction
   // of each GPU step (topologies/efficiency.yaml overheads.step_host_fraction).
   options.overlap_scheduler = sc.host.overlap_scheduler || sc.host.step_overhead > Duration{0};
+  const cost::StackProfile stack = resolve_stack(catalog, system, sc.stack);
   std::shared_ptr<const Deployment> d =
       make_deployment(catalog, std::move(model), std::move(system), std::move(precision), plan,
-                      options, 0, sc.popularity);
+                      stack, options, 0, sc.popularity);
   for (const auto& n : d->lowering->notes()) {
     if (std::find(notes.begin(), notes.end(), n) == notes.end()) notes.push_back(n);
   }

@@ -49,6 +49,16 @@ struct StepTimeline {
   std::vector<std::int32_t> rank_ops;      ///< global rank -> index into ops
   std::int32_t slowest_rank = 0;
 
+  /// Whether any op was priced outside the calibration's measured shapes (OpCost::extrapolated).
+  bool extrapolated() const {
+    for (const auto& list : ops) {
+      for (const OpTiming& t : list) {
+        if (t.cost.extrapolated) return true;
+      }
+    }
+    return false;
+  }
+
   /// The op timings of global rank `rank`.
   const std::vector<OpTiming>& of(std::int32_t rank) const {
     return ops[static_cast<std::size_t>(rank_ops[static_cast<std::size_t>(rank)])];

@@ -31,8 +31,10 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
           ? llm::checkpoint_precision(model)
           : llm::parse_precision(config::ConfigNode::parse(req.precision_yaml, "--precision"),
                                  model);
+  const cost::StackProfile stack =
+      cost::load_stack(catalog, req.stack.empty() ? system.stack : req.stack);
   const std::unique_ptr<step::Deployment> deployment =
-      step::make_deployment(catalog, model, system, precision, req.plan, {}, req.domains);
+      step::make_deployment(catalog, model, system, precision, req.plan, stack, {}, req.domains);
   const llm::Lowering& lowering = *deployment->lowering;
 
   std::vector<llm::SequenceWork> seqs;
@@ -70,6 +72,7 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
   Flops total_flops{0.0};
   Bytes total_bytes{0};
   Duration by_bound[4] = {};
+  int extrapolated = 0;
   for (std::size_t i = 0; i < ops.ops.size(); ++i) {
     const llm::Op& op = ops.ops[i];
     const step::OpTiming& t = timeline.of(timeline.slowest_rank)[i];
@@ -79,8 +82,9 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
     out.ops.add_row({op.layer < 0 ? "-" : std::to_string(op.layer), std::string(op.name),
                      stream_name(op.stream), num(op.flops().base() / scale::kGiga),
                      num(in_bytes(op.min_bytes()) / scale::kMega), num(to_microseconds(t.start)),
-                     num(to_microseconds(t.cost.time)),
-                     std::string(cost::to_string(t.cost.bound))});
+                     num(to_microseconds(t.cost.time)), std::string(cost::to_string(t.cost.bound)),
+                     t.cost.extrapolated ? "yes" : ""});
+    if (t.cost.extrapolated) ++extrapolated;
   }
   const double step_ms = to_milliseconds(timeline.step);
   std::int64_t tokens_per_gpu = 0;
@@ -89,6 +93,7 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
   sum.add_row({"model", model.name});
   sum.add_row(
       {"system", system.name + (req.domains > 1 ? " x" + std::to_string(req.domains) : "")});
+  sum.add_row({"stack", stack.name + (stack.description.empty() ? "" : ": " + stack.description)});
   sum.add_row({"plan", llm::describe(req.plan)});
   sum.add_row({"phase", req.decode ? "decode" : "prefill"});
   sum.add_row({"tokens per attention-DP replica", std::to_string(tokens_per_gpu)});
@@ -107,6 +112,11 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
   sum.add_row({"slowest rank: network time (ms)",
                num(to_milliseconds(by_bound[static_cast<int>(cost::Bound::kNetwork)]))});
   sum.add_row({"MoE load imbalance, last layer (max/mean)", num(imbalance)});
+  sum.add_row({"slowest rank: ops priced by extrapolation", std::to_string(extrapolated)});
+  if (extrapolated > 0) {
+    out.notes.push_back(std::to_string(extrapolated) + " ops priced outside the shapes stack " +
+                        stack.name + " was measured at (column extrapolated)");
+  }
   if (timeline.step > Duration::zero()) {
     const double step_s = to_seconds(timeline.step);
     const double step_tokens = static_cast<double>(tokens_per_gpu) * req.plan.attention_dp;

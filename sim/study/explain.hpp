@@ -28,13 +28,15 @@ struct ExplainRequest {
   std::string popularity_yaml = "uniform";  ///< YAML for llm::parse_popularity
   bool eplb = true;                         ///< EPLB placement when redundant experts exist
   std::uint64_t seed = 1;
+  std::string stack;  ///< software stack (topologies/stacks/); empty: the system's default
 };
 
 /// The explanation: a summary, the ops of the slowest rank, and per-rank MoE loads.
 struct Explanation {
   std::vector<std::string> notes;  ///< lowering notes (precision fallbacks, ...)
   Table summary{{"figure", "value"}};
-  Table ops{{"layer", "op", "stream", "GFLOP", "MB", "start_us", "time_us", "bound"}};
+  Table ops{
+      {"layer", "op", "stream", "GFLOP", "MB", "start_us", "time_us", "bound", "extrapolated"}};
   Table loads{{"ep_rank", "tokens", "active_experts", "max_expert_tokens"}};
 };
 

@@ -298,6 +298,7 @@ std::string scenario_yaml(const SweepBase& base, const SweepDeployment& d,
   y += "system: " + quoted(base.system) + "\n";
   if (!base.precision.empty()) y += "precision: " + base.precision + "\n";
   y += "prices: " + quoted(base.price_sheet) + "\n";
+  if (!base.stack.empty()) y += "stack: " + quoted(base.stack) + "\n";
   y += "seed: " + std::to_string(base.seed) + "\n";
   y += "deployment:\n";
   if (d.disaggregated) {

@@ -70,7 +70,9 @@ struct SweepBase {
   std::int64_t isl = 1024;             ///< input tokens per request (fixed)
   std::int64_t osl = 1024;             ///< output tokens per request (fixed)
   std::string price_sheet = "prices";  ///< price sheet name or path
-  std::uint64_t seed = 1;              ///< seed of every point
+  /// Software stack (topologies/stacks/) name or path; empty: the system's default stack.
+  std::string stack;
+  std::uint64_t seed = 1;  ///< seed of every point
   /// Extra top-level scenario YAML appended to every point (e.g. "step_model: {...}" or
   /// "runtime: {...}"); empty for none.
   std::string extra_yaml;

@@ -28,7 +28,8 @@ std::shared_ptr<const Deployment> dsr1_h200(const char* plan_text = "{attention_
   const llm::ParallelPlan plan =
       llm::parse_parallel_plan(config::ConfigNode::parse(plan_text, "test"));
   return make_deployment(catalog, std::move(model), hw::load_system(catalog, "hgx-h200"),
-                         std::move(precision), plan, options);
+                         std::move(precision), plan, cost::load_stack(catalog, "roofline"),
+                         options);
 }
 
 /// A batch of `per_rank` decode sequences of context `context` on each of 8 ranks, plus one
@@ -214,9 +215,10 @@ TEST_CASE("skewed expert popularity slows expert-parallel steps") {
     llm::Precision precision = llm::checkpoint_precision(model);
     const llm::ParallelPlan plan =
         llm::parse_parallel_plan(config::ConfigNode::parse("{attention_dp: 8, ep: 8}", "test"));
-    return std::shared_ptr<const Deployment>(make_deployment(
-        catalog, std::move(model), hw::load_system(catalog, "hgx-h200"), std::move(precision), plan,
-        cost::ComputeOptions{}, 0, config::ConfigNode::parse(popularity, "test")));
+    return std::shared_ptr<const Deployment>(
+        make_deployment(catalog, std::move(model), hw::load_system(catalog, "hgx-h200"),
+                        std::move(precision), plan, cost::load_stack(catalog, "roofline"),
+                        cost::ComputeOptions{}, 0, config::ConfigNode::parse(popularity, "test")));
   };
   PlanStepModel uniform(deployment("uniform"), "test");
   PlanStepModel skewed(deployment("{kind: zipf, exponent: 1.2, order: shuffled, seed: 3}"), "test");
