@@ -174,6 +174,7 @@ int run_compare(const std::vector<std::string>& words) {
                 << r->system_name << ": " << r->simulated() << " points simulated, " << r->pruned()
                 << " pruned, " << r->frontier.size() << " on the frontier\n"
                 << "prices: " << r->price_source << "\n"
+                << study::stack_note(*r) << "\n"
                 << study::frontier_summary(*r).to_text();
     }
     std::cout << "\nAt each interactivity level: best output tokens/s per GPU among points at or "

@@ -209,7 +209,8 @@ int run_size(const std::vector<std::string>& words) {
         std::cout << ", " << r.resimulated << " simulated again for their SLA metrics";
         if (r.resimulation_failures > 0) std::cout << " (" << r.resimulation_failures << " failed)";
       }
-      std::cout << "; " << r.ranked.size() << " meet the SLA\n  prices: " << r.price_source << "\n";
+      std::cout << "; " << r.ranked.size() << " meet the SLA\n  prices: " << r.price_source
+                << "\n  " << r.stack_note << "\n";
     }
     std::cout << "(" << study::format_number(took.count(), 3) << " s)\n\n" << winners.to_text();
     const bool any = std::any_of(results.begin(), results.end(),

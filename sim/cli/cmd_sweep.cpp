@@ -268,6 +268,7 @@ int run_sweep(const std::vector<std::string>& words) {
               << (base.precision.empty() ? "checkpoint" : base.precision) << ", " << base.isl
               << " in / " << base.osl << " out\n"
               << "prices: " << r.price_source << "\n"
+              << study::stack_note(r) << "\n"
               << r.deployments.size() << " deployments, " << r.points.size()
               << " points: " << r.simulated() << " simulated, " << r.pruned() << " pruned, "
               << r.frontier.size() << " on the frontier (" << study::format_number(took.count(), 3)

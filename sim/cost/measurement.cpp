@@ -217,6 +217,8 @@ constexpr std::string_view kAicTables[] = {"gemm_perf",
                                            "generation_mla_perf",
                                            "context_mla_perf",
                                            "mla_bmm_perf",
+                                           "wideep_context_moe_perf",
+                                           "wideep_generation_moe_perf",
                                            "generation_attention_perf",
                                            "context_attention_perf"};
 
@@ -337,9 +339,13 @@ MeasurementFile read_aic(const std::filesystem::path& path, const CsvTable& t) {
       s.m = rows.integer(r, "m");
       s.n = rows.integer(r, "n");
       s.k = rows.integer(r, "k");
-    } else if (table == "moe_perf") {
+    } else if (table == "moe_perf" || table.ends_with("_moe_perf")) {
       m.op = MeasuredOp::kMoe;
       m.distribution = rows.text(r, "distribution");
+      // SGLang's DeepEP collector draws top-k uniformly at random: the loads are balanced in
+      // expectation, which is how the probe prices them (an approximation at small token
+      // counts, where a random draw leaves some experts idle).
+      if (m.distribution == "uniform") m.distribution = "balanced";
       if (m.distribution != "balanced") {
         ++skipped["MoE rows with random routing (" + m.distribution +
                   ": per-expert loads not recorded)"];

@@ -20,9 +20,23 @@ StackProfile load_stack(const config::Catalog& catalog, std::string_view name_or
     s.calibration = parse_calibration(config::ConfigNode::load_file(file));
   }
   if (const auto e = root.get("engine")) {
-    e->check_keys({"cuda_graphs", "overlap_scheduler"});
+    e->check_keys({"cuda_graphs", "overlap_scheduler", "all_to_all"});
     if (const auto g = e->get("cuda_graphs")) s.engine.cuda_graphs = g->as_bool();
     if (const auto o = e->get("overlap_scheduler")) s.engine.overlap_scheduler = o->as_bool();
+    if (const auto a = e->get("all_to_all")) {
+      static constexpr std::string_view kLayouts[] = {"per_rank", "per_token_expert"};
+      auto layout = [](const config::ConfigNode& n) {
+        return n.as_choice(kLayouts) == "per_rank" ? llm::DispatchLayout::kPerRank
+                                                   : llm::DispatchLayout::kPerTokenExpert;
+      };
+      if (a->is_map()) {
+        a->check_keys({"prefill", "decode"});
+        if (const auto p = a->get("prefill")) s.all_to_all.prefill = layout(*p);
+        if (const auto d = a->get("decode")) s.all_to_all.decode = layout(*d);
+      } else {
+        s.all_to_all.prefill = s.all_to_all.decode = layout(*a);
+      }
+    }
   }
   return s;
 }

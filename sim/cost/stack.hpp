@@ -11,6 +11,9 @@
 ///   engine:
 ///     cuda_graphs: true         # kernels replayed from CUDA graphs (no host launch per kernel)
 ///     overlap_scheduler: true   # CPU scheduling hidden behind the GPU step
+///     all_to_all: per_rank      # MoE dispatch/combine traffic: per_rank (a token once per
+///                               # destination rank) or per_token_expert (once per expert);
+///                               # or {prefill: ..., decode: ...} per step phase
 
 #include <memory>
 #include <optional>
@@ -22,6 +25,7 @@
 #include "sim/cost/compute_model.hpp"
 #include "sim/cost/efficiency.hpp"
 #include "sim/hw/gpu.hpp"
+#include "sim/llm/placement.hpp"
 
 namespace moesim::cost {
 
@@ -38,6 +42,7 @@ struct StackProfile {
   std::string version;
   std::optional<Calibration> calibration;  ///< none: roofline physics only
   ComputeOptions engine;
+  llm::DispatchLayouts all_to_all;  ///< MoE all-to-all traffic layout per step phase
   SourceLocation location;
 };
 

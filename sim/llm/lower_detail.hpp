@@ -37,6 +37,7 @@ struct LowerEnv {
   const ModelSpec& model;
   const ParallelPlan& plan;
   const ResolvedPrecision& precision;
+  DispatchLayout dispatch_layout = DispatchLayout::kPerRank;  ///< of this step's MoE all-to-alls
 };
 
 /// One rank in one micro-batch.

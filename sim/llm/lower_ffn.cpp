@@ -1,4 +1,5 @@
 #include <cstdint>
+#include <numeric>
 #include <string_view>
 #include <vector>
 
@@ -132,12 +133,29 @@ void lower_moe(OpList& ops, const LowerEnv& env, const RankStep& step, std::int3
                              Flops{2.0 * static_cast<double>(router_rows * moe.num_experts)}},
                     {router});
 
+  // Copies each pair of EP ranks exchanges: tokens once per destination rank, or once per
+  // (token, expert) pair under the per-token-expert layout (to_pair_copies).
+  std::vector<std::int64_t> copies;
+  if (plan.ep > 1) {
+    for (const auto& row : loads.dispatch_tokens)
+      copies.insert(copies.end(), row.begin(), row.end());
+    if (env.dispatch_layout == DispatchLayout::kPerTokenExpert) {
+      std::vector<std::int64_t> pairs;
+      for (const auto& slots_of_rank : loads.tokens_per_slot) {
+        pairs.push_back(
+            std::accumulate(slots_of_rank.begin(), slots_of_rank.end(), std::int64_t{0}));
+      }
+      to_pair_copies(copies, pairs);
+    }
+  }
+  auto copies_of = [&](std::size_t src, std::size_t dst) { return copies[src * ep + dst]; };
+
   std::int32_t dispatch = -1;
   if (plan.ep > 1) {
     const Bytes payload = payload_bytes_per_token(h, p.dispatch);
     std::vector<Bytes> sends;
-    for (const std::int32_t n : loads.dispatch_tokens[static_cast<std::size_t>(me)]) {
-      sends.push_back(payload * std::int64_t{n});
+    for (std::size_t dst = 0; dst < ep; ++dst) {
+      sends.push_back(payload * copies_of(static_cast<std::size_t>(me), dst));
     }
     dispatch = ops.add_after("moe.dispatch", layer, StreamKind::kComm,
                              all_to_all(step.groups.ep, std::move(sends)), {topk});
@@ -174,8 +192,7 @@ void lower_moe(OpList& ops, const LowerEnv& env, const RankStep& step, std::int3
     const Bytes payload = payload_bytes_per_token(h, p.combine);
     std::vector<Bytes> sends;
     for (std::size_t src = 0; src < ep; ++src) {
-      sends.push_back(payload *
-                      std::int64_t{loads.dispatch_tokens[src][static_cast<std::size_t>(me)]});
+      sends.push_back(payload * copies_of(src, static_cast<std::size_t>(me)));
     }
     outputs.push_back(ops.add_after("moe.combine", layer, StreamKind::kComm,
                                     all_to_all(step.groups.ep, std::move(sends)), {routed_down}));

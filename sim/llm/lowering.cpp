@@ -384,11 +384,12 @@ void check_batch(const StepBatch& batch, const ParallelPlan& plan) {
 }  // namespace
 
 Lowering::Lowering(ModelSpec model, ParallelPlan plan, Precision precision, TargetGpu gpu,
-                   std::int32_t available_gpus)
+                   std::int32_t available_gpus, DispatchLayouts layouts)
     : model_(std::move(model)),
       plan_(std::move(plan)),
       precision_(std::move(precision)),
-      gpu_(std::move(gpu)) {
+      gpu_(std::move(gpu)),
+      layouts_(layouts) {
   validate_plan(model_, plan_, precision_, available_gpus);
   resolved_ = resolve_precision(precision_, gpu_);
   notes_ = resolved_.notes;
@@ -432,7 +433,7 @@ StepPlan Lowering::lower(const StepBatch& batch, MoeLoadSource& source) const {
     }
   }
 
-  const LowerEnv env{model_, plan_, resolved_};
+  const LowerEnv env{model_, plan_, resolved_, dispatch_layout(batch.phase())};
   const PlanGroups groups = make_groups(plan, model_.is_moe());
   const auto layer_ranges = stage_layers(model_, plan);
 

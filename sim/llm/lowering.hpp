@@ -74,6 +74,7 @@
 
 #include "sim/llm/model.hpp"
 #include "sim/llm/parallel_plan.hpp"
+#include "sim/llm/placement.hpp"
 #include "sim/llm/precision.hpp"
 #include "sim/llm/step_plan.hpp"
 
@@ -170,7 +171,7 @@ class ExpectedLoads final : public MoeLoadSource {
 class Lowering {
  public:
   Lowering(ModelSpec model, ParallelPlan plan, Precision precision, TargetGpu gpu,
-           std::int32_t available_gpus);
+           std::int32_t available_gpus, DispatchLayouts layouts = {});
 
   /// The StepPlan of one step. `batch.replicas` must hold attention_dp entries; sequences need
   /// 0 <= logits <= q_len <= kv_len (ConfigError otherwise). Loads come from `loads`.
@@ -181,6 +182,10 @@ class Lowering {
   const ModelSpec& model() const { return model_; }
   const ParallelPlan& plan() const { return plan_; }
   const ResolvedPrecision& precision() const { return resolved_; }
+  /// The all-to-all layout of a step of `phase` (kDecode: the decode layout, else prefill's).
+  DispatchLayout dispatch_layout(StepPhase phase) const {
+    return phase == StepPhase::kDecode ? layouts_.decode : layouts_.prefill;
+  }
   /// Notes of the precision resolution and the plan (also copied into every StepPlan).
   const std::vector<std::string>& notes() const { return notes_; }
 
@@ -190,6 +195,7 @@ class Lowering {
   Precision precision_;
   TargetGpu gpu_;
   ResolvedPrecision resolved_;
+  DispatchLayouts layouts_;
   std::vector<std::string> notes_;
 };
 

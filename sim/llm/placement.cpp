@@ -16,6 +16,21 @@
 #include "sim/core/floor_divider.hpp"
 
 namespace moesim::llm {
+
+void to_pair_copies(std::span<std::int64_t> tokens, std::span<const std::int64_t> pairs) {
+  const std::size_t p = pairs.size();
+  MOESIM_ASSERT(tokens.size() == p * p, "a dispatch matrix has one row and column per rank");
+  for (std::size_t dst = 0; dst < p; ++dst) {
+    std::int64_t received = 0;
+    for (std::size_t src = 0; src < p; ++src) received += tokens[src * p + dst];
+    if (received == 0) continue;
+    const double scale = static_cast<double>(pairs[dst]) / static_cast<double>(received);
+    for (std::size_t src = 0; src < p; ++src) {
+      std::int64_t& n = tokens[src * p + dst];
+      n = std::llround(static_cast<double>(n) * scale);
+    }
+  }
+}
 namespace {
 
 [[noreturn]] void bad_placement(std::string expected, std::string found) {

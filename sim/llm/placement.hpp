@@ -122,6 +122,28 @@ double imbalance_factor(std::span<const std::int64_t> rank_tokens);
 /// max / mean over ranks (1 when all are 0; ranks non-empty).
 double imbalance_factor(std::span<const double> rank_loads);
 
+/// How an MoE all-to-all lays out its traffic.
+enum class DispatchLayout : std::uint8_t {
+  /// One copy of a token per destination rank that holds any of its experts (TensorRT-LLM's
+  /// NVLink one-sided all-to-all, DeepEP normal mode).
+  kPerRank,
+  /// One copy per (token, expert) pair (DeepEP low-latency mode).
+  kPerTokenExpert,
+};
+
+/// The all-to-all layouts of a stack by step phase (DeepEP: normal mode for prefill batches,
+/// low-latency mode for decode batches, SGLang's --deepep-mode auto).
+struct DispatchLayouts {
+  DispatchLayout prefill = DispatchLayout::kPerRank;  ///< steps with prompt tokens
+  DispatchLayout decode = DispatchLayout::kPerRank;   ///< decode-only steps
+};
+
+/// Turns per-rank dispatch counts (tokens[src * p + dst], p = pairs.size()) into (token,
+/// expert) copies: each column dst is scaled by pairs[dst] / (the tokens dst receives, the
+/// diagonal included), rounded to the nearest token, where pairs[dst] are the token-expert
+/// assignments computed on dst. A column that receives nothing stays 0.
+void to_pair_copies(std::span<std::int64_t> tokens, std::span<const std::int64_t> pairs);
+
 /// Tokens of one layer's dispatch: tokens[src * num_ranks + dst] = tokens held by rank src sent
 /// to rank dst, each token at most once per destination. Combine is the transpose.
 struct DispatchCounts {

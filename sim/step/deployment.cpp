@@ -42,8 +42,8 @@ std::unique_ptr<Deployment> make_deployment(const config::Catalog& catalog, llm:
   d->domains = domains > 0 ? domains : (gpus + domain - 1) / domain;
   const llm::TargetGpu target{d->system.gpu.name, d->system.gpu.peak_dense,
                               d->system.gpu.hbm.capacity};
-  d->lowering =
-      std::make_unique<llm::Lowering>(d->model, d->plan, d->precision, target, domain * d->domains);
+  d->lowering = std::make_unique<llm::Lowering>(d->model, d->plan, d->precision, target,
+                                                domain * d->domains, stack.all_to_all);
   if (d->model.moe) {
     d->popularity = popularity ? llm::parse_popularity(*popularity, d->model.moe->num_experts,
                                                        d->model.num_moe_layers())

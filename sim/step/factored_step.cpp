@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <span>
 #include <string_view>
 #include <tuple>
@@ -111,6 +112,10 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
   llm::MoeLayerLoads reference;
   std::vector<std::int64_t> reference_dispatch;  // reference.dispatch_tokens, row-major
   Duration reference_comm{-1};  // dispatch + combine of the reference, once per token count
+  // (token, expert) copies instead of tokens per destination rank (DeepEP low-latency).
+  const bool per_pair =
+      d.lowering->dispatch_layout(base.plan.phase) == llm::DispatchLayout::kPerTokenExpert;
+  std::vector<std::int64_t> copies;
   for (const MoeLoadCall& call : calls) {
     const CallOps& at = index.at({call.layer, call.micro_batch});
     MOESIM_ASSERT(
@@ -187,11 +192,24 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
       return std::pair{network.all_to_all_v_counts(members, tokens, payload_dispatch, false),
                        network.all_to_all_v_counts(members, tokens, payload_combine, true)};
     };
-    std::tie(c.dispatch, c.combine) = dispatch_and_combine(dispatch.tokens);
+    if (per_pair) {
+      copies.assign(dispatch.tokens.begin(), dispatch.tokens.end());
+      llm::to_pair_copies(copies, real.rank_tokens);
+      std::tie(c.dispatch, c.combine) = dispatch_and_combine(copies);
+    } else {
+      std::tie(c.dispatch, c.combine) = dispatch_and_combine(dispatch.tokens);
+    }
     if (reference_comm < Duration{0}) {
       reference_dispatch.clear();
       for (const std::vector<std::int32_t>& row : reference.dispatch_tokens) {
         reference_dispatch.insert(reference_dispatch.end(), row.begin(), row.end());
+      }
+      if (per_pair) {
+        std::vector<std::int64_t> pairs;
+        for (const std::vector<std::int32_t>& slots : reference.tokens_per_slot) {
+          pairs.push_back(std::accumulate(slots.begin(), slots.end(), std::int64_t{0}));
+        }
+        llm::to_pair_copies(reference_dispatch, pairs);
       }
       const auto [ref_dispatch, ref_combine] = dispatch_and_combine(reference_dispatch);
       reference_comm = ref_dispatch + ref_combine;

@@ -180,6 +180,7 @@ struct SizedOption {
 struct SystemSizing {
   std::string system;        ///< catalog name
   std::string price_source;  ///< sheet, column and entry used, or why there is no price
+  std::string stack_note;    ///< the sweep's stack_note (kernel stack, extrapolated points)
   std::optional<hw::PriceEntry> price;
   std::string node_name;  ///< "servers" or "trays"
   std::vector<SizingCandidate> candidates;

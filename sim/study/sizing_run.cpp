@@ -128,6 +128,7 @@ SystemSizing size_system(const SweepBase& base, const SweepSpace& space, const S
     MOESIM_ASSERT(q.sla.size() == 1, "one SLA for a single-class load");
   }
   const SweepResult r = run_sweep(b, space, catalog, options);
+  const std::string note = stack_note(r);
   const hw::SystemSpec system = hw::load_system(catalog, b.system);
   const hw::PriceSheet sheet = hw::load_price_sheet(catalog, b.price_sheet);
   std::optional<hw::PriceEntry> price;
@@ -209,6 +210,7 @@ SystemSizing size_system(const SweepBase& base, const SweepSpace& space, const S
   SystemSizing out =
       size_candidates(std::move(candidates), q.load, q.sla, system, price, q.rounding);
   out.price_source = r.price_source;
+  out.stack_note = note;
   out.swept_points = r.points.size();
   out.resimulated = again.size();
   out.resimulation_failures = failures;

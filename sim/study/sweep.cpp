@@ -112,6 +112,9 @@ void simulate(const SweepBase& base, const SweepDeployment& d, SweepPoint& p, st
     p.tpot_p90_ms = m.tpot_ms.p90;
     p.cost_usd_per_mtok = m.cost_usd_per_mtok;
     p.joules_per_token = m.joules_per_token;
+    for (const serve::PoolMetrics& pool : m.pools) {
+      p.extrapolated_share = std::max(p.extrapolated_share, pool.extrapolated_share);
+    }
   } catch (const ConfigError& e) {
     p.pruned = std::string("failed: ") + e.what();
   } catch (const InvariantError& e) {
@@ -335,6 +338,8 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
   result.base = base;
   const hw::SystemSpec system = hw::load_system(catalog, base.system);
   result.system_name = system.name;
+  result.stack =
+      base.stack.empty() ? system.stack : std::filesystem::path(base.stack).stem().string();
   const hw::PriceSheet sheet = hw::load_price_sheet(catalog, base.price_sheet);
   std::optional<serve::Pricing> pricing;
   if (const hw::PriceEntry* entry = sheet.find(system.name)) {

@@ -161,6 +161,9 @@ struct SweepPoint {
   double tpot_p90_ms = 0.0;
   std::optional<double> cost_usd_per_mtok;  ///< output tokens, from the price sheet
   std::optional<double> joules_per_token;   ///< output tokens, all-in GPU power
+  /// Largest share of a pool's step time priced outside the measured kernel shapes of the
+  /// stack's calibration (serve::PoolMetrics::extrapolated_share); 0 when none was.
+  double extrapolated_share = 0.0;
   bool on_frontier = false;
 };
 
@@ -179,6 +182,7 @@ struct SweepOptions {
 struct SweepResult {
   SweepBase base;
   std::string system_name;   ///< the system's catalog name
+  std::string stack;         ///< the software stack that priced the kernels
   std::string price_source;  ///< the price sheet and column used, or why there is no price
   std::vector<SweepDeployment> deployments;
   std::vector<SweepPoint> points;     ///< by deployment, then concurrency ascending
@@ -221,6 +225,10 @@ Table sweep_table(const SweepResult& result, bool all_points);
 /// The frontier in a narrow table for terminals: point, GPUs, tok/s per GPU, tok/s per user,
 /// TTFT p99, TPOT p90, $ per million output tokens, joules per output token.
 Table frontier_summary(const SweepResult& result);
+
+/// One line naming the stack of `r` and, when some points were priced outside its measured
+/// kernel shapes, how many and how much ("kernels: stack trtllm; 3 of 164 points ...").
+std::string stack_note(const SweepResult& r);
 
 /// The frontier of each result as one plot series (points labelled by deployment and
 /// concurrency), named "<system> frontier", plus vertical lines at `levels` tok/s per user.

@@ -48,7 +48,8 @@ std::string trim(const std::string& s) {
 Table sweep_table(const SweepResult& r, bool all_points) {
   Table t({"point", "mode", "gpus", "plan", "decode_plan", "instances", "max_batch", "mtp",
            "concurrency", "output_tok_s_per_gpu", "tok_s_per_user", "ttft_p90_ms", "ttft_p99_ms",
-           "tpot_p90_ms", "cost_usd_per_mtok", "joules_per_token", "frontier", "pruned"});
+           "tpot_p90_ms", "cost_usd_per_mtok", "joules_per_token", "extrapolated_share", "frontier",
+           "pruned"});
   auto row = [&](const SweepPoint& p) {
     const SweepDeployment& d = r.deployments[p.deployment];
     const bool sim = p.simulated;
@@ -62,7 +63,8 @@ Table sweep_table(const SweepResult& r, bool all_points) {
          sim ? format_number(p.tok_s_per_user) : "-", sim ? format_number(p.ttft_p90_ms) : "-",
          sim ? format_number(p.ttft_p99_ms) : "-", sim ? format_number(p.tpot_p90_ms) : "-",
          sim ? optional_number(p.cost_usd_per_mtok) : "-",
-         sim ? optional_number(p.joules_per_token) : "-", p.on_frontier ? "yes" : "no",
+         sim ? optional_number(p.joules_per_token) : "-",
+         sim ? format_number(p.extrapolated_share, 3) : "-", p.on_frontier ? "yes" : "no",
          p.pruned.empty() ? "-" : p.pruned});
   };
   if (all_points) {
@@ -75,15 +77,37 @@ Table sweep_table(const SweepResult& r, bool all_points) {
 
 Table frontier_summary(const SweepResult& r) {
   Table t({"point (frontier, by tok/s per user)", "gpus", "tok_s_per_gpu", "tok_s_per_user",
-           "ttft_p99_ms", "tpot_p90_ms", "usd_per_mtok", "joules_per_tok"});
+           "ttft_p99_ms", "tpot_p90_ms", "usd_per_mtok", "joules_per_tok", "extrapolated"});
   for (const std::size_t i : r.frontier) {
     const SweepPoint& p = r.points[i];
     t.add_row({p.label, std::to_string(r.deployments[p.deployment].gpus()),
                format_number(p.output_tok_s_per_gpu), format_number(p.tok_s_per_user),
                format_number(p.ttft_p99_ms), format_number(p.tpot_p90_ms),
-               optional_number(p.cost_usd_per_mtok, 3), optional_number(p.joules_per_token, 3)});
+               optional_number(p.cost_usd_per_mtok, 3), optional_number(p.joules_per_token, 3),
+               p.extrapolated_share > 0.0
+                   ? format_number(100.0 * p.extrapolated_share, 3) + "% of step time"
+                   : ""});
   }
   return t;
+}
+
+std::string stack_note(const SweepResult& r) {
+  std::size_t simulated = 0;
+  std::size_t extrapolated = 0;
+  double most = 0.0;
+  for (const SweepPoint& p : r.points) {
+    if (!p.simulated) continue;
+    ++simulated;
+    if (p.extrapolated_share > 0.0) ++extrapolated;
+    most = std::max(most, p.extrapolated_share);
+  }
+  std::string note = "kernels: stack " + r.stack;
+  if (extrapolated > 0) {
+    note += "; " + std::to_string(extrapolated) + " of " + std::to_string(simulated) +
+            " points priced partly outside the kernel shapes it was measured at (up to " +
+            format_number(100.0 * most, 3) + "% of step time)";
+  }
+  return note;
 }
 
 PlotSpec frontier_plot(std::span<const SweepResult> results, std::span<const double> levels,
