@@ -24,7 +24,8 @@ std::vector<Term> terms_of(MeasuredOp op) {
       return {Term::kFixed,   Term::kStream,    Term::kTokenBytes,
               Term::kCompute, Term::kPerExpert, Term::kKWave};
     default:
-      return {Term::kFixed, Term::kStream, Term::kCompute, Term::kPerSequence, Term::kPerWave};
+      return {Term::kFixed,       Term::kStream,  Term::kCompute,
+              Term::kPerSequence, Term::kPerWave, Term::kKWave};
   }
 }
 

@@ -25,7 +25,7 @@
 ///         token_bytes: 2.0       # moe: multiplies (D - W) / B; gemm, bmm: Q / B
 ///         compute: 2.9           # multiplies F / (P u) (1 / fraction of dense peak)
 ///         per_expert: "0.3 us"   # moe: per expert with tokens
-///         k_wave: "0.0018 us"    # gemm, bmm, moe: per reduction element per tile wave
+///         k_wave: "0.0018 us"    # per reduction element (attention: key) per wave
 ///         per_sequence: "0.05 us"  # attention: per sequence
 ///         per_wave: "1.2 us"     # attention: per wave of query-row blocks
 ///         combine: max           # memory and compute parts: max (overlapped) or sum

@@ -179,8 +179,15 @@ Features Featurizer::features(const llm::OpBody& body, Flops op_flops, Bytes op_
     set(Term::kStream, bytes / bandwidth_);
     set(Term::kCompute, flops / (peak(DType::kBF16) * u));
     set(Term::kPerSequence, static_cast<double>(a->q_lens.size()));
-    set(Term::kPerWave, static_cast<double>(ceil_div(attention_row_blocks(*a, params_.mma_m),
-                                                     std::int64_t{gpu_.sms})));
+    const std::int64_t waves =
+        ceil_div(attention_row_blocks(*a, params_.mma_m), std::int64_t{gpu_.sms});
+    set(Term::kPerWave, static_cast<double>(waves));
+    std::int64_t longest = 0;
+    for (std::size_t i = 0; i < a->q_lens.size(); ++i) {
+      longest =
+          std::max(longest, llm::visible_keys(a->q_lens[i], a->kv_lens[i], a->window, a->chunked));
+    }
+    set(Term::kKWave, static_cast<double>(waves * longest));
   } else {
     MOESIM_ASSERT(false, "only Gemm, GroupedGemm and Attention ops belong to a family");
   }

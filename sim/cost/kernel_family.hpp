@@ -10,7 +10,7 @@
 ///   t = fixed + token_bytes x (D - W)/B + stream x W/B + compute x F/(P u) + k_wave x V k
 ///       + per_expert x E                                                (moe grouped GEMMs)
 ///   t = fixed + stream x D/B + compute x F/(P u) + per_sequence x S + per_wave x A
-///                                                                       (attention)
+///       + k_wave x A L                                                  (attention)
 /// where D are the op's minimum HBM bytes and W their weight part, B the GPU's hbm.bandwidth,
 /// F the op's FLOPs, P the dense peak of the op's compute type (attention: of BF16, so that
 /// families of any compute type share one reference), u the shape utilization of the roofline
@@ -32,7 +32,10 @@
 ///  - A (attention): the waves of query-row blocks, A = ceil(blocks / sms) with one block
 ///    per mma_m query rows of one K/V head of one sequence (decode: one per sequence and K/V
 ///    head, split-KV or not); `per_wave` is a block's fixed cost (Q load, softmax
-///    bookkeeping, output write, launch of the CTA) per wave.
+///    bookkeeping, output write, launch of the CTA) per wave. A block walks the keys its
+///    rows see one after the other, so a wave lasts at least L x (per-key latency) with L
+///    the most keys a sequence's new tokens see (visible_keys): `k_wave` x A L, the floor
+///    of a causal prefill whose few blocks (one sequence, few heads) cannot fill the SMs.
 /// In the max (overlap) form, the memory part is the stream term and the compute part the
 /// compute and k_wave terms; the other terms are never overlapped.
 /// Physics fix the terms, measurements fix the coefficients.
