@@ -18,16 +18,24 @@ namespace {
 std::vector<Term> terms_of(MeasuredOp op) {
   switch (op) {
     case MeasuredOp::kGemm:
-    case MeasuredOp::kBmm: return {Term::kFixed, Term::kStream, Term::kCompute};
+    case MeasuredOp::kBmm:
+      return {Term::kFixed, Term::kStream, Term::kTokenBytes, Term::kCompute, Term::kKWave};
     case MeasuredOp::kMoe:
-      return {Term::kFixed, Term::kStream, Term::kTokenBytes, Term::kCompute, Term::kPerExpert};
-    default: return {Term::kFixed, Term::kStream, Term::kCompute, Term::kPerSequence};
+      return {Term::kFixed,   Term::kStream,    Term::kTokenBytes,
+              Term::kCompute, Term::kPerExpert, Term::kKWave};
+    default:
+      return {Term::kFixed,       Term::kStream,  Term::kCompute,
+              Term::kPerSequence, Term::kPerWave, Term::kKWave};
   }
 }
 
 bool is_duration(Term t) {
-  return t == Term::kFixed || t == Term::kPerExpert || t == Term::kPerSequence;
+  return t != Term::kStream && t != Term::kTokenBytes && t != Term::kCompute;
 }
+
+/// The overlapped parts of the max form (kernel_family.hpp): memory and compute.
+bool is_memory(Term t) { return t == Term::kStream; }
+bool is_compute(Term t) { return t == Term::kCompute || t == Term::kKWave; }
 
 /// min ||A x - b|| subject to x >= 0: Lawson and Hanson's active-set method (1974, ch. 23).
 Eigen::VectorXd nnls(const Eigen::MatrixXd& a, const Eigen::VectorXd& b) {
@@ -110,8 +118,6 @@ std::optional<Features> solve(const FamilyRows& fr, const std::vector<Term>& ter
   const auto n = static_cast<Eigen::Index>(fr.y.size());
   const auto k = static_cast<Eigen::Index>(terms.size());
   if (n == 0) return std::nullopt;
-  const auto stream = static_cast<std::size_t>(Term::kStream);
-  const auto compute = static_cast<std::size_t>(Term::kCompute);
   std::vector<bool> compute_bound(fr.y.size(), false);
   Features coef{};
   for (int round = 0; round < (overlap ? 20 : 1); ++round) {
@@ -120,10 +126,10 @@ std::optional<Features> solve(const FamilyRows& fr, const std::vector<Term>& ter
     for (Eigen::Index i = 0; i < n; ++i) {
       const auto r = static_cast<std::size_t>(i);
       for (Eigen::Index j = 0; j < k; ++j) {
-        const auto t = static_cast<std::size_t>(terms[static_cast<std::size_t>(j)]);
-        double v = fr.x[r][t];
+        const Term term = terms[static_cast<std::size_t>(j)];
+        double v = fr.x[r][static_cast<std::size_t>(term)];
         if (overlap && round > 0 &&
-            ((t == stream && compute_bound[r]) || (t == compute && !compute_bound[r]))) {
+            ((is_memory(term) && compute_bound[r]) || (is_compute(term) && !compute_bound[r]))) {
           v = 0.0;
         }
         a(i, j) = v / fr.measured[r];
@@ -143,7 +149,8 @@ std::optional<Features> solve(const FamilyRows& fr, const std::vector<Term>& ter
     }
     bool changed = false;
     for (std::size_t r = 0; r < fr.y.size(); ++r) {
-      const bool bound = coef[compute] * fr.x[r][compute] >= coef[stream] * fr.x[r][stream];
+      const FamilyTime parts = family_time(coef, fr.x[r]);
+      const bool bound = parts.compute >= parts.memory;
       changed = changed || bound != compute_bound[r];
       compute_bound[r] = bound;
     }

@@ -22,10 +22,12 @@
 ///       <family, e.g. moe.nvfp4>:
 ///         fixed: "4.2 us"        # per kernel
 ///         stream: 1.31           # multiplies D / B (1 / fraction of HBM bandwidth)
-///         token_bytes: 2.0       # moe: multiplies (D - W) / B
+///         token_bytes: 2.0       # moe: multiplies (D - W) / B; gemm, bmm: Q / B
 ///         compute: 2.9           # multiplies F / (P u) (1 / fraction of dense peak)
 ///         per_expert: "0.3 us"   # moe: per expert with tokens
+///         k_wave: "0.0018 us"    # per reduction element (attention: key) per wave
 ///         per_sequence: "0.05 us"  # attention: per sequence
+///         per_wave: "1.2 us"     # attention: per wave of query-row blocks
 ///         combine: max           # memory and compute parts: max (overlapped) or sum
 ///         range: {m: [1, 16384], n: [1024, 16384], k: [1024, 16384]}  # shapes fitted
 ///         fit: {...}             # points, held back, errors before/after (information only)
@@ -66,7 +68,8 @@ ErrorStats error_stats(std::vector<double> errors);
 /// The fitted parameters of one family on one GPU.
 struct FamilyFit {
   FamilyKey key;
-  Features coef{};  ///< per term: seconds (fixed, per_expert, per_sequence) or multipliers
+  /// per term: seconds (fixed, per_expert, per_sequence, per_wave, k_wave) or multipliers
+  Features coef{};
   /// How the memory and compute parts combine: their sum, or the larger (roofline overlap);
   /// the fit keeps whichever form has the smaller median error on the fitted rows.
   bool overlap = false;

@@ -301,4 +301,18 @@ double attention_row_utilization(const llm::AttentionOp& op, std::int64_t mma_m)
   return static_cast<double>(rows) / static_cast<double>(padded);
 }
 
+std::int64_t attention_row_blocks(const llm::AttentionOp& op, std::int64_t mma_m) {
+  MOESIM_ASSERT(mma_m > 0, "MMA granularity must be positive");
+  MOESIM_ASSERT(op.heads >= 0 && op.kv_heads >= 0, "attention heads must be non-negative");
+  const bool latent = op.kernel == llm::AttentionKernel::kMlaAbsorbed || op.kv_heads == 0;
+  const std::int64_t kv_heads = latent ? 1 : op.kv_heads;
+  const std::int64_t group = latent ? op.heads : ceil_div(op.heads, op.kv_heads);
+  std::int64_t blocks = 0;
+  for (const std::int32_t q : op.q_lens) {
+    MOESIM_ASSERT(q >= 0, "query lengths must be non-negative");
+    blocks += ceil_div(static_cast<std::int64_t>(q) * group, mma_m);
+  }
+  return blocks * kv_heads;
+}
+
 }  // namespace moesim::cost

@@ -157,4 +157,9 @@ double gemm_utilization(const RowBlocks& rows, std::int64_t n, const GemmTile& t
 /// comment); 1 when there are no rows.
 double attention_row_utilization(const llm::AttentionOp& op, std::int64_t mma_m);
 
+/// Query-row blocks of an attention op: per sequence and K/V head, its query rows (file
+/// comment) in blocks of `mma_m`, i.e. kv_heads x sum_s ceil(q_s x heads / kv_heads / mma_m)
+/// (absorbed MLA: one latent head). 0 when there are no rows.
+std::int64_t attention_row_blocks(const llm::AttentionOp& op, std::int64_t mma_m);
+
 }  // namespace moesim::cost

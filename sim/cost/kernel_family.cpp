@@ -9,7 +9,8 @@ namespace moesim::cost {
 namespace {
 
 constexpr std::string_view kTermNames[kTerms] = {"fixed",   "stream",     "token_bytes",
-                                                 "compute", "per_expert", "per_sequence"};
+                                                 "compute", "per_expert", "per_sequence",
+                                                 "k_wave",  "per_wave"};
 
 std::uint8_t dtype_index(std::string_view label) {
   for (std::size_t i = 0; i < kFamilyDtypes.size(); ++i) {
@@ -36,6 +37,15 @@ std::string_view weight_label(llm::WeightFormat f, DType activations) {
 
 std::string_view attention_label(DType t) { return t == DType::kFP8 ? "fp8" : "bf16"; }
 
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+
+/// V k of kernel_family.hpp: waves of `row_tiles` x ceil(n / tile.n) CTAs over `sms`, times k.
+double k_waves(std::int64_t row_tiles, std::int64_t n, std::int64_t k, const GemmTile& tile,
+               int sms) {
+  const std::int64_t tiles = row_tiles * ceil_div(n, tile.n);
+  return static_cast<double>(ceil_div(tiles, sms) * k);
+}
+
 bool all_single(const std::vector<std::int32_t>& q) {
   return std::all_of(q.begin(), q.end(), [](std::int32_t x) { return x == 1; });
 }
@@ -50,10 +60,11 @@ FamilyTime family_time(const Features& coef, const Features& x) {
     return coef[i] * x[i];
   };
   FamilyTime f;
-  f.overhead = term(Term::kFixed) + term(Term::kPerExpert) + term(Term::kPerSequence);
+  f.overhead =
+      term(Term::kFixed) + term(Term::kPerExpert) + term(Term::kPerSequence) + term(Term::kPerWave);
   f.tokens = term(Term::kTokenBytes);
   f.memory = term(Term::kStream);
-  f.compute = term(Term::kCompute);
+  f.compute = term(Term::kCompute) + term(Term::kKWave);
   return f;
 }
 
@@ -142,6 +153,14 @@ Features Featurizer::features(const llm::OpBody& body, Flops op_flops, Bytes op_
     const double u = gemm_utilization(rows, g->n, params_.tile, gpu_.sms);
     set(Term::kStream, bytes / bandwidth_);
     set(Term::kCompute, flops / (peak(g->compute) * u));
+    if (g->m > 0 && bits_of(g->a_type) < bits_of(DType::kBF16)) {
+      // The quantization pass: read the BF16 input, write the quantized operand and scales.
+      const std::int64_t quantize =
+          g->batch * (g->m * g->k * bits_of(DType::kBF16) / 8 +
+                      llm::activation_bytes(g->m, g->k, g->a_type, g->b_format).base());
+      set(Term::kTokenBytes, static_cast<double>(quantize) / bandwidth_);
+    }
+    set(Term::kKWave, k_waves(rows.row_tiles, g->n, g->k, params_.tile, gpu_.sms));
   } else if (const auto* gg = std::get_if<llm::GroupedGemmOp>(&body)) {
     const RowBlocks rows = row_blocks(gg->tokens_per_expert, params_.tile, params_.mma_m);
     const double u = gemm_utilization(rows, gg->n, params_.tile, gpu_.sms);
@@ -152,11 +171,23 @@ Features Featurizer::features(const llm::OpBody& body, Flops op_flops, Bytes op_
     set(Term::kTokenBytes, (bytes - weights) / bandwidth_);
     set(Term::kCompute, flops / (peak(gg->compute) * u));
     set(Term::kPerExpert, static_cast<double>(gg->active_experts()));
+    if (rows.rows > 0) {
+      set(Term::kKWave, k_waves(rows.row_tiles, gg->n, gg->k, params_.tile, gpu_.sms));
+    }
   } else if (const auto* a = std::get_if<llm::AttentionOp>(&body)) {
     const double u = attention_row_utilization(*a, params_.mma_m);
     set(Term::kStream, bytes / bandwidth_);
     set(Term::kCompute, flops / (peak(DType::kBF16) * u));
     set(Term::kPerSequence, static_cast<double>(a->q_lens.size()));
+    const std::int64_t waves =
+        ceil_div(attention_row_blocks(*a, params_.mma_m), std::int64_t{gpu_.sms});
+    set(Term::kPerWave, static_cast<double>(waves));
+    std::int64_t longest = 0;
+    for (std::size_t i = 0; i < a->q_lens.size(); ++i) {
+      longest =
+          std::max(longest, llm::visible_keys(a->q_lens[i], a->kv_lens[i], a->window, a->chunked));
+    }
+    set(Term::kKWave, static_cast<double>(waves * longest));
   } else {
     MOESIM_ASSERT(false, "only Gemm, GroupedGemm and Attention ops belong to a family");
   }

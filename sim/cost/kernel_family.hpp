@@ -5,10 +5,12 @@
 ///
 /// A family is (op kind, data type): gemm.fp8_block, moe.nvfp4, mla_decode.fp8, ... Each op
 /// of a family is priced as a sum of physical terms, each linear in one parameter:
-///   t = fixed + stream x D/B + compute x F/(P u)                         (gemm, bmm)
-///   t = fixed + stream x W/B + token_bytes x (D - W)/B + compute x F/(P u)
+///   t = fixed + token_bytes x Q/B + stream x D/B + compute x F/(P u) + k_wave x V k
+///                                                                       (gemm, bmm)
+///   t = fixed + token_bytes x (D - W)/B + stream x W/B + compute x F/(P u) + k_wave x V k
 ///       + per_expert x E                                                (moe grouped GEMMs)
-///   t = fixed + stream x D/B + compute x F/(P u) + per_sequence x S     (attention)
+///   t = fixed + stream x D/B + compute x F/(P u) + per_sequence x S + per_wave x A
+///       + k_wave x A L                                                  (attention)
 /// where D are the op's minimum HBM bytes and W their weight part, B the GPU's hbm.bandwidth,
 /// F the op's FLOPs, P the dense peak of the op's compute type (attention: of BF16, so that
 /// families of any compute type share one reference), u the shape utilization of the roofline
@@ -17,6 +19,25 @@
 /// streams its operands at), `compute` 1 / (its marginal fraction of tensor-core peak);
 /// `token_bytes` covers what scales with routed tokens in a fused MoE (activation quantize,
 /// permute, finalize); `per_expert` the per-expert tile fill, scale loads and epilogues.
+/// Terms of the launch geometry:
+///  - Q (gemm, bmm): the bytes of the activation-quantization pass a quantized GEMM runs
+///    before its main loop (FP8, FP4 activations: read the BF16 input, write the quantized
+///    operand and its scales); 0 for BF16 activations. Never overlapped with the GEMM.
+///  - V k (gemm, bmm, moe): the waves of output tiles times the reduction length. A GEMM
+///    launches T = sum over problems of ceil(rows / tile.m) x ceil(n / tile.n) CTAs on the
+///    SMs in V = ceil(T / sms) waves; each CTA walks k serially, so a wave takes at least
+///    k x (the main loop's per-element latency): `k_wave`, seconds per reduction element
+///    per wave. This is the small-M weight-streaming floor: with fewer tiles than SMs the
+///    weights stream through T CTAs only and the time follows k, not the bytes.
+///  - A (attention): the waves of query-row blocks, A = ceil(blocks / sms) with one block
+///    per mma_m query rows of one K/V head of one sequence (decode: one per sequence and K/V
+///    head, split-KV or not); `per_wave` is a block's fixed cost (Q load, softmax
+///    bookkeeping, output write, launch of the CTA) per wave. A block walks the keys its
+///    rows see one after the other, so a wave lasts at least L x (per-key latency) with L
+///    the most keys a sequence's new tokens see (visible_keys): `k_wave` x A L, the floor
+///    of a causal prefill whose few blocks (one sequence, few heads) cannot fill the SMs.
+/// In the max (overlap) form, the memory part is the stream term and the compute part the
+/// compute and k_wave terms; the other terms are never overlapped.
 /// Physics fix the terms, measurements fix the coefficients.
 
 #include <algorithm>
@@ -34,8 +55,17 @@
 namespace moesim::cost {
 
 /// The terms of the family equations (file comment), in parameter order.
-enum class Term : std::uint8_t { kFixed, kStream, kTokenBytes, kCompute, kPerExpert, kPerSequence };
-inline constexpr std::size_t kTerms = 6;
+enum class Term : std::uint8_t {
+  kFixed,
+  kStream,
+  kTokenBytes,
+  kCompute,
+  kPerExpert,
+  kPerSequence,
+  kKWave,
+  kPerWave
+};
+inline constexpr std::size_t kTerms = 8;
 /// Name of a term's parameter in a calibration file ("fixed", "stream", ...).
 std::string_view to_string(Term t);
 
@@ -65,7 +95,8 @@ std::vector<std::string> family_names();
 /// Attention ops have one; Memory ops and collectives have none (the roofline prices them).
 std::optional<FamilyKey> family_of(const llm::OpBody& body);
 
-/// Values of the terms for one op, seconds (fixed: 1; per_expert, per_sequence: counts).
+/// Values of the terms for one op, seconds (fixed: 1; per_expert, per_sequence, per_wave:
+/// counts; k_wave: waves x reduction elements).
 using Features = std::array<double, kTerms>;
 
 /// The shape quantities whose measured range a calibration records, per op: gemm m, n, k;
@@ -77,10 +108,10 @@ std::array<std::string_view, 3> range_names(MeasuredOp op);
 
 /// The time of a family op from its coefficients and features, in parts (seconds).
 struct FamilyTime {
-  double overhead = 0.0;  ///< fixed + per_expert x E + per_sequence x S
-  double tokens = 0.0;    ///< token_bytes x (D - W)/B, never overlapped
+  double overhead = 0.0;  ///< fixed + per_expert x E + per_sequence x S + per_wave x A
+  double tokens = 0.0;    ///< token_bytes x ((D - W) or Q)/B, never overlapped
   double memory = 0.0;    ///< stream x (D or W)/B
-  double compute = 0.0;   ///< compute x F/(P u)
+  double compute = 0.0;   ///< compute x F/(P u) + k_wave x V k
   /// The kernel's time without its overhead: tokens + (memory and compute summed, or their
   /// max when they overlap).
   double kernel(bool overlap) const {

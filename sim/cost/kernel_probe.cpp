@@ -50,6 +50,37 @@ llm::AttentionOp attention(llm::AttentionKernel kernel, const MeasuredShape& s, 
   return a;
 }
 
+/// Tokens per local expert under the collectors' balanced routing (AIConfigurator
+/// collector/helper.py balanced_logits): with stride = ceil(experts / topk), token i takes for
+/// each slot j the expert (i + j stride) mod experts when tokens >= stride, else
+/// (floor(i stride / tokens) + j stride) mod experts; the measured GPU is EP rank 0, which holds
+/// experts 0 .. local - 1.
+std::vector<std::int32_t> balanced_loads(std::int64_t tokens, std::int64_t experts,
+                                         std::int64_t topk, std::int64_t local) {
+  std::vector<std::int32_t> loads(static_cast<std::size_t>(local), 0);
+  const std::int64_t stride = (experts + topk - 1) / topk;
+  if (tokens < stride) {
+    for (std::int64_t i = 0; i < tokens; ++i) {
+      for (std::int64_t j = 0; j < topk; ++j) {
+        const std::int64_t e = (i * stride / tokens + j * stride) % experts;
+        if (e < local) ++loads[static_cast<std::size_t>(e)];
+      }
+    }
+    return loads;
+  }
+  // Slot j sends the tokens to the consecutive experts j stride .. j stride + tokens - 1
+  // (mod experts): tokens / experts rounds over all of them plus the first tokens % experts.
+  for (std::int64_t e = 0; e < local; ++e) {
+    std::int64_t n = 0;
+    for (std::int64_t j = 0; j < topk; ++j) {
+      const std::int64_t offset = ((e - j * stride) % experts + experts) % experts;
+      n += tokens / experts + (offset < tokens % experts ? 1 : 0);
+    }
+    loads[static_cast<std::size_t>(e)] = static_cast<std::int32_t>(n);
+  }
+  return loads;
+}
+
 }  // namespace
 
 Probe make_probe(const Measurement& m) {
@@ -73,14 +104,9 @@ Probe make_probe(const Measurement& m) {
     case MeasuredOp::kMoe: {
       const GemmTypes t = gemm_types(m.dtype);
       const std::int64_t local = s.experts / s.ep;
-      const std::int64_t pairs = s.tokens * s.topk;
-      std::vector<std::int32_t> loads(static_cast<std::size_t>(local));
+      std::vector<std::int32_t> loads = balanced_loads(s.tokens, s.experts, s.topk, local);
       std::int64_t rows = 0;
-      for (std::int64_t e = 0; e < local; ++e) {
-        const std::int64_t n = pairs / s.experts + (e < pairs % s.experts ? 1 : 0);
-        loads[static_cast<std::size_t>(e)] = static_cast<std::int32_t>(n);
-        rows += n;
-      }
+      for (const std::int32_t n : loads) rows += n;
       const std::int64_t inter = s.inter / s.tp;
       p.ops.push_back(
           op("moe.topk", llm::MemoryOp{Bytes{s.tokens * s.experts * kFp32Bytes},

@@ -12,8 +12,11 @@
 ///              (GroupedGemm, n = 2 inter / tp, k = hidden), moe.act (SwiGLU MemoryOp),
 ///              moe.down (GroupedGemm, n = hidden, k = inter / tp), plus the top-k read of
 ///              the router logits (moe.topk), since the measured module routes. Balanced
-///              routing: token-expert pairs tokens x topk dealt round-robin over all experts
-///              (the collector's balanced_logits); the GPU holds experts 0 .. experts/ep - 1
+///              routing as the collectors' balanced_logits: stride = ceil(experts / topk),
+///              token i sends slot j to expert (i + j stride) mod experts (tokens >= stride)
+///              or (floor(i stride / tokens) + j stride) mod experts (fewer tokens); the
+///              GPU is EP rank 0 and holds experts 0 .. experts/ep - 1, so with EP it sees
+///              only the pairs that land there (one token: one expert per stride block)
 ///  mla_decode  AttentionOp kMlaAbsorbed, DeepSeek-V3 geometry (kv_lora 512 + rope 64 = 576
 ///              per key, 512 values), one new token per sequence
 ///  mla_prefill AttentionOp kMlaExpanded (qk 192, v 128 per head), q = kv = the prompt; FP8
