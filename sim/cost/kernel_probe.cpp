@@ -1,5 +1,8 @@
 #include "sim/cost/kernel_probe.hpp"
 
+#include <algorithm>
+#include <cmath>
+
 #include "sim/core/assert.hpp"
 
 namespace moesim::cost {

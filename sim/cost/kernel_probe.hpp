@@ -16,7 +16,10 @@
 ///              token i sends slot j to expert (i + j stride) mod experts (tokens >= stride)
 ///              or (floor(i stride / tokens) + j stride) mod experts (fewer tokens); the
 ///              GPU is EP rank 0 and holds experts 0 .. experts/ep - 1, so with EP it sees
-///              only the pairs that land there (one token: one expert per stride block)
+///              only the pairs that land there (one token: one expert per stride block).
+///              Uniform routing (SGLang's DeepEP collector, random top-k): the expected
+///              loads, round(local (1 - (1 - topk/experts)^tokens)) active experts sharing
+///              round(tokens topk local / experts) rows evenly
 ///  mla_decode  AttentionOp kMlaAbsorbed, DeepSeek-V3 geometry (kv_lora 512 + rope 64 = 576
 ///              per key, 512 values), one new token per sequence
 ///  mla_prefill AttentionOp kMlaExpanded (qk 192, v 128 per head), q = kv = the prompt; FP8

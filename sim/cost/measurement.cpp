@@ -181,8 +181,8 @@ MeasurementFile read_schema(const CsvTable& t) {
                                  : choose(cell(5), kWeightDtypes, at(5), "dtype");
     if (is_attention(m.op)) m.kv_dtype = choose(cell(6), kAttentionDtypes, at(6), "kv_dtype");
     if (m.op == MeasuredOp::kMoe) {
-      constexpr std::string_view kBalanced[] = {"balanced"};
-      m.distribution = choose(cell(7), kBalanced, at(7), "distribution");
+      constexpr std::string_view kRoutings[] = {"balanced", "uniform"};
+      m.distribution = choose(cell(7), kRoutings, at(7), "distribution");
     }
     std::istringstream words(cell(8));
     std::string word;
@@ -342,11 +342,9 @@ MeasurementFile read_aic(const std::filesystem::path& path, const CsvTable& t) {
     } else if (table == "moe_perf" || table.ends_with("_moe_perf")) {
       m.op = MeasuredOp::kMoe;
       m.distribution = rows.text(r, "distribution");
-      // SGLang's DeepEP collector draws top-k uniformly at random: the loads are balanced in
-      // expectation, which is how the probe prices them (an approximation at small token
-      // counts, where a random draw leaves some experts idle).
-      if (m.distribution == "uniform") m.distribution = "balanced";
-      if (m.distribution != "balanced") {
+      // SGLang's DeepEP collector draws top-k uniformly at random ("uniform"): the probe
+      // prices the expected loads (sim/cost/kernel_probe.hpp).
+      if (m.distribution != "balanced" && m.distribution != "uniform") {
         ++skipped["MoE rows with random routing (" + m.distribution +
                   ": per-expert loads not recorded)"];
         continue;

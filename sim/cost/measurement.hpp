@@ -16,7 +16,8 @@
 ///      dtype      gemm, bmm, moe: weight format (bf16, fp8, fp8_block, nvfp4, w4a16_mxfp4,
 ///                 w4a8_mxfp4); attention: compute type (bf16, fp8)
 ///      kv_dtype   attention: KV-cache type (bf16, fp8); empty otherwise
-///      distribution  moe: balanced (the only routing priced exactly); empty otherwise
+///      distribution  moe: balanced (the collectors' deterministic round-robin) or uniform
+///                 (random top-k, priced by its expected loads); empty otherwise
 ///      shape      space-separated key=value integers, per op (MeasuredShape):
 ///                   gemm: m n k; bmm: m n k batch;
 ///                   moe: tokens hidden inter experts topk ep tp;
@@ -28,7 +29,8 @@
 ///    aiconfigurator/README.md), found by its path <system>/<backend>-<version>/<table>.csv; the
 ///    columns a file leaves out as constant are read from the manifest.csv of an enclosing
 ///    folder. Tables read: gemm_perf, moe_perf, generation_mla_perf, context_mla_perf,
-///    mla_bmm_perf, generation_attention_perf, context_attention_perf.
+///    mla_bmm_perf, generation_attention_perf, context_attention_perf, and SGLang's DeepEP
+///    expert compute, wideep_context_moe_perf and wideep_generation_moe_perf (uniform routing).
 
 #include <cstdint>
 #include <filesystem>
