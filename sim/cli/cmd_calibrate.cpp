@@ -44,42 +44,6 @@ Loaded load_measurements(const std::vector<std::string>& files) {
   return out;
 }
 
-/// Per GPU: its spec, resolved efficiencies, and a model of one stack; built on first use.
-class GpuModels {
- public:
-  GpuModels(const config::Catalog& catalog, const cost::StackProfile& stack)
-      : catalog_(catalog), stack_(stack), efficiency_(cost::EfficiencyTable::load(catalog)) {}
-
-  cost::GpuModels operator()(const cost::Measurement& m) {
-    auto it = entries_.find(m.gpu);
-    if (it == entries_.end()) {
-      auto e = std::make_unique<Entry>();
-      try {
-        e->gpu = hw::load_gpu(catalog_, m.gpu);
-      } catch (const ConfigError& err) {
-        throw ConfigError(m.where, "gpu", "a GPU of the catalog (moesim list)",
-                          "'" + m.gpu + "': " + err.what());
-      }
-      const cost::EfficiencyParams params = efficiency_.resolve(e->gpu);
-      e->features = std::make_unique<cost::Featurizer>(e->gpu, params);
-      e->model = cost::make_stack_model(stack_, e->gpu, params, stack_.engine);
-      it = entries_.emplace(m.gpu, std::move(e)).first;
-    }
-    return {it->second->model.get(), it->second->features.get()};
-  }
-
- private:
-  struct Entry {
-    hw::GpuSpec gpu;
-    std::unique_ptr<cost::Featurizer> features;
-    std::unique_ptr<cost::ComputeModel> model;
-  };
-  const config::Catalog& catalog_;
-  cost::StackProfile stack_;
-  cost::EfficiencyTable efficiency_;
-  std::map<std::string, std::unique_ptr<Entry>> entries_;
-};
-
 std::string percent(double v) { return study::format_number(100.0 * v, 3) + "%"; }
 
 bool wants_help(const std::vector<std::string>& words) {
@@ -139,18 +103,15 @@ int run_calibrate(const std::vector<std::string>& words) {
 
   cost::StackProfile roofline;
   roofline.name = cost::kRooflineStack;
-  GpuModels base(catalog, roofline);
-  cost::Calibration cal =
-      cost::fit_calibration(loaded.rows, [&](const cost::Measurement& m) { return base(m); });
+  cost::StackModels base(catalog, roofline);
+  cost::Calibration cal = cost::fit_calibration(loaded.rows, base.lookup());
 
   cost::StackProfile fitted;
   fitted.name = "fitted";
   fitted.calibration = cal;
-  GpuModels after(catalog, fitted);
-  const auto p_before =
-      cost::predict(loaded.rows, [&](const cost::Measurement& m) { return base(m); });
-  const auto p_after =
-      cost::predict(loaded.rows, [&](const cost::Measurement& m) { return after(m); });
+  cost::StackModels after(catalog, fitted);
+  const auto p_before = cost::predict(loaded.rows, base.lookup());
+  const auto p_after = cost::predict(loaded.rows, after.lookup());
   cost::record_errors(cal, p_before, false);
   cost::record_errors(cal, p_after, true);
 
@@ -227,9 +188,8 @@ int run_validate(const std::vector<std::string>& words) {
   }
   const cost::StackProfile stack =
       cost::load_stack(catalog, args.value("stack").value_or(std::string(cost::kRooflineStack)));
-  GpuModels models(catalog, stack);
-  const auto predictions =
-      cost::predict(loaded.rows, [&](const cost::Measurement& m) { return models(m); });
+  cost::StackModels models(catalog, stack);
+  const auto predictions = cost::predict(loaded.rows, models.lookup());
 
   if (args.flag("per-op")) {
     study::Table t({"file_line", "gpu", "family", "kernel", "shape", "measured_us", "predicted_us",

@@ -41,6 +41,36 @@ StackProfile load_stack(const config::Catalog& catalog, std::string_view name_or
   return s;
 }
 
+struct StackModels::Entry {
+  hw::GpuSpec gpu;
+  std::unique_ptr<Featurizer> features;
+  std::unique_ptr<ComputeModel> model;
+};
+
+StackModels::StackModels(const config::Catalog& catalog, StackProfile stack)
+    : catalog_(catalog), stack_(std::move(stack)), efficiency_(EfficiencyTable::load(catalog)) {}
+
+StackModels::~StackModels() = default;
+
+GpuModels StackModels::operator()(const Measurement& m) {
+  for (const auto& [name, e] : entries_) {
+    if (name == m.gpu) return {e->model.get(), e->features.get()};
+  }
+  auto e = std::make_unique<Entry>();
+  try {
+    e->gpu = hw::load_gpu(catalog_, m.gpu);
+  } catch (const ConfigError& err) {
+    throw ConfigError(m.where, "gpu", "a GPU of the catalog (moesim list)",
+                      "'" + m.gpu + "': " + err.what());
+  }
+  const EfficiencyParams params = efficiency_.resolve(e->gpu);
+  e->features = std::make_unique<Featurizer>(e->gpu, params);
+  e->model = make_stack_model(stack_, e->gpu, params, stack_.engine);
+  const GpuModels out{e->model.get(), e->features.get()};
+  entries_.emplace_back(m.gpu, std::move(e));
+  return out;
+}
+
 std::unique_ptr<ComputeModel> make_stack_model(const StackProfile& stack, const hw::GpuSpec& gpu,
                                                const EfficiencyParams& params,
                                                const ComputeOptions& options) {

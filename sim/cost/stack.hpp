@@ -19,6 +19,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "sim/config/catalog.hpp"
 #include "sim/cost/calibration.hpp"
@@ -49,6 +51,30 @@ struct StackProfile {
 /// Loads stack `name_or_path` from `catalog` (section kStackSection). Unknown keys, names and
 /// a missing calibration file are ConfigErrors with a did-you-mean.
 StackProfile load_stack(const config::Catalog& catalog, std::string_view name_or_path);
+
+/// The models of one stack for measured ops, per GPU catalog name, built on first use (what
+/// calibrate and validate price measurements with). An unknown GPU is a ConfigError at the
+/// measurement.
+class StackModels {
+ public:
+  StackModels(const config::Catalog& catalog, StackProfile stack);
+  ~StackModels();
+  StackModels(const StackModels&) = delete;
+  StackModels& operator=(const StackModels&) = delete;
+  /// The models of `m`'s GPU.
+  GpuModels operator()(const Measurement& m);
+  /// As a lookup for fit_calibration and predict (refers to this object).
+  GpuModelLookup lookup() {
+    return [this](const Measurement& m) { return (*this)(m); };
+  }
+
+ private:
+  struct Entry;
+  const config::Catalog& catalog_;
+  StackProfile stack_;
+  EfficiencyTable efficiency_;
+  std::vector<std::pair<std::string, std::unique_ptr<Entry>>> entries_;
+};
 
 /// The compute model of `stack` on `gpu`: the roofline with `params` and `options`, wrapped by
 /// the calibrated model where the stack has a calibration (a GPU it has no fits for gets
