@@ -49,10 +49,10 @@
 // those of `moesim run <case> --stack roofline`, 2026-12-07. Skew is not what the max-throughput
 // gap is: with --set routing.popularity={kind: zipf, exponent: 0.6, order: shuffled} (about the
 // per-expert spread of TensorRT-LLM tech blog 4 Table 1, DeepSeek-R1 at EP32) the EP8 TRT-LLM
-// cases drop by 4-8 % only (2026-12-07, roofline stack: b200 fp8kv 10401 -> 9740, h200 2419 -> 2324, Qwen3
-// b200 10082 -> 9254, Maverick b200 14223 -> 13964 output tok/s/GPU), since at EP8 every rank
-// holds 32 experts, all hit in a large decode step, and reads their weights whatever their
-// token counts.
+// cases drop by 4-8 % only (2026-12-07, roofline stack: b200 fp8kv 10401 -> 9740, h200 2419 ->
+// 2324, Qwen3 b200 10082 -> 9254, Maverick b200 14223 -> 13964 output tok/s/GPU), since at EP8
+// every rank holds 32 experts, all hit in a large decode step, and reads their weights whatever
+// their token counts.
 //
 // MoE TP x EP hybrids (TensorRT-LLM's min-latency TP4 x EP2) are not expressible: the
 // min-latency cases run TP8 attention with EP8 MoE, the conservative bracket (ep 1, the other
