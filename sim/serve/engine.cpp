@@ -113,7 +113,7 @@ void Engine::Impl::end_step(Instance& inst) {
   c.breakdown += inst.timing.breakdown;
   c.breakdown.host_overhead += inst.host_exposed;
   c.imbalance_weighted_s += inst.timing.imbalance * to_seconds(inst.step_duration);
-  if (inst.timing.extrapolated) c.extrapolated += inst.step_duration;
+  c.extrapolated_weighted_s += inst.timing.extrapolated * to_seconds(inst.step_duration);
   c.sequences_stepped += static_cast<std::int64_t>(inst.batch.size());
   // The decode groups first: their members are those scheduled (joiners below join after).
   for (std::size_t r = 0; r < inst.groups.size(); ++r) {

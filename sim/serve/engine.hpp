@@ -168,13 +168,13 @@ struct RequestRecord {
 /// Counters of one pool, cumulative from the start of the run (steps counted when they end).
 struct PoolCounters {
   std::int64_t steps = 0;
-  Duration busy{};                     ///< summed step durations (per instance, not per GPU)
-  StepBreakdown breakdown;             ///< summed over steps; host_overhead includes the engine's
-  double imbalance_weighted_s = 0.0;   ///< sum of imbalance x step seconds
-  Duration extrapolated{};             ///< summed durations of steps priced by extrapolation
-  std::int64_t sequences_stepped = 0;  ///< sum over steps of sequences in the batch
-  std::int64_t prefill_tokens = 0;     ///< prefill tokens computed (recomputation included)
-  std::int64_t decode_tokens = 0;      ///< decode tokens computed (1 + k per decode)
+  Duration busy{};                       ///< summed step durations (per instance, not per GPU)
+  StepBreakdown breakdown;               ///< summed over steps; host_overhead includes the engine's
+  double imbalance_weighted_s = 0.0;     ///< sum of imbalance x step seconds
+  double extrapolated_weighted_s = 0.0;  ///< sum of extrapolated share x step seconds
+  std::int64_t sequences_stepped = 0;    ///< sum over steps of sequences in the batch
+  std::int64_t prefill_tokens = 0;       ///< prefill tokens computed (recomputation included)
+  std::int64_t decode_tokens = 0;        ///< decode tokens computed (1 + k per decode)
   std::int64_t decode_sequence_steps = 0;  ///< decodes (sequence-steps)
   std::int64_t decode_output_tokens = 0;   ///< tokens emitted by decodes (MTP: > steps)
   std::int64_t input_tokens = 0;           ///< first-time prefill of prompt tokens (workload input)

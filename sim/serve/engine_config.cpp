@@ -96,7 +96,7 @@ PoolCounters PoolCounters::operator-(const PoolCounters& o) const {
   d.busy = busy - o.busy;
   d.breakdown = breakdown - o.breakdown;
   d.imbalance_weighted_s = imbalance_weighted_s - o.imbalance_weighted_s;
-  d.extrapolated = extrapolated - o.extrapolated;
+  d.extrapolated_weighted_s = extrapolated_weighted_s - o.extrapolated_weighted_s;
   d.sequences_stepped = sequences_stepped - o.sequences_stepped;
   d.prefill_tokens = prefill_tokens - o.prefill_tokens;
   d.decode_tokens = decode_tokens - o.decode_tokens;

@@ -80,7 +80,7 @@ PoolMetrics pool_metrics(const Engine& engine, const PoolConfig& pc, double wind
   m.idle_s = to_seconds(c.breakdown.idle);
   const double stepped_s = to_seconds(c.busy);
   m.imbalance = stepped_s > 0.0 ? c.imbalance_weighted_s / stepped_s : 1.0;
-  m.extrapolated_share = stepped_s > 0.0 ? to_seconds(c.extrapolated) / stepped_s : 0.0;
+  m.extrapolated_share = stepped_s > 0.0 ? c.extrapolated_weighted_s / stepped_s : 0.0;
   m.input_tok_s = per_second(static_cast<double>(c.input_tokens), window_s);
   m.output_tok_s = per_second(static_cast<double>(c.output_tokens), window_s);
   m.preemptions = c.preemptions;
@@ -265,7 +265,7 @@ std::vector<MetricValue> flatten(const RunMetrics& m) {
     put(k + "output_tok_s", p.output_tok_s);
     put(k + "preemptions", num(p.preemptions));
     put(k + "imbalance_factor", p.imbalance);
-    put(k + "extrapolated_step_share", p.extrapolated_share);
+    put(k + "extrapolated_kernel_share", p.extrapolated_share);
     put(k + "tokens_per_decode_step", p.tokens_per_decode_step);
     put(k + "step_time_breakdown.compute_s", p.compute_s);
     put(k + "step_time_breakdown.memory_s", p.memory_s);

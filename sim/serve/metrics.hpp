@@ -91,8 +91,8 @@ struct PoolMetrics {
   double host_overhead_s = 0.0;
   double idle_s = 0.0;
   double imbalance = 1.0;  ///< step-time-weighted mean imbalance factor
-  /// Share of step time priced outside the measured shapes of the stack's calibration
-  /// (StepTiming::extrapolated); 0 when every price is backed by a measurement.
+  /// Step-time-weighted share of kernel time priced outside the measured shapes of the stack's
+  /// calibration (StepTiming::extrapolated); 0 when every price is backed by a measurement.
   double extrapolated_share = 0.0;
   double input_tok_s = 0.0;   ///< first-time prompt tokens prefilled / |W|
   double output_tok_s = 0.0;  ///< tokens emitted / |W|

@@ -160,7 +160,7 @@ std::string summary_text(const RunMetrics& m) {
         << pct(p.idle_s) << " %\n";
     if (p.extrapolated_share > 0.0) {
       out << "             extrapolated: " << 100.0 * p.extrapolated_share
-          << " % of step time priced outside the shapes the stack's kernels were measured at\n";
+          << " % of kernel time priced outside the shapes the stack's kernels were measured at\n";
     }
   }
   return out.str();

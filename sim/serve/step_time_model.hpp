@@ -122,10 +122,10 @@ struct StepTiming {
   StepBreakdown breakdown;  ///< sums to duration
   /// Slowest rank's busy time / mean rank busy time (1 when balanced); reported per run.
   double imbalance = 1.0;
-  /// Some op of the step was priced outside what the stack's calibration measured (a shape
-  /// outside a fitted range, or a kernel family it has no fit for); reported per run as the
-  /// share of step time so priced.
-  bool extrapolated = false;
+  /// Share in [0, 1] of the step's kernel time (slowest rank, compute stream) priced outside
+  /// what the stack's calibration measured: shapes outside a fitted range, or kernel families
+  /// it has no fit for. Reported per run, weighted by step time.
+  double extrapolated = 0.0;
   /// Optional spans for the trace, filled only when StepContext::want_detail. The engine reuses
   /// one StepTiming per instance, so a model may keep this vector's capacity between calls.
   std::vector<StepSpan> detail;

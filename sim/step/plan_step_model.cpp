@@ -222,7 +222,7 @@ PlanStepModel::Entry PlanStepModel::price_exact(const llm::StepBatch& batch, Rng
   const double mean =
       static_cast<double>(busy_sum.count()) / static_cast<double>(std::max(plan.ranks(), 1));
   e.timing.imbalance = mean > 0.0 ? static_cast<double>(busy_max.count()) / mean : 1.0;
-  e.timing.extrapolated = timeline.extrapolated();
+  e.timing.extrapolated = timeline.extrapolated_share();
   e.layers = layer_spans(plan, timeline, timeline.slowest_rank);
   return e;
 }
@@ -293,7 +293,7 @@ PlanStepModel::Entry PlanStepModel::price_factored(const Key& key, Rng& rng) {
                            ? std::max(1.0, static_cast<double>(max_busy.count()) /
                                                static_cast<double>(mean_busy.count()))
                            : 1.0;
-  e.timing.extrapolated = base.timeline.extrapolated();
+  e.timing.extrapolated = base.timeline.extrapolated_share();
   e.layers = layer_spans(base.plan, base.timeline, rank);
   e.corrections = corrections;
   return e;

@@ -60,6 +60,8 @@ PoolModel pool_model(serve::Scenario& sc, serve::PoolScenario& ps, const config:
   // of each GPU step (topologies/efficiency.yaml overheads.step_host_fraction).
   options.overlap_scheduler = sc.host.overlap_scheduler || sc.host.step_overhead > Duration{0};
   const cost::StackProfile stack = resolve_stack(catalog, system, sc.stack);
+  notes.push_back(label + ": kernels priced by stack " + stack.name +
+                  (stack.description.empty() ? "" : " (" + stack.description + ")"));
   std::shared_ptr<const Deployment> d =
       make_deployment(catalog, std::move(model), std::move(system), std::move(precision), plan,
                       stack, options, 0, sc.popularity);

@@ -49,14 +49,19 @@ struct StepTimeline {
   std::vector<std::int32_t> rank_ops;      ///< global rank -> index into ops
   std::int32_t slowest_rank = 0;
 
-  /// Whether any op was priced outside the calibration's measured shapes (OpCost::extrapolated).
-  bool extrapolated() const {
-    for (const auto& list : ops) {
-      for (const OpTiming& t : list) {
-        if (t.cost.extrapolated) return true;
-      }
+  /// Share of the slowest rank's compute-op time priced outside the calibration's measured
+  /// shapes (OpCost::extrapolated; collectives excluded), in [0, 1].
+  double extrapolated_share() const {
+    Duration all{};
+    Duration outside{};
+    for (const OpTiming& t : of(slowest_rank)) {
+      if (t.cost.bound == cost::Bound::kNetwork) continue;
+      all += t.cost.time;
+      if (t.cost.extrapolated) outside += t.cost.time;
     }
-    return false;
+    return all > Duration::zero()
+               ? static_cast<double>(outside.count()) / static_cast<double>(all.count())
+               : 0.0;
   }
 
   /// The op timings of global rank `rank`.

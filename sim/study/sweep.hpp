@@ -161,7 +161,7 @@ struct SweepPoint {
   double tpot_p90_ms = 0.0;
   std::optional<double> cost_usd_per_mtok;  ///< output tokens, from the price sheet
   std::optional<double> joules_per_token;   ///< output tokens, all-in GPU power
-  /// Largest share of a pool's step time priced outside the measured kernel shapes of the
+  /// Largest share of a pool's kernel time priced outside the measured kernel shapes of the
   /// stack's calibration (serve::PoolMetrics::extrapolated_share); 0 when none was.
   double extrapolated_share = 0.0;
   bool on_frontier = false;

@@ -85,7 +85,7 @@ Table frontier_summary(const SweepResult& r) {
                format_number(p.ttft_p99_ms), format_number(p.tpot_p90_ms),
                optional_number(p.cost_usd_per_mtok, 3), optional_number(p.joules_per_token, 3),
                p.extrapolated_share > 0.0
-                   ? format_number(100.0 * p.extrapolated_share, 3) + "% of step time"
+                   ? format_number(100.0 * p.extrapolated_share, 3) + "% of kernel time"
                    : ""});
   }
   return t;
@@ -105,7 +105,7 @@ std::string stack_note(const SweepResult& r) {
   if (extrapolated > 0) {
     note += "; " + std::to_string(extrapolated) + " of " + std::to_string(simulated) +
             " points priced partly outside the kernel shapes it was measured at (up to " +
-            format_number(100.0 * most, 3) + "% of step time)";
+            format_number(100.0 * most, 3) + "% of kernel time)";
   }
   return note;
 }
