@@ -157,6 +157,11 @@ int run_compare(const std::vector<std::string>& words) {
     warn_internal_errors(results.back());
   }
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  if (results[0].system_name == results[1].system_name && results[0].stack != results[1].stack) {
+    // One system under two stacks ("what does a software update give"): name the columns by
+    // stack too.
+    for (study::SweepResult& r : results) r.system_name += " [" + r.stack + "]";
+  }
   const study::SweepResult& a = results[0];
   const study::SweepResult& b = results[1];
   const study::Table table = study::compare_table(a, b, kLevels);

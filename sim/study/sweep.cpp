@@ -9,6 +9,7 @@
 #include "sim/config/config_node.hpp"
 #include "sim/core/assert.hpp"
 #include "sim/core/error.hpp"
+#include "sim/cost/stack.hpp"
 #include "sim/hw/price_sheet.hpp"
 #include "sim/hw/system.hpp"
 #include "sim/llm/model.hpp"
@@ -338,8 +339,7 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
   result.base = base;
   const hw::SystemSpec system = hw::load_system(catalog, base.system);
   result.system_name = system.name;
-  result.stack =
-      base.stack.empty() ? system.stack : std::filesystem::path(base.stack).stem().string();
+  result.stack = cost::load_stack(catalog, base.stack.empty() ? system.stack : base.stack).name;
   const hw::PriceSheet sheet = hw::load_price_sheet(catalog, base.price_sheet);
   std::optional<serve::Pricing> pricing;
   if (const hw::PriceEntry* entry = sheet.find(system.name)) {
