@@ -67,6 +67,29 @@ std::string shape_text(const cost::Measurement& m) {
   }
 }
 
+/// The fitted terms beside fixed, stream and compute, e.g. "per_expert 0.31us k_wave 0.5ns";
+/// token_bytes is a multiplier of the roofline time, the others are durations.
+std::string other_terms(const cost::FamilyFit& f) {
+  std::string out;
+  for (std::size_t i = 0; i < cost::kTerms; ++i) {
+    const auto term = static_cast<cost::Term>(i);
+    const double c = f.coef[i];
+    if (c <= 0.0 || term == cost::Term::kFixed || term == cost::Term::kStream ||
+        term == cost::Term::kCompute) {
+      continue;
+    }
+    out += (out.empty() ? "" : " ") + std::string(cost::to_string(term)) + " ";
+    if (term == cost::Term::kTokenBytes) {
+      out += "x" + study::format_number(c, 3);
+    } else if (c < 1e-6) {
+      out += study::format_number(c / 1e-9, 3) + "ns";
+    } else {
+      out += study::format_number(c / 1e-6, 3) + "us";
+    }
+  }
+  return out.empty() ? "-" : out;
+}
+
 }  // namespace
 
 int run_calibrate(const std::vector<std::string>& words) {
@@ -125,7 +148,8 @@ int run_calibrate(const std::vector<std::string>& words) {
   write_text_file(*output, cost::write_calibration(cal, comments), "--output");
 
   study::Table t({"gpu", "family", "points", "held_back", "fixed_us", "stream_eff", "compute_eff",
-                  "median_before", "p90_before", "median_after", "p90_after", "range"});
+                  "other_terms", "combine", "median_before", "p90_before", "median_after",
+                  "p90_after", "range"});
   for (const cost::GpuCalibration& g : cal.gpus) {
     for (const cost::FamilyFit& f : g.families) {
       auto eff = [&](cost::Term term) {
@@ -140,8 +164,9 @@ int run_calibrate(const std::vector<std::string>& words) {
       }
       t.add_row({g.gpu, f.key.name(), std::to_string(f.fitted), std::to_string(f.after.points),
                  study::format_number(f.coef[0] / 1e-6, 3), eff(cost::Term::kStream),
-                 eff(cost::Term::kCompute), percent(f.before.median), percent(f.before.p90),
-                 percent(f.after.median), percent(f.after.p90), range});
+                 eff(cost::Term::kCompute), other_terms(f), f.overlap ? "max" : "sum",
+                 percent(f.before.median), percent(f.before.p90), percent(f.after.median),
+                 percent(f.after.p90), range});
     }
   }
   if (args.value("format").value_or("text") == "text") {
@@ -149,7 +174,7 @@ int run_calibrate(const std::vector<std::string>& words) {
               << " measurements; held back: " << cal.split << "\n";
     for (const std::string& s : loaded.skipped) std::cout << "left out: " << s << "\n";
     std::cout << "stream_eff, compute_eff: fraction of HBM bandwidth and of dense peak "
-                 "(1 / coefficient)\n\n";
+                 "(1 / coefficient); other terms and their meaning: sim/cost/kernel_family.hpp\n\n";
   }
   print_table(args, t);
   if (*output != "-" && args.value("format").value_or("text") == "text") {
