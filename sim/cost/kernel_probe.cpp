@@ -16,6 +16,12 @@ constexpr std::int32_t kNope = 128;
 constexpr std::int32_t kVHead = 128;
 constexpr std::int64_t kFp32Bytes = 4;
 constexpr std::int64_t kTopkEntryBytes = 8;  // as lower_ffn.cpp: int32 id + FP32 weight
+constexpr std::int64_t kTopkIdBytes = 4;     // int32 expert id
+constexpr std::int64_t kBf16Bytes = 2;
+// DeepGEMM's M block of the contiguous grouped layout (get_m_alignment_for_contiguous_layout).
+constexpr std::int64_t kContiguousBlockM = 128;
+// The kernel label of the DeepEP normal-mode (contiguous) table (measurement.hpp).
+constexpr std::string_view kDeepEpContiguous = "moe_context/";
 
 struct GemmTypes {
   DType a;
@@ -84,6 +90,38 @@ std::vector<std::int32_t> balanced_loads(std::int64_t tokens, std::int64_t exper
   return loads;
 }
 
+/// The DeepEP collector's "uniform" loads (AIConfigurator collector/wideep/sglang/
+/// collect_deepep_moe.py; kernel_probe.hpp): every local expert gets floor(tokens topk /
+/// experts) rows; in the low-latency (masked) table, when that is 0, the first
+/// min(local, tokens / ep x topk) experts get one row each.
+std::vector<std::int32_t> deepep_loads(const MeasuredShape& s, bool masked) {
+  const std::int64_t local = s.experts / s.ep;
+  const std::int64_t each = s.tokens * s.topk / s.experts;
+  std::vector<std::int32_t> loads(static_cast<std::size_t>(local), static_cast<std::int32_t>(each));
+  if (masked && each == 0) {
+    const std::int64_t ones = std::min(local, s.tokens / s.ep * s.topk);
+    std::fill_n(loads.begin(), ones, 1);
+  }
+  return loads;
+}
+
+/// Rows per expert weight matrix of a DeepGEMM contiguous grouped GEMM over `loads` laid out
+/// expert after expert: the GEMM runs ceil(sum / kContiguousBlockM) blocks of
+/// kContiguousBlockM rows and each block multiplies by the weights of the expert that owns its
+/// first row, so a block's rows count for that expert.
+std::vector<std::int32_t> contiguous_blocks(const std::vector<std::int32_t>& loads) {
+  std::vector<std::int32_t> owner_rows(loads.size(), 0);
+  std::int64_t total = 0;
+  for (const std::int32_t n : loads) total += n;
+  std::size_t expert = 0;
+  std::int64_t segment_end = loads.empty() ? 0 : loads[0];
+  for (std::int64_t start = 0; start < total; start += kContiguousBlockM) {
+    while (start >= segment_end) segment_end += loads[++expert];
+    owner_rows[expert] += static_cast<std::int32_t>(std::min(kContiguousBlockM, total - start));
+  }
+  return owner_rows;
+}
+
 }  // namespace
 
 Probe make_probe(const Measurement& m) {
@@ -107,20 +145,39 @@ Probe make_probe(const Measurement& m) {
     case MeasuredOp::kMoe: {
       const GemmTypes t = gemm_types(m.dtype);
       const std::int64_t local = s.experts / s.ep;
-      std::vector<std::int32_t> loads = balanced_loads(s.tokens, s.experts, s.topk, local);
+      const bool deepep = m.distribution == "uniform";
+      const bool contiguous = deepep && m.kernel.starts_with(kDeepEpContiguous);
+      std::vector<std::int32_t> loads = deepep ? deepep_loads(s, !contiguous)
+                                               : balanced_loads(s.tokens, s.experts, s.topk, local);
       std::int64_t rows = 0;
       for (const std::int32_t n : loads) rows += n;
       const std::int64_t inter = s.inter / s.tp;
-      p.ops.push_back(
-          op("moe.topk", llm::MemoryOp{Bytes{s.tokens * s.experts * kFp32Bytes},
-                                       Bytes{s.tokens * s.topk * kTopkEntryBytes}, Flops{0.0}}));
+      const llm::MemoryOp act{Bytes{2 * rows * 2 * inter},
+                              llm::activation_bytes(rows, inter, t.a, t.w), Flops{0.0}};
+      if (!deepep) {
+        p.ops.push_back(
+            op("moe.topk", llm::MemoryOp{Bytes{s.tokens * s.experts * kFp32Bytes},
+                                         Bytes{s.tokens * s.topk * kTopkEntryBytes}, Flops{0.0}}));
+      }
+      if (contiguous) {
+        // ep_scatter walks the top-k ids of every dispatched token and copies the routed rows
+        // (FP8 and their scales) into the contiguous layout; ep_gather writes the BF16 output
+        // of every dispatched token, weighting the routed rows it reads.
+        const Bytes routed = llm::activation_bytes(rows, s.hidden, t.a, t.w);
+        const Bytes ids{s.tokens * s.topk * kTopkIdBytes};
+        p.ops.push_back(op("moe.scatter", llm::MemoryOp{routed + ids, routed, Flops{0.0}}));
+        loads = contiguous_blocks(loads);
+      }
       p.ops.push_back(op("moe.gate_up", llm::GroupedGemmOp{loads, 2 * inter, s.hidden, t.a, t.w,
                                                            DType::kBF16, t.compute}));
-      p.ops.push_back(
-          op("moe.act", llm::MemoryOp{Bytes{2 * rows * 2 * inter},
-                                      llm::activation_bytes(rows, inter, t.a, t.w), Flops{0.0}}));
+      p.ops.push_back(op("moe.act", act));
       p.ops.push_back(op("moe.down", llm::GroupedGemmOp{std::move(loads), s.hidden, inter, t.a, t.w,
                                                         DType::kBF16, t.compute}));
+      if (contiguous) {
+        const Bytes out{s.tokens * s.hidden * kBf16Bytes};
+        const Bytes read{rows * s.hidden * kBf16Bytes + s.tokens * s.topk * kTopkEntryBytes};
+        p.ops.push_back(op("moe.gather", llm::MemoryOp{read, out, Flops{0.0}}));
+      }
       break;
     }
     case MeasuredOp::kMlaDecode:

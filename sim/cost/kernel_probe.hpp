@@ -17,9 +17,26 @@
 ///              or (floor(i stride / tokens) + j stride) mod experts (fewer tokens); the
 ///              GPU is EP rank 0 and holds experts 0 .. experts/ep - 1, so with EP it sees
 ///              only the pairs that land there (one token: one expert per stride block).
-///              Uniform routing (SGLang's DeepEP collector, random top-k): the expected
-///              loads, round(local (1 - (1 - topk/experts)^tokens)) active experts sharing
-///              round(tokens topk local / experts) rows evenly
+///              SGLang's DeepEP tables ("uniform", AIConfigurator collector/wideep/sglang/
+///              collect_deepep_moe.py) time run_moe_core on `tokens` dispatched rows with
+///              loads the collector sets, not draws: every local expert gets
+///              floor(tokens topk / experts) rows. No routing is timed (no moe.topk).
+///               - moe_generation (low-latency, DeepGEMM masked grouped GEMM): when that
+///                 floor is 0 the collector gives one row to each of the first
+///                 min(local, tokens / ep x topk) experts. The masked kernel runs
+///                 ceil(masked_m / block) row blocks per expert and skips experts with
+///                 none, so the grouped GEMMs are over these loads (rows padded to the
+///                 tile by the family's utilization and k_wave terms).
+///               - moe_context (normal mode, DeepGEMM contiguous grouped GEMM): the loads
+///                 lie expert after expert in one [sum, hidden] operand; the kernel runs
+///                 ceil(sum / 128) blocks of 128 rows and takes each block's expert from
+///                 its first row (DeepGEMM's contiguous layout expects segments aligned to
+///                 128; the collector's are not when the load is under 128), so a block's
+///                 rows count for the expert that owns its first row and fewer expert
+///                 weights are read. Around the GEMMs, ep_scatter (moe.scatter: reads the
+///                 top-k ids of every dispatched row, copies the routed FP8 rows) and
+///                 ep_gather (moe.gather: reads the routed BF16 rows, writes the BF16
+///                 output of every dispatched row, `tokens` x hidden)
 ///  mla_decode  AttentionOp kMlaAbsorbed, DeepSeek-V3 geometry (kv_lora 512 + rope 64 = 576
 ///              per key, 512 values), one new token per sequence
 ///  mla_prefill AttentionOp kMlaExpanded (qk 192, v 128 per head), q = kv = the prompt; FP8

@@ -342,8 +342,11 @@ MeasurementFile read_aic(const std::filesystem::path& path, const CsvTable& t) {
     } else if (table == "moe_perf" || table.ends_with("_moe_perf")) {
       m.op = MeasuredOp::kMoe;
       m.distribution = rows.text(r, "distribution");
-      // SGLang's DeepEP collector draws top-k uniformly at random ("uniform"): the probe
-      // prices the expected loads (sim/cost/kernel_probe.hpp).
+      // SGLang's DeepEP collector's "uniform" rows give every local expert the same load, set
+      // by the collector's code (sim/cost/kernel_probe.hpp). Its two tables time two kernels
+      // (normal-mode contiguous, low-latency masked): the kernel names the phase, as
+      // "moe_context/deepepmoe" or "moe_generation/deepepmoe".
+      if (table.starts_with("wideep_")) m.kernel = rows.text(r, "op_name") + "/" + m.kernel;
       if (m.distribution != "balanced" && m.distribution != "uniform") {
         ++skipped["MoE rows with random routing (" + m.distribution +
                   ": per-expert loads not recorded)"];

@@ -17,7 +17,8 @@
 ///                 w4a8_mxfp4); attention: compute type (bf16, fp8)
 ///      kv_dtype   attention: KV-cache type (bf16, fp8); empty otherwise
 ///      distribution  moe: balanced (the collectors' deterministic round-robin) or uniform
-///                 (random top-k, priced by its expected loads); empty otherwise
+///                 (SGLang's DeepEP collector: equal loads on the local experts, as its code
+///                 sets them); empty otherwise
 ///      shape      space-separated key=value integers, per op (MeasuredShape):
 ///                   gemm: m n k; bmm: m n k batch;
 ///                   moe: tokens hidden inter experts topk ep tp;
@@ -30,7 +31,9 @@
 ///    columns a file leaves out as constant are read from the manifest.csv of an enclosing
 ///    folder. Tables read: gemm_perf, moe_perf, generation_mla_perf, context_mla_perf,
 ///    mla_bmm_perf, generation_attention_perf, context_attention_perf, and SGLang's DeepEP
-///    expert compute, wideep_context_moe_perf and wideep_generation_moe_perf (uniform routing).
+///    expert compute, wideep_context_moe_perf and wideep_generation_moe_perf (uniform routing;
+///    kernel "<op_name>/<kernel_source>", op_name moe_context or moe_generation naming the
+///    DeepEP mode).
 
 #include <cstdint>
 #include <filesystem>
