@@ -163,15 +163,15 @@ std::vector<ServingCase> published_cases() {
       // nodes, 256 sequences per GPU. SGLang ran with EPLB on skewed real routing; the model's
       // uniform routing is the perfect-EPLB bound (the blog's own perfect-EPLB prefill run was
       // 18 % faster than the measured one). The stack is sglang-wideep (DeepEP + DeepGEMM MoE,
-      // SGLang's other kernels): prefill is predicted 56 % slow, because NVIDIA's measurement of
+      // SGLang's other kernels): prefill is predicted 55 % slow, because NVIDIA's measurement of
       // SGLang's Hopper MLA context kernel (flash_attention backend) is 2.8x slower than
       // TensorRT-LLM's at 2k tokens (1.05 ms vs 0.38 ms, 128 heads); whether the published run's
-      // attention was that slow is not known. Decode: 17 % slow. Bound 60%.
+      // attention was that slow is not known. Decode: 16 % slow. Bound 60%.
       {"sglang-dsv3-h100-96gpu-prefill-2k", Metric::kPrefillPerGpu, 54543.0 / 8.0, 0.60},
       {"sglang-dsv3-h100-96gpu-decode-2k", Metric::kDecodePerGpu, 22282.0 / 8.0, 0.60},
       // SGLang on GB200 NVL72, decode EP48 over NVLink, stack sglang-wideep. Part I (June 2025
       // software, "kernels not yet saturating memory bandwidth or compute" in the blog) was
-      // predicted 56 % fast by the roofline and is 8 % slow with the calibrated SGLang kernels
+      // predicted 56 % fast by the roofline and is 3 % slow with the calibrated SGLang kernels
       // (measured in 2026, newer than Part I's); its batch is not stated (704 per GPU, estimated
       // from Part II's KV-full rule). Part II's o_proj in NVFP4 is not expressible: 13 % slow.
       // Bounds 100% (Part I) and 60% (Part II).
