@@ -51,22 +51,6 @@ bool wants_help(const std::vector<std::string>& words) {
                      [](const std::string& w) { return w == "--help" || w == "-h"; });
 }
 
-std::string shape_text(const cost::Measurement& m) {
-  const cost::MeasuredShape& s = m.shape;
-  auto n = [](std::int64_t v) { return std::to_string(v); };
-  switch (m.op) {
-    case cost::MeasuredOp::kGemm: return "m=" + n(s.m) + " n=" + n(s.n) + " k=" + n(s.k);
-    case cost::MeasuredOp::kBmm:
-      return "m=" + n(s.m) + " n=" + n(s.n) + " k=" + n(s.k) + " batch=" + n(s.batch);
-    case cost::MeasuredOp::kMoe:
-      return "tokens=" + n(s.tokens) + " h=" + n(s.hidden) + " inter=" + n(s.inter) +
-             " e=" + n(s.experts) + " top" + n(s.topk) + " ep=" + n(s.ep) + " tp=" + n(s.tp);
-    default:
-      return "seqs=" + n(s.sequences) + " heads=" + n(s.heads) + " q=" + n(s.q_len) +
-             " kv=" + n(s.kv_len);
-  }
-}
-
 /// The fitted terms beside fixed, stream and compute, e.g. "per_expert 0.31us k_wave 0.5ns";
 /// token_bytes is a multiplier of the roofline time, the others are durations.
 std::string other_terms(const cost::FamilyFit& f) {
@@ -222,7 +206,7 @@ int run_validate(const std::vector<std::string>& words) {
     for (const cost::Prediction& p : predictions) {
       const cost::Measurement& m = *p.measurement;
       t.add_row({m.where.file + ":" + std::to_string(m.where.line), m.gpu, p.family.name(),
-                 m.kernel, shape_text(m), study::format_number(to_microseconds(m.median), 4),
+                 m.kernel, cost::shape_text(m), study::format_number(to_microseconds(m.median), 4),
                  study::format_number(to_microseconds(p.predicted), 4), percent(p.error()),
                  cost::held_back(m) ? "yes" : "no", p.extrapolated ? "yes" : "no"});
     }

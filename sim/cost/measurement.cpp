@@ -416,6 +416,15 @@ MeasurementFile read_measurements(const std::filesystem::path& path) {
                     "a header without either");
 }
 
+std::string shape_text(const Measurement& m) {
+  std::string out;
+  MeasuredShape s = m.shape;
+  for (const std::string_view key : shape_keys(m.op)) {
+    out += (out.empty() ? "" : " ") + std::string(key) + "=" + std::to_string(*field(s, key));
+  }
+  return out;
+}
+
 std::string write_measurements_csv(std::span<const Measurement> rows,
                                    std::span<const std::string> comments) {
   std::ostringstream o;
@@ -425,11 +434,7 @@ std::string write_measurements_csv(std::span<const Measurement> rows,
   }
   o << '\n';
   for (const Measurement& m : rows) {
-    std::string shape;
-    MeasuredShape s = m.shape;
-    for (const std::string_view key : shape_keys(m.op)) {
-      shape += (shape.empty() ? "" : " ") + std::string(key) + "=" + std::to_string(*field(s, key));
-    }
+    const std::string shape = shape_text(m);
     auto us = [](Duration d) {
       std::ostringstream v;
       v.precision(6);

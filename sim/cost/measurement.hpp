@@ -120,6 +120,9 @@ struct MeasurementFile {
 };
 MeasurementFile read_measurements(const std::filesystem::path& path);
 
+/// The shape of `m` as the schema's `shape` column writes it ("m=64 n=7168 k=2048").
+std::string shape_text(const Measurement& m);
+
 /// Writes `rows` in the moesim schema, `comments` first as '#' lines (provenance).
 std::string write_measurements_csv(std::span<const Measurement> rows,
                                    std::span<const std::string> comments);
