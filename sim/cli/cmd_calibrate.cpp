@@ -44,7 +44,10 @@ Loaded load_measurements(const std::vector<std::string>& files) {
   return out;
 }
 
-std::string percent(double v) { return study::format_number(100.0 * v, 3) + "%"; }
+/// A share as a percentage number (columns say "_pct"), or "-" where there are no points.
+std::string percent(double v, std::size_t points = 1) {
+  return points > 0 ? study::format_number(100.0 * v, 3) : std::string("-");
+}
 
 bool wants_help(const std::vector<std::string>& words) {
   return std::any_of(words.begin(), words.end(),
@@ -132,8 +135,8 @@ int run_calibrate(const std::vector<std::string>& words) {
   write_text_file(*output, cost::write_calibration(cal, comments), "--output");
 
   study::Table t({"gpu", "family", "points", "held_back", "fixed_us", "stream_eff", "compute_eff",
-                  "other_terms", "combine", "median_before", "p90_before", "median_after",
-                  "p90_after", "range"});
+                  "other_terms", "combine", "median_before_pct", "p90_before_pct",
+                  "median_after_pct", "p90_after_pct", "range"});
   for (const cost::GpuCalibration& g : cal.gpus) {
     for (const cost::FamilyFit& f : g.families) {
       auto eff = [&](cost::Term term) {
@@ -149,8 +152,9 @@ int run_calibrate(const std::vector<std::string>& words) {
       t.add_row({g.gpu, f.key.name(), std::to_string(f.fitted), std::to_string(f.after.points),
                  study::format_number(f.coef[0] / 1e-6, 3), eff(cost::Term::kStream),
                  eff(cost::Term::kCompute), other_terms(f), f.overlap ? "max" : "sum",
-                 percent(f.before.median), percent(f.before.p90), percent(f.after.median),
-                 percent(f.after.p90), range});
+                 percent(f.before.median, f.before.points), percent(f.before.p90, f.before.points),
+                 percent(f.after.median, f.after.points), percent(f.after.p90, f.after.points),
+                 range});
     }
   }
   if (args.value("format").value_or("text") == "text") {
@@ -202,7 +206,7 @@ int run_validate(const std::vector<std::string>& words) {
 
   if (args.flag("per-op")) {
     study::Table t({"file_line", "gpu", "family", "kernel", "shape", "measured_us", "predicted_us",
-                    "error", "held_back", "extrapolated"});
+                    "error_pct", "held_back", "extrapolated"});
     for (const cost::Prediction& p : predictions) {
       const cost::Measurement& m = *p.measurement;
       t.add_row({m.where.file + ":" + std::to_string(m.where.line), m.gpu, p.family.name(),
@@ -226,18 +230,18 @@ int run_validate(const std::vector<std::string>& words) {
     if (cost::held_back(*p.measurement)) g.held.push_back(e);
     if (p.extrapolated) ++g.extrapolated;
   }
-  study::Table t({"gpu", "family", "points", "median_error", "p90_error", "held_back",
-                  "held_median", "held_p90", "extrapolated"});
+  study::Table t({"gpu", "family", "points", "median_error_pct", "p90_error_pct", "held_back",
+                  "held_median_pct", "held_p90_pct", "extrapolated"});
   for (const auto& [key, g] : groups) {
     const cost::ErrorStats all = cost::error_stats(g.all);
     const cost::ErrorStats held = cost::error_stats(g.held);
     t.add_row({key.first, key.second, std::to_string(all.points), percent(all.median),
-               percent(all.p90), std::to_string(held.points), percent(held.median),
-               percent(held.p90), std::to_string(g.extrapolated)});
+               percent(all.p90), std::to_string(held.points), percent(held.median, held.points),
+               percent(held.p90, held.points), std::to_string(g.extrapolated)});
   }
   if (args.value("format").value_or("text") == "text") {
     std::cout << "stack " << stack.name << ": " << loaded.rows.size()
-              << " measurements; error = |predicted / measured - 1|\n";
+              << " measurements; errors in % of |predicted / measured - 1|\n";
     for (const std::string& s : loaded.skipped) std::cout << "left out: " << s << "\n";
     std::cout << "\n";
   }
