@@ -185,11 +185,15 @@ Probe make_probe(const Measurement& m) {
                          attention(llm::AttentionKernel::kMlaAbsorbed, s, kKvLora + kRope, kKvLora,
                                    attention_type(m.dtype), attention_type(m.kv_dtype))));
       break;
-    case MeasuredOp::kMlaPrefill:
-      p.ops.push_back(
-          op("attn.prefill", attention(llm::AttentionKernel::kMlaExpanded, s, kNope + kRope, kVHead,
-                                       attention_type(m.kv_dtype), DType::kBF16)));
+    case MeasuredOp::kMlaPrefill: {
+      // Expanded K/V: kv_b_proj writes one K/V head per query head (lower_attention.cpp), so
+      // the kernel reads heads K/V heads and launches a block per (sequence, head, q tile).
+      llm::AttentionOp a = attention(llm::AttentionKernel::kMlaExpanded, s, kNope + kRope, kVHead,
+                                     attention_type(m.kv_dtype), DType::kBF16);
+      a.kv_heads = a.heads;
+      p.ops.push_back(op("attn.prefill", std::move(a)));
       break;
+    }
     case MeasuredOp::kGqaDecode:
     case MeasuredOp::kGqaPrefill: {
       const bool decode = m.op == MeasuredOp::kGqaDecode;

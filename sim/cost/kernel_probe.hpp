@@ -39,8 +39,10 @@
 ///                 output of every dispatched row, `tokens` x hidden)
 ///  mla_decode  AttentionOp kMlaAbsorbed, DeepSeek-V3 geometry (kv_lora 512 + rope 64 = 576
 ///              per key, 512 values), one new token per sequence
-///  mla_prefill AttentionOp kMlaExpanded (qk 192, v 128 per head), q = kv = the prompt; FP8
-///              KV-cache rows run FP8 context attention (compute FP8)
+///  mla_prefill AttentionOp kMlaExpanded (qk 192, v 128 per head), q = kv = the prompt, one
+///              expanded BF16 K/V head per query head (kv_heads = heads, as lower_attention.cpp:
+///              the kernel reads heads x keys K/V rows and runs a block per sequence, head and
+///              q tile); FP8 KV-cache rows run FP8 context attention (compute FP8)
 ///  gqa_*       AttentionOp kMha with the row's heads, K/V heads and head_dim
 /// Of these ops, the ones of the measurement's family (sim/cost/kernel_family.hpp) are what a
 /// calibration fits; the others (SwiGLU, top-k) keep the roofline price.
