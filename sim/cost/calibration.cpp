@@ -21,8 +21,8 @@ std::vector<Term> terms_of(MeasuredOp op) {
     case MeasuredOp::kBmm:
       return {Term::kFixed, Term::kStream, Term::kTokenBytes, Term::kCompute, Term::kKWave};
     case MeasuredOp::kMoe:
-      return {Term::kFixed,   Term::kStream,    Term::kTokenBytes,
-              Term::kCompute, Term::kPerExpert, Term::kKWave};
+      return {Term::kFixed,     Term::kStream, Term::kTokenBytes, Term::kCompute,
+              Term::kPerExpert, Term::kKWave,  Term::kPerRoute};
     default:
       return {Term::kFixed,       Term::kStream,  Term::kCompute,
               Term::kPerSequence, Term::kPerWave, Term::kKWave};

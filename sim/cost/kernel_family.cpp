@@ -10,7 +10,7 @@ namespace {
 
 constexpr std::string_view kTermNames[kTerms] = {"fixed",   "stream",     "token_bytes",
                                                  "compute", "per_expert", "per_sequence",
-                                                 "k_wave",  "per_wave"};
+                                                 "k_wave",  "per_wave",   "per_route"};
 
 std::uint8_t dtype_index(std::string_view label) {
   for (std::size_t i = 0; i < kFamilyDtypes.size(); ++i) {
@@ -60,8 +60,8 @@ FamilyTime family_time(const Features& coef, const Features& x) {
     return coef[i] * x[i];
   };
   FamilyTime f;
-  f.overhead =
-      term(Term::kFixed) + term(Term::kPerExpert) + term(Term::kPerSequence) + term(Term::kPerWave);
+  f.overhead = term(Term::kFixed) + term(Term::kPerExpert) + term(Term::kPerSequence) +
+               term(Term::kPerWave) + term(Term::kPerRoute);
   f.tokens = term(Term::kTokenBytes);
   f.memory = term(Term::kStream);
   f.compute = term(Term::kCompute) + term(Term::kKWave);
@@ -171,6 +171,7 @@ Features Featurizer::features(const llm::OpBody& body, Flops op_flops, Bytes op_
     set(Term::kTokenBytes, (bytes - weights) / bandwidth_);
     set(Term::kCompute, flops / (peak(gg->compute) * u));
     set(Term::kPerExpert, static_cast<double>(gg->active_experts()));
+    set(Term::kPerRoute, static_cast<double>(gg->routes_in));
     if (rows.rows > 0) {
       set(Term::kKWave, k_waves(rows.row_tiles, gg->n, gg->k, params_.tile, gpu_.sms));
     }

@@ -9,7 +9,8 @@
 ///  bmm         one GemmOp with batch = heads (the MLA absorb BMMs, attn.q_absorb and
 ///              attn.v_absorb), weights BF16 or FP8 (128x128 blocks)
 ///  moe         the routed-expert part of lower_moe on the measured GPU: moe.gate_up
-///              (GroupedGemm, n = 2 inter / tp, k = hidden), moe.act (SwiGLU MemoryOp),
+///              (GroupedGemm, n = 2 inter / tp, k = hidden, routes_in = tokens x topk: the
+///              collectors feed every token to the module), moe.act (SwiGLU MemoryOp),
 ///              moe.down (GroupedGemm, n = hidden, k = inter / tp), plus the top-k read of
 ///              the router logits (moe.topk), since the measured module routes. Balanced
 ///              routing as the collectors' balanced_logits: stride = ceil(experts / topk),
