@@ -46,8 +46,14 @@ double k_waves(std::int64_t row_tiles, std::int64_t n, std::int64_t k, const Gem
   return static_cast<double>(ceil_div(tiles, sms) * k);
 }
 
-bool all_single(const std::vector<std::int32_t>& q) {
-  return std::all_of(q.begin(), q.end(), [](std::int32_t x) { return x == 1; });
+/// Whether every sequence of `a` adds one token to a cached context (q = 1 < kv): the decode
+/// kernel. A one-token prompt (q = kv = 1) has no cache and runs the context kernel, as the
+/// context tables' isl = 1 rows do.
+bool extends_cache_by_one(const llm::AttentionOp& a) {
+  for (std::size_t i = 0; i < a.q_lens.size(); ++i) {
+    if (a.q_lens[i] != 1 || a.kv_lens[i] <= 1) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -110,7 +116,7 @@ std::optional<FamilyKey> family_of(const llm::OpBody& body) {
       case llm::AttentionKernel::kMlaExpanded:
         return FamilyKey{MeasuredOp::kMlaPrefill, dtype_index(attention_label(a->compute))};
       case llm::AttentionKernel::kMha:
-        if (all_single(a->q_lens)) {
+        if (extends_cache_by_one(*a)) {
           return FamilyKey{MeasuredOp::kGqaDecode, dtype_index(attention_label(a->kv_type))};
         }
         return FamilyKey{MeasuredOp::kGqaPrefill, dtype_index(attention_label(a->compute))};

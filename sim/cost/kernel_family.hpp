@@ -101,6 +101,8 @@ std::vector<std::string> family_names();
 
 /// The family of a lowered op: Gemm (batch 1: gemm, else bmm), GroupedGemm (moe) and
 /// Attention ops have one; Memory ops and collectives have none (the roofline prices them).
+/// MHA/GQA attention is gqa_decode when every sequence adds one token to a cached context
+/// (q = 1 < kv), else gqa_prefill (a one-token prompt runs the context kernel).
 std::optional<FamilyKey> family_of(const llm::OpBody& body);
 
 /// Values of the terms for one op, seconds (fixed: 1; per_expert, per_sequence, per_wave,
