@@ -19,7 +19,8 @@ std::vector<Term> terms_of(MeasuredOp op) {
   switch (op) {
     case MeasuredOp::kGemm:
     case MeasuredOp::kBmm:
-      return {Term::kFixed, Term::kStream, Term::kTokenBytes, Term::kCompute, Term::kKWave};
+      return {Term::kFixed,   Term::kStream, Term::kTokenBytes,
+              Term::kCompute, Term::kKWave,  Term::kPerRow};
     case MeasuredOp::kMoe:
       return {Term::kFixed,     Term::kStream, Term::kTokenBytes, Term::kCompute,
               Term::kPerExpert, Term::kKWave,  Term::kPerRoute};

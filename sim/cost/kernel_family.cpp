@@ -8,9 +8,9 @@
 namespace moesim::cost {
 namespace {
 
-constexpr std::string_view kTermNames[kTerms] = {"fixed",   "stream",     "token_bytes",
-                                                 "compute", "per_expert", "per_sequence",
-                                                 "k_wave",  "per_wave",   "per_route"};
+constexpr std::string_view kTermNames[kTerms] = {
+    "fixed",        "stream", "token_bytes", "compute",   "per_expert",
+    "per_sequence", "k_wave", "per_wave",    "per_route", "per_row"};
 
 std::uint8_t dtype_index(std::string_view label) {
   for (std::size_t i = 0; i < kFamilyDtypes.size(); ++i) {
@@ -67,7 +67,7 @@ FamilyTime family_time(const Features& coef, const Features& x) {
   };
   FamilyTime f;
   f.overhead = term(Term::kFixed) + term(Term::kPerExpert) + term(Term::kPerSequence) +
-               term(Term::kPerWave) + term(Term::kPerRoute);
+               term(Term::kPerWave) + term(Term::kPerRoute) + term(Term::kPerRow);
   f.tokens = term(Term::kTokenBytes);
   f.memory = term(Term::kStream);
   f.compute = term(Term::kCompute) + term(Term::kKWave);
@@ -165,6 +165,7 @@ Features Featurizer::features(const llm::OpBody& body, Flops op_flops, Bytes op_
           g->batch * (g->m * g->k * bits_of(DType::kBF16) / 8 +
                       llm::activation_bytes(g->m, g->k, g->a_type, g->b_format).base());
       set(Term::kTokenBytes, static_cast<double>(quantize) / bandwidth_);
+      set(Term::kPerRow, static_cast<double>(g->m * g->batch));
     }
     set(Term::kKWave, k_waves(rows.row_tiles, g->n, g->k, params_.tile, gpu_.sms));
   } else if (const auto* gg = std::get_if<llm::GroupedGemmOp>(&body)) {

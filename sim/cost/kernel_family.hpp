@@ -5,8 +5,8 @@
 ///
 /// A family is (op kind, data type): gemm.fp8_block, moe.nvfp4, mla_decode.fp8, ... Each op
 /// of a family is priced as a sum of physical terms, each linear in one parameter:
-///   t = fixed + token_bytes x Q/B + stream x D/B + compute x F/(P u) + k_wave x V k
-///                                                                       (gemm, bmm)
+///   t = fixed + token_bytes x Q/B + per_row x M + stream x D/B + compute x F/(P u)
+///       + k_wave x V k                                                  (gemm, bmm)
 ///   t = fixed + token_bytes x (D - W)/B + stream x W/B + compute x F/(P u) + k_wave x V k
 ///       + per_expert x E + per_route x R                                (moe grouped GEMMs)
 ///   t = fixed + stream x D/B + compute x F/(P u) + per_sequence x S + per_wave x A
@@ -29,6 +29,12 @@
 ///  - Q (gemm, bmm): the bytes of the activation-quantization pass a quantized GEMM runs
 ///    before its main loop (FP8, FP4 activations: read the BF16 input, write the quantized
 ///    operand and its scales); 0 for BF16 activations. Never overlapped with the GEMM.
+///  - M (gemm, bmm): the activation rows of that pass (m x batch; 0 for BF16 activations).
+///    Each row needs its own amax reductions and scale writes (per token, or per 1 x 128
+///    group, stored column-major for the GEMM's TMA), work that a kernel giving a row to a
+///    block or warp runs serially whatever the bytes: `per_row`, seconds per row. TensorRT-LLM
+///    1.2.0rc5's FP8 block GEMM on B200 shows it plainly: with k = 1024, m = 1 takes 8-10 us
+///    and m = 1024 27-37 us over n = 1024-16384 (the fit: ~20 ns per row).
 ///  - V k (gemm, bmm, moe): the waves of output tiles times the reduction length. A GEMM
 ///    launches T = sum over problems of ceil(rows / tile.m) x ceil(n / tile.n) CTAs on the
 ///    SMs in V = ceil(T / sms) waves; each CTA walks k serially, so a wave takes at least
@@ -71,9 +77,10 @@ enum class Term : std::uint8_t {
   kPerSequence,
   kKWave,
   kPerWave,
-  kPerRoute
+  kPerRoute,
+  kPerRow
 };
-inline constexpr std::size_t kTerms = 9;
+inline constexpr std::size_t kTerms = 10;
 /// Name of a term's parameter in a calibration file ("fixed", "stream", ...).
 std::string_view to_string(Term t);
 
@@ -106,7 +113,7 @@ std::vector<std::string> family_names();
 std::optional<FamilyKey> family_of(const llm::OpBody& body);
 
 /// Values of the terms for one op, seconds (fixed: 1; per_expert, per_sequence, per_wave,
-/// per_route: counts; k_wave: waves x reduction elements).
+/// per_route, per_row: counts; k_wave: waves x reduction elements).
 using Features = std::array<double, kTerms>;
 
 /// The shape quantities whose measured range a calibration records, per op: gemm m, n, k;
@@ -118,7 +125,7 @@ std::array<std::string_view, 3> range_names(MeasuredOp op);
 
 /// The time of a family op from its coefficients and features, in parts (seconds).
 struct FamilyTime {
-  /// fixed + per_expert x E + per_sequence x S + per_wave x A + per_route x R
+  /// fixed + per_expert x E + per_sequence x S + per_wave x A + per_route x R + per_row x M
   double overhead = 0.0;
   double tokens = 0.0;   ///< token_bytes x ((D - W) or Q)/B, never overlapped
   double memory = 0.0;   ///< stream x (D or W)/B

@@ -2,7 +2,7 @@
 // (sim/cost/impl/calibrated.hpp): the fit recovers known parameters from synthetic
 // measurements made by the model itself with noise, the file round-trips, bad files are
 // located errors, predictions outside the fitted shapes are flagged, and the probes give the
-// MoE routing term and the MLA prefill blocks what the kernels walk and launch.
+// MoE routing, quantized-row and MLA prefill block terms what the kernels walk and launch.
 
 #include "sim/cost/calibration.hpp"
 
@@ -249,6 +249,24 @@ TEST_CASE("the MLA prefill probe launches a block per sequence and head") {
   CHECK(std::get<llm::AttentionOp>(op.body).kv_heads == 128);
   const Features x = h.features->features(op.body, op.flops(), op.min_bytes());
   CHECK(x[static_cast<std::size_t>(Term::kPerWave)] == 249.0);
+}
+
+TEST_CASE("a quantized GEMM's per-row term counts the rows its quantization pass walks") {
+  // FP8 block GEMM, m = 1024: the pass quantizes 1024 activation rows; BF16 activations have
+  // no pass and no rows.
+  const H200 h;
+  Measurement m;
+  m.op = MeasuredOp::kGemm;
+  m.dtype = "fp8_block";
+  m.shape = {.m = 1024, .n = 2048, .k = 1024};
+  constexpr auto kRow = static_cast<std::size_t>(Term::kPerRow);
+  auto rows = [&] {
+    const llm::Op op = make_probe(m).ops.front();
+    return h.features->features(op.body, op.flops(), op.min_bytes())[kRow];
+  };
+  CHECK(rows() == 1024.0);
+  m.dtype = "bf16";
+  CHECK(rows() == 0.0);
 }
 
 }  // namespace
