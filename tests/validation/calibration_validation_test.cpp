@@ -57,29 +57,20 @@ struct KnownMiss {
 //    are not monotone in the work (1024 tokens: EP 64 39 us, EP 128 63 us; EP 8 232 us, more
 //    than 3072 tokens at EP 8, 203 us), as a tactic chosen per shape would be; 44 held-back
 //    rows.
-//  - TensorRT-LLM 1.2 gemm.fp8_block (DeepGEMM on B200): large-m rows with short k take far
-//    longer than their work (16384 x 2048 x 1024: 634 us, ~110 TFLOP/s; nearly flat in n and k),
-//    a per-row cost none of the GEMM terms has; 1.3.0rc20 fits the same family on the same GPU.
-//  - Others within a few points of a bound, listed as measured.
 constexpr KnownMiss kKnownMisses[] = {
     {"trtllm", "b200", "moe.w4a8_mxfp4", 0.23, 0.65},
-    {"trtllm-1.2", "b200", "gemm.fp8_block", 0.19, 0.43},
     {"sglang", "b200", "moe.fp8_block", 0.24, 0.57},
     {"sglang", "b200", "moe.nvfp4", 0.25, 0.51},
     {"sglang", "gb200", "moe.fp8_block", 0.23, 0.60},
     {"sglang", "gb200", "moe.nvfp4", 0.24, 0.51},
-    {"sglang", "h100", "gemm.fp8_block", 0.15, 0.39},
     {"sglang", "h100", "moe.fp8_block", 0.23, 0.58},
     {"sglang", "h100", "moe.w4a16_mxfp4", 0.21, 0.40},
-    {"sglang", "h200", "gemm.fp8_block", 0.15, 0.42},
     {"sglang", "h200", "moe.bf16", 0.23, 0.39},
     {"sglang", "h200", "moe.fp8_block", 0.24, 0.54},
     {"sglang", "h200", "moe.w4a16_mxfp4", 0.25, 0.43},
     {"sglang-wideep", "b200", "moe.fp8_block", 0.30, 0.87},
     {"sglang-wideep", "gb200", "moe.fp8_block", 0.22, 0.87},
-    {"sglang-wideep", "h100", "gemm.fp8_block", 0.15, 0.39},
     {"sglang-wideep", "h100", "moe.fp8_block", 0.20, 0.81},
-    {"sglang-wideep", "h200", "gemm.fp8_block", 0.15, 0.42},
     {"sglang-wideep", "h200", "moe.fp8_block", 0.20, 0.76},
 };
 
