@@ -19,10 +19,11 @@ std::vector<Term> terms_of(MeasuredOp op) {
   switch (op) {
     case MeasuredOp::kGemm:
     case MeasuredOp::kBmm:
-      return {Term::kFixed, Term::kStream, Term::kTokenBytes, Term::kCompute, Term::kKWave};
+      return {Term::kFixed,   Term::kStream, Term::kTokenBytes,
+              Term::kCompute, Term::kKWave,  Term::kPerRow};
     case MeasuredOp::kMoe:
-      return {Term::kFixed,   Term::kStream,    Term::kTokenBytes,
-              Term::kCompute, Term::kPerExpert, Term::kKWave};
+      return {Term::kFixed,     Term::kStream, Term::kTokenBytes, Term::kCompute,
+              Term::kPerExpert, Term::kKWave,  Term::kPerRoute};
     default:
       return {Term::kFixed,       Term::kStream,  Term::kCompute,
               Term::kPerSequence, Term::kPerWave, Term::kKWave};

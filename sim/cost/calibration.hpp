@@ -25,6 +25,8 @@
 ///         token_bytes: 2.0       # moe: multiplies (D - W) / B; gemm, bmm: Q / B
 ///         compute: 2.9           # multiplies F / (P u) (1 / fraction of dense peak)
 ///         per_expert: "0.3 us"   # moe: per expert with tokens
+///         per_route: "0.002 us"  # moe: per (token, top-k slot) entering the module
+///         per_row: "0.002 us"    # gemm, bmm: per activation row quantized
 ///         k_wave: "0.0018 us"    # per reduction element (attention: key) per wave
 ///         per_sequence: "0.05 us"  # attention: per sequence
 ///         per_wave: "1.2 us"     # attention: per wave of query-row blocks
@@ -68,7 +70,8 @@ ErrorStats error_stats(std::vector<double> errors);
 /// The fitted parameters of one family on one GPU.
 struct FamilyFit {
   FamilyKey key;
-  /// per term: seconds (fixed, per_expert, per_sequence, per_wave, k_wave) or multipliers
+  /// per term: seconds (fixed, per_expert, per_sequence, per_wave, per_route, per_row,
+  /// k_wave) or multipliers
   Features coef{};
   /// How the memory and compute parts combine: their sum, or the larger (roofline overlap);
   /// the fit keeps whichever form has the smaller median error on the fitted rows.

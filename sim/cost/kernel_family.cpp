@@ -8,9 +8,9 @@
 namespace moesim::cost {
 namespace {
 
-constexpr std::string_view kTermNames[kTerms] = {"fixed",   "stream",     "token_bytes",
-                                                 "compute", "per_expert", "per_sequence",
-                                                 "k_wave",  "per_wave"};
+constexpr std::string_view kTermNames[kTerms] = {
+    "fixed",        "stream", "token_bytes", "compute",   "per_expert",
+    "per_sequence", "k_wave", "per_wave",    "per_route", "per_row"};
 
 std::uint8_t dtype_index(std::string_view label) {
   for (std::size_t i = 0; i < kFamilyDtypes.size(); ++i) {
@@ -46,8 +46,14 @@ double k_waves(std::int64_t row_tiles, std::int64_t n, std::int64_t k, const Gem
   return static_cast<double>(ceil_div(tiles, sms) * k);
 }
 
-bool all_single(const std::vector<std::int32_t>& q) {
-  return std::all_of(q.begin(), q.end(), [](std::int32_t x) { return x == 1; });
+/// Whether every sequence of `a` adds one token to a cached context (q = 1 < kv): the decode
+/// kernel. A one-token prompt (q = kv = 1) has no cache and runs the context kernel, as the
+/// context tables' isl = 1 rows do.
+bool extends_cache_by_one(const llm::AttentionOp& a) {
+  for (std::size_t i = 0; i < a.q_lens.size(); ++i) {
+    if (a.q_lens[i] != 1 || a.kv_lens[i] <= 1) return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -60,8 +66,8 @@ FamilyTime family_time(const Features& coef, const Features& x) {
     return coef[i] * x[i];
   };
   FamilyTime f;
-  f.overhead =
-      term(Term::kFixed) + term(Term::kPerExpert) + term(Term::kPerSequence) + term(Term::kPerWave);
+  f.overhead = term(Term::kFixed) + term(Term::kPerExpert) + term(Term::kPerSequence) +
+               term(Term::kPerWave) + term(Term::kPerRoute) + term(Term::kPerRow);
   f.tokens = term(Term::kTokenBytes);
   f.memory = term(Term::kStream);
   f.compute = term(Term::kCompute) + term(Term::kKWave);
@@ -110,7 +116,7 @@ std::optional<FamilyKey> family_of(const llm::OpBody& body) {
       case llm::AttentionKernel::kMlaExpanded:
         return FamilyKey{MeasuredOp::kMlaPrefill, dtype_index(attention_label(a->compute))};
       case llm::AttentionKernel::kMha:
-        if (all_single(a->q_lens)) {
+        if (extends_cache_by_one(*a)) {
           return FamilyKey{MeasuredOp::kGqaDecode, dtype_index(attention_label(a->kv_type))};
         }
         return FamilyKey{MeasuredOp::kGqaPrefill, dtype_index(attention_label(a->compute))};
@@ -159,6 +165,7 @@ Features Featurizer::features(const llm::OpBody& body, Flops op_flops, Bytes op_
           g->batch * (g->m * g->k * bits_of(DType::kBF16) / 8 +
                       llm::activation_bytes(g->m, g->k, g->a_type, g->b_format).base());
       set(Term::kTokenBytes, static_cast<double>(quantize) / bandwidth_);
+      set(Term::kPerRow, static_cast<double>(g->m * g->batch));
     }
     set(Term::kKWave, k_waves(rows.row_tiles, g->n, g->k, params_.tile, gpu_.sms));
   } else if (const auto* gg = std::get_if<llm::GroupedGemmOp>(&body)) {
@@ -171,6 +178,7 @@ Features Featurizer::features(const llm::OpBody& body, Flops op_flops, Bytes op_
     set(Term::kTokenBytes, (bytes - weights) / bandwidth_);
     set(Term::kCompute, flops / (peak(gg->compute) * u));
     set(Term::kPerExpert, static_cast<double>(gg->active_experts()));
+    set(Term::kPerRoute, static_cast<double>(gg->routes_in));
     if (rows.rows > 0) {
       set(Term::kKWave, k_waves(rows.row_tiles, gg->n, gg->k, params_.tile, gpu_.sms));
     }

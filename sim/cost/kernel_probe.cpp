@@ -168,11 +168,13 @@ Probe make_probe(const Measurement& m) {
         p.ops.push_back(op("moe.scatter", llm::MemoryOp{routed + ids, routed, Flops{0.0}}));
         loads = contiguous_blocks(loads);
       }
-      p.ops.push_back(op("moe.gate_up", llm::GroupedGemmOp{loads, 2 * inter, s.hidden, t.a, t.w,
-                                                           DType::kBF16, t.compute}));
+      // Every token the collector feeds enters the module with its top-k slots.
+      p.ops.push_back(
+          op("moe.gate_up", llm::GroupedGemmOp{loads, 2 * inter, s.hidden, t.a, t.w, DType::kBF16,
+                                               t.compute, s.tokens * s.topk}));
       p.ops.push_back(op("moe.act", act));
       p.ops.push_back(op("moe.down", llm::GroupedGemmOp{std::move(loads), s.hidden, inter, t.a, t.w,
-                                                        DType::kBF16, t.compute}));
+                                                        DType::kBF16, t.compute, 0}));
       if (contiguous) {
         const Bytes out{s.tokens * s.hidden * kBf16Bytes};
         const Bytes read{rows * s.hidden * kBf16Bytes + s.tokens * s.topk * kTopkEntryBytes};
@@ -185,11 +187,15 @@ Probe make_probe(const Measurement& m) {
                          attention(llm::AttentionKernel::kMlaAbsorbed, s, kKvLora + kRope, kKvLora,
                                    attention_type(m.dtype), attention_type(m.kv_dtype))));
       break;
-    case MeasuredOp::kMlaPrefill:
-      p.ops.push_back(
-          op("attn.prefill", attention(llm::AttentionKernel::kMlaExpanded, s, kNope + kRope, kVHead,
-                                       attention_type(m.kv_dtype), DType::kBF16)));
+    case MeasuredOp::kMlaPrefill: {
+      // Expanded K/V: kv_b_proj writes one K/V head per query head (lower_attention.cpp), so
+      // the kernel reads heads K/V heads and launches a block per (sequence, head, q tile).
+      llm::AttentionOp a = attention(llm::AttentionKernel::kMlaExpanded, s, kNope + kRope, kVHead,
+                                     attention_type(m.kv_dtype), DType::kBF16);
+      a.kv_heads = a.heads;
+      p.ops.push_back(op("attn.prefill", std::move(a)));
       break;
+    }
     case MeasuredOp::kGqaDecode:
     case MeasuredOp::kGqaPrefill: {
       const bool decode = m.op == MeasuredOp::kGqaDecode;

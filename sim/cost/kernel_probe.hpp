@@ -9,7 +9,8 @@
 ///  bmm         one GemmOp with batch = heads (the MLA absorb BMMs, attn.q_absorb and
 ///              attn.v_absorb), weights BF16 or FP8 (128x128 blocks)
 ///  moe         the routed-expert part of lower_moe on the measured GPU: moe.gate_up
-///              (GroupedGemm, n = 2 inter / tp, k = hidden), moe.act (SwiGLU MemoryOp),
+///              (GroupedGemm, n = 2 inter / tp, k = hidden, routes_in = tokens x topk: the
+///              collectors feed every token to the module), moe.act (SwiGLU MemoryOp),
 ///              moe.down (GroupedGemm, n = hidden, k = inter / tp), plus the top-k read of
 ///              the router logits (moe.topk), since the measured module routes. Balanced
 ///              routing as the collectors' balanced_logits: stride = ceil(experts / topk),
@@ -39,8 +40,10 @@
 ///                 output of every dispatched row, `tokens` x hidden)
 ///  mla_decode  AttentionOp kMlaAbsorbed, DeepSeek-V3 geometry (kv_lora 512 + rope 64 = 576
 ///              per key, 512 values), one new token per sequence
-///  mla_prefill AttentionOp kMlaExpanded (qk 192, v 128 per head), q = kv = the prompt; FP8
-///              KV-cache rows run FP8 context attention (compute FP8)
+///  mla_prefill AttentionOp kMlaExpanded (qk 192, v 128 per head), q = kv = the prompt, one
+///              expanded BF16 K/V head per query head (kv_heads = heads, as lower_attention.cpp:
+///              the kernel reads heads x keys K/V rows and runs a block per sequence, head and
+///              q tile); FP8 KV-cache rows run FP8 context attention (compute FP8)
 ///  gqa_*       AttentionOp kMha with the row's heads, K/V heads and head_dim
 /// Of these ops, the ones of the measurement's family (sim/cost/kernel_family.hpp) are what a
 /// calibration fits; the others (SwiGLU, top-k) keep the roofline price.

@@ -177,8 +177,20 @@ void lower_moe(OpList& ops, const LowerEnv& env, const RankStep& step, std::int3
 
   const std::int64_t inter = moe.expert.intermediate_size / plan.moe_tp();
   const GemmPrecision& g = p.of(TensorClass::kRoutedExperts);
-  GroupedGemmOp gate_up{slots, 2 * inter, h, g.activations, g.weights, g.out, g.compute};
-  GroupedGemmOp down{slots, h, inter, g.activations, g.weights, g.out, g.compute};
+  // Pairs entering this rank's module: the router's rows (ep 1) or the rows dispatched here,
+  // each with its top-k slots (a copy per destination rank), or one pair per copy under the
+  // per-token-expert layout.
+  std::int64_t routes_in = router_rows * moe.experts_per_token;
+  if (plan.ep > 1) {
+    std::int64_t received = 0;
+    for (std::size_t src = 0; src < ep; ++src)
+      received += copies_of(src, static_cast<std::size_t>(me));
+    routes_in = env.dispatch_layout == DispatchLayout::kPerTokenExpert
+                    ? received
+                    : received * moe.experts_per_token;
+  }
+  GroupedGemmOp gate_up{slots, 2 * inter, h, g.activations, g.weights, g.out, g.compute, routes_in};
+  GroupedGemmOp down{slots, h, inter, g.activations, g.weights, g.out, g.compute, 0};
   std::int64_t routed_rows = 0;
   for (const std::int32_t n : slots) routed_rows += n;
   const std::int32_t first = ops.add_after("moe.gate_up", layer, StreamKind::kCompute,

@@ -77,6 +77,12 @@ struct GroupedGemmOp {
   WeightFormat b_format = WeightFormat::kFP8Block128;
   DType out_type = DType::kBF16;
   DType compute = DType::kFP8;
+  /// (token, top-k slot) pairs entering the MoE module on this rank, routed here or not: the
+  /// routing passes around the grouped GEMMs (sort by expert, expand/permute, finalize) walk
+  /// every one (sim/cost/kernel_family.hpp, per_route). Set on the module's first grouped GEMM
+  /// (moe.gate_up) only, 0 on the others; no FLOPs or bytes of the op. The factored EP step
+  /// (sim/step/factored_step.hpp) reprices each rank's loads with the symmetric base's value.
+  std::int64_t routes_in = 0;
 
   std::int64_t total_tokens() const;    ///< sum of tokens_per_expert
   std::int32_t active_experts() const;  ///< experts with tokens > 0 (their weights are read)

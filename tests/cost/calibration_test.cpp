@@ -1,7 +1,8 @@
 // Tests of calibration (sim/cost/calibration.hpp) and the calibrated compute model
 // (sim/cost/impl/calibrated.hpp): the fit recovers known parameters from synthetic
 // measurements made by the model itself with noise, the file round-trips, bad files are
-// located errors, and predictions outside the fitted shapes are flagged.
+// located errors, predictions outside the fitted shapes are flagged, and the probes give the
+// MoE routing, quantized-row and MLA prefill block terms what the kernels walk and launch.
 
 #include "sim/cost/calibration.hpp"
 
@@ -203,6 +204,69 @@ TEST_CASE("error statistics take the median and the 90th percentile by nearest r
   CHECK(s.points == 10);
   CHECK(s.median == doctest::Approx(0.5));
   CHECK(s.p90 == doctest::Approx(0.9));
+}
+
+TEST_CASE("the MoE probe's routing term counts every token-slot entering the module") {
+  // NVFP4 DeepSeek-shaped MoE at EP 128 (the B200 CUTLASS rows that grow ~15 ns per token):
+  // the collector feeds all 16,384 tokens, so 16,384 x 8 pairs enter the module, while
+  // balanced routing leaves 16,384 x 8 / 256 = 512 rows on each of the 2 local experts.
+  const H200 h;
+  Measurement m;
+  m.op = MeasuredOp::kMoe;
+  m.dtype = "nvfp4";
+  m.distribution = "balanced";
+  m.shape = {.tokens = 16384,
+             .hidden = 7168,
+             .inter = 2048,
+             .experts = 256,
+             .topk = 8,
+             .ep = 128,
+             .tp = 1};
+  const Probe p = make_probe(m);
+  constexpr auto kRoute = static_cast<std::size_t>(Term::kPerRoute);
+  double routes = 0.0;
+  std::int64_t rows = 0;
+  for (const llm::Op& op : p.ops) {
+    if (const auto* g = std::get_if<llm::GroupedGemmOp>(&op.body)) {
+      routes += h.features->features(op.body, op.flops(), op.min_bytes())[kRoute];
+      rows = g->total_tokens();
+    }
+  }
+  CHECK(routes == 16384.0 * 8.0);  // counted once, on moe.gate_up
+  CHECK(rows == 2 * 512);
+}
+
+TEST_CASE("the MLA prefill probe launches a block per sequence and head") {
+  // 256 one-token prompts, 128 heads: the expanded kernel runs one block per (sequence, head)
+  // (q = 1 fills one mma_m = 64 row tile), 32,768 blocks over H200's 132 SMs: 249 waves.
+  const H200 h;
+  Measurement m;
+  m.op = MeasuredOp::kMlaPrefill;
+  m.dtype = "bf16";
+  m.kv_dtype = "bf16";
+  m.shape = {.sequences = 256, .heads = 128, .kv_heads = 1, .q_len = 1, .kv_len = 1};
+  const llm::Op op = make_probe(m).ops.front();
+  CHECK(std::get<llm::AttentionOp>(op.body).kv_heads == 128);
+  const Features x = h.features->features(op.body, op.flops(), op.min_bytes());
+  CHECK(x[static_cast<std::size_t>(Term::kPerWave)] == 249.0);
+}
+
+TEST_CASE("a quantized GEMM's per-row term counts the rows its quantization pass walks") {
+  // FP8 block GEMM, m = 1024: the pass quantizes 1024 activation rows; BF16 activations have
+  // no pass and no rows.
+  const H200 h;
+  Measurement m;
+  m.op = MeasuredOp::kGemm;
+  m.dtype = "fp8_block";
+  m.shape = {.m = 1024, .n = 2048, .k = 1024};
+  constexpr auto kRow = static_cast<std::size_t>(Term::kPerRow);
+  auto rows = [&] {
+    const llm::Op op = make_probe(m).ops.front();
+    return h.features->features(op.body, op.flops(), op.min_bytes())[kRow];
+  };
+  CHECK(rows() == 1024.0);
+  m.dtype = "bf16";
+  CHECK(rows() == 0.0);
 }
 
 }  // namespace

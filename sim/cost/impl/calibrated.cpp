@@ -1,9 +1,10 @@
 /// \file
 /// The calibrated compute model: an op of a family the calibration fitted costs the family
 /// equation of sim/cost/kernel_family.hpp with the fitted coefficients,
-///   t = fixed + per_expert x E + per_sequence x S          (overhead)
+///   t = fixed + per_expert x E + per_sequence x S + per_wave x A + per_route x R
+///     + per_row x M                                          (overhead)
 ///     + token_bytes x (D - W)/B                              (never overlapped)
-///     + combine(stream x W/B, compute x F/(P u))             (memory and compute parts)
+///     + combine(stream x W/B, compute x F/(P u) + k_wave x V k)  (memory and compute parts)
 /// where combine is their sum or their max, whichever the fit chose for the family (FamilyFit::
 /// overlap). The larger of the memory and compute parts names the bound; OpCost keeps
 /// kernel_time() equal to the kernel's time by giving it to the larger part. Ops of other
