@@ -133,22 +133,24 @@ void lower_moe(OpList& ops, const LowerEnv& env, const RankStep& step, std::int3
                              Flops{2.0 * static_cast<double>(router_rows * moe.num_experts)}},
                     {router});
 
-  // Copies each pair of EP ranks exchanges: tokens once per destination rank, or once per
-  // (token, expert) pair under the per-token-expert layout (to_pair_copies).
-  std::vector<std::int64_t> copies;
-  if (plan.ep > 1) {
-    for (const auto& row : loads.dispatch_tokens)
-      copies.insert(copies.end(), row.begin(), row.end());
-    if (env.dispatch_layout == DispatchLayout::kPerTokenExpert) {
-      std::vector<std::int64_t> pairs;
-      for (const auto& slots_of_rank : loads.tokens_per_slot) {
-        pairs.push_back(
-            std::accumulate(slots_of_rank.begin(), slots_of_rank.end(), std::int64_t{0}));
-      }
-      to_pair_copies(copies, pairs);
+  // Copies each pair of EP ranks exchanges: tokens once per destination rank (the loads'
+  // dispatch_tokens), or once per (token, expert) pair under the per-token-expert layout
+  // (to_pair_copies; the whole matrix is built only then, since a column's scale needs it).
+  const bool per_pair = plan.ep > 1 && env.dispatch_layout == DispatchLayout::kPerTokenExpert;
+  std::vector<std::int64_t> pair_copies;
+  if (per_pair) {
+    for (const auto& row : loads.dispatch_tokens) {
+      pair_copies.insert(pair_copies.end(), row.begin(), row.end());
     }
+    std::vector<std::int64_t> pairs;
+    for (const auto& slots_of_rank : loads.tokens_per_slot) {
+      pairs.push_back(std::accumulate(slots_of_rank.begin(), slots_of_rank.end(), std::int64_t{0}));
+    }
+    to_pair_copies(pair_copies, pairs);
   }
-  auto copies_of = [&](std::size_t src, std::size_t dst) { return copies[src * ep + dst]; };
+  auto copies_of = [&](std::size_t src, std::size_t dst) -> std::int64_t {
+    return per_pair ? pair_copies[src * ep + dst] : loads.dispatch_tokens[src][dst];
+  };
 
   std::int32_t dispatch = -1;
   if (plan.ep > 1) {
@@ -185,9 +187,7 @@ void lower_moe(OpList& ops, const LowerEnv& env, const RankStep& step, std::int3
     std::int64_t received = 0;
     for (std::size_t src = 0; src < ep; ++src)
       received += copies_of(src, static_cast<std::size_t>(me));
-    routes_in = env.dispatch_layout == DispatchLayout::kPerTokenExpert
-                    ? received
-                    : received * moe.experts_per_token;
+    routes_in = per_pair ? received : received * moe.experts_per_token;
   }
   GroupedGemmOp gate_up{slots, 2 * inter, h, g.activations, g.weights, g.out, g.compute, routes_in};
   GroupedGemmOp down{slots, h, inter, g.activations, g.weights, g.out, g.compute, 0};

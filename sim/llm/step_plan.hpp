@@ -81,7 +81,7 @@ struct GroupedGemmOp {
   /// routing passes around the grouped GEMMs (sort by expert, expand/permute, finalize) walk
   /// every one (sim/cost/kernel_family.hpp, per_route). Set on the module's first grouped GEMM
   /// (moe.gate_up) only, 0 on the others; no FLOPs or bytes of the op. The factored EP step
-  /// (sim/step/factored_step.hpp) reprices each rank's loads with the symmetric base's value.
+  /// (sim/step/factored_step.cpp) sets each rank's own when it reprices the rank's loads.
   std::int64_t routes_in = 0;
 
   std::int64_t total_tokens() const;    ///< sum of tokens_per_expert

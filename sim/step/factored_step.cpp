@@ -139,8 +139,12 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
     llm::Op act = act_shape;
     auto& act_scaled = std::get<llm::MemoryOp>(act.body);
     const std::int64_t shape_rows = gate_up_body.total_tokens();
-    auto experts_time = [&](auto slots, cost::Bound* bound) {
+    // The (token, top-k slot) routes entering a rank's MoE module (GroupedGemmOp::routes_in):
+    // the symmetric plan's for the reference, each rank's received copies for the draw.
+    const std::int64_t reference_routes = gate_up_body.routes_in;
+    auto experts_time = [&](auto slots, std::int64_t routes, cost::Bound* bound) {
       gate_up_body.tokens_per_expert.assign(slots.begin(), slots.end());
+      gate_up_body.routes_in = routes;
       down_body.tokens_per_expert.assign(slots.begin(), slots.end());
       const cost::OpCost gu = d.compute->price(gate_up);
       const cost::OpCost dn = d.compute->price(down);
@@ -155,7 +159,8 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
       return gu.time + d.compute->price(act).time + dn.time;
     };
     const Duration base_experts =
-        experts_time(std::span<const std::int32_t>(reference.tokens_per_slot.front()), nullptr);
+        experts_time(std::span<const std::int32_t>(reference.tokens_per_slot.front()),
+                     reference_routes, nullptr);
 
     MoeCallCorrection c;
     c.layer = call.layer;
@@ -164,11 +169,21 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
     Duration slowest{-1};
     const auto ep = static_cast<std::size_t>(dispatch.num_ranks);
     const std::size_t slots_per_rank = real.slot_tokens.size() / ep;
+    // What each pair of ranks exchanges: tokens per destination rank, or (token, expert) copies.
+    std::span<const std::int64_t> counts = dispatch.tokens;
+    if (per_pair) {
+      copies.assign(dispatch.tokens.begin(), dispatch.tokens.end());
+      llm::to_pair_copies(copies, real.rank_tokens);
+      counts = copies;
+    }
+    const std::int64_t topk = d.model.moe->experts_per_token;
     for (std::size_t r = 0; r < ep; ++r) {
       cost::Bound bound = cost::Bound::kMemory;
+      std::int64_t received = 0;
+      for (std::size_t src = 0; src < ep; ++src) received += counts[src * ep + r];
       const Duration t = experts_time(std::span<const std::int64_t>(real.slot_tokens)
                                           .subspan(r * slots_per_rank, slots_per_rank),
-                                      &bound);
+                                      per_pair ? received : received * topk, &bound);
       if (out.rank_excess.size() < ep) out.rank_excess.resize(ep);
       out.rank_excess[r] += t - base_experts;
       sum += t;
@@ -192,13 +207,7 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
       return std::pair{network.all_to_all_v_counts(members, tokens, payload_dispatch, false),
                        network.all_to_all_v_counts(members, tokens, payload_combine, true)};
     };
-    if (per_pair) {
-      copies.assign(dispatch.tokens.begin(), dispatch.tokens.end());
-      llm::to_pair_copies(copies, real.rank_tokens);
-      std::tie(c.dispatch, c.combine) = dispatch_and_combine(copies);
-    } else {
-      std::tie(c.dispatch, c.combine) = dispatch_and_combine(dispatch.tokens);
-    }
+    std::tie(c.dispatch, c.combine) = dispatch_and_combine(counts);
     if (reference_comm < Duration{0}) {
       reference_dispatch.clear();
       for (const std::vector<std::int32_t>& row : reference.dispatch_tokens) {
