@@ -116,6 +116,7 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
   const bool per_pair =
       d.lowering->dispatch_layout(base.plan.phase) == llm::DispatchLayout::kPerTokenExpert;
   std::vector<std::int64_t> copies;
+  std::vector<std::int64_t> received;  // per EP rank, reused across calls
   for (const MoeLoadCall& call : calls) {
     const CallOps& at = index.at({call.layer, call.micro_batch});
     MOESIM_ASSERT(
@@ -176,14 +177,17 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
       llm::to_pair_copies(copies, real.rank_tokens);
       counts = copies;
     }
+    // Copies each rank receives: the column sums, in one row-major pass.
+    received.assign(ep, 0);
+    for (std::size_t src = 0; src < ep; ++src) {
+      for (std::size_t dst = 0; dst < ep; ++dst) received[dst] += counts[src * ep + dst];
+    }
     const std::int64_t topk = d.model.moe->experts_per_token;
     for (std::size_t r = 0; r < ep; ++r) {
       cost::Bound bound = cost::Bound::kMemory;
-      std::int64_t received = 0;
-      for (std::size_t src = 0; src < ep; ++src) received += counts[src * ep + r];
       const Duration t = experts_time(std::span<const std::int64_t>(real.slot_tokens)
                                           .subspan(r * slots_per_rank, slots_per_rank),
-                                      per_pair ? received : received * topk, &bound);
+                                      per_pair ? received[r] : received[r] * topk, &bound);
       if (out.rank_excess.size() < ep) out.rank_excess.resize(ep);
       out.rank_excess[r] += t - base_experts;
       sum += t;
