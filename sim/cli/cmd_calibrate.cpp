@@ -1,6 +1,7 @@
 // `moesim calibrate` (fit a stack's kernel families to per-op measurements) and `moesim
 // validate` (predicted against measured time per op).
 #include <algorithm>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -115,6 +116,14 @@ int run_calibrate(const std::vector<std::string>& words) {
   roofline.name = cost::kRooflineStack;
   cost::StackModels base(catalog, roofline);
   cost::Calibration cal = cost::fit_calibration(loaded.rows, base.lookup());
+  std::vector<std::string> folders;  // where the measurements are, for `source:`
+  for (const std::string& f : args.positional()) {
+    const std::string folder = std::filesystem::path(f).parent_path().string();
+    if (std::find(folders.begin(), folders.end(), folder) == folders.end())
+      folders.push_back(folder);
+  }
+  cal.source += " in " + std::to_string(args.positional().size()) + " files (listed above) of";
+  for (std::size_t i = 0; i < folders.size(); ++i) cal.source += (i ? ", " : " ") + folders[i];
 
   cost::StackProfile fitted;
   fitted.name = "fitted";

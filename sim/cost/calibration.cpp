@@ -250,6 +250,8 @@ Calibration fit_calibration(std::span<const Measurement> measurements, const Gpu
     if (!m.kernel.empty()) fr.kernels.insert(m.kernel);
   }
   c.versions.assign(versions.begin(), versions.end());
+  c.source = "fit by moesim calibrate (sim/cost/calibration.cpp) to " +
+             std::to_string(measurements.size()) + " per-op measurements";
   c.split = "rows on lines that are multiples of " + std::to_string(kHoldBackEvery) +
             " of each file held back (20%); errors are on those rows";
   for (auto& [gpu, families] : rows) {
@@ -326,8 +328,8 @@ void record_errors(Calibration& c, std::span<const Prediction> predictions, bool
 }
 
 Calibration parse_calibration(const config::ConfigNode& root) {
-  static constexpr std::string_view kTop[] = {"description", "framework", "versions", "split",
-                                              "gpus"};
+  static constexpr std::string_view kTop[] = {"description", "framework", "versions",
+                                              "split",       "source",    "gpus"};
   root.check_keys(kTop);
   Calibration c;
   c.framework = root.at("framework").as_string();
@@ -335,6 +337,7 @@ Calibration parse_calibration(const config::ConfigNode& root) {
     for (const config::ConfigNode& item : v->items()) c.versions.push_back(item.as_string());
   }
   if (const auto s = root.get("split")) c.split = s->as_string();
+  if (const auto s = root.get("source")) c.source = s->as_string();
   const std::vector<std::string> families = family_names();
   for (const auto& [gpu, node] : root.at("gpus").entries()) {
     GpuCalibration g;
@@ -382,6 +385,12 @@ Calibration parse_calibration(const config::ConfigNode& root) {
     }
     c.gpus.push_back(std::move(g));
   }
+  // Checked last, so that a file's other mistakes are reported first.
+  if (c.source.empty()) {
+    throw ConfigError(root.location(), "source",
+                      "a `source:` naming the tool and the measurements behind the numbers",
+                      "none");
+  }
   return c;
 }
 
@@ -394,6 +403,7 @@ std::string write_calibration(const Calibration& c, std::span<const std::string>
   }
   o << "]\n"
     << "split: \"" << c.split << "\"\n"
+    << "source: \"" << c.source << "\"\n"
     << "gpus:\n";
   for (const GpuCalibration& g : c.gpus) {
     o << "  " << g.gpu << ":\n";

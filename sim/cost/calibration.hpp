@@ -17,6 +17,7 @@
 ///   framework: trtllm            # the stack whose kernels were measured
 ///   versions: [1.3.0rc20]
 ///   split: "..."                 # how held-back rows were chosen
+///   source: "..."                # required: the fit and the measurements behind it
 ///   gpus:
 ///     <gpu catalog name>:
 ///       <family, e.g. moe.nvfp4>:
@@ -98,6 +99,8 @@ struct Calibration {
   std::string framework;
   std::vector<std::string> versions;
   std::string split;
+  /// Where the numbers come from: the tool and the measurements it fitted (required in a file).
+  std::string source;
   std::vector<GpuCalibration> gpus;
   /// The fits of GPU `name`, or nullptr.
   const GpuCalibration* gpu(std::string_view name) const;

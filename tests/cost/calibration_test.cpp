@@ -161,6 +161,9 @@ TEST_CASE("a calibration file round-trips and bad ones are located errors") {
         std::string::npos);
   CHECK(error_of(head + "    gemm.fp8:\n      per_expert: \"1 us\"\n" + range).find("per_expert") !=
         std::string::npos);
+  // A file whose numbers name no source is refused (the other mistakes are reported first).
+  CHECK(error_of(head + "    gemm.fp8:\n      fixed: \"1 us\"\n" + range).find("source") !=
+        std::string::npos);
   CHECK(error_of(head + "    gemm.fp8:\n      range: {m: [3, 2], n: [1, 2], k: [1, 2]}\n")
             .find("lo <= hi") != std::string::npos);
 }
