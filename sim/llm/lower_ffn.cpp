@@ -1,5 +1,4 @@
 #include <cstdint>
-#include <numeric>
 #include <string_view>
 #include <vector>
 
@@ -137,17 +136,9 @@ void lower_moe(OpList& ops, const LowerEnv& env, const RankStep& step, std::int3
   // dispatch_tokens), or once per (token, expert) pair under the per-token-expert layout
   // (to_pair_copies; the whole matrix is built only then, since a column's scale needs it).
   const bool per_pair = plan.ep > 1 && env.dispatch_layout == DispatchLayout::kPerTokenExpert;
-  std::vector<std::int64_t> pair_copies;
-  if (per_pair) {
-    for (const auto& row : loads.dispatch_tokens) {
-      pair_copies.insert(pair_copies.end(), row.begin(), row.end());
-    }
-    std::vector<std::int64_t> pairs;
-    for (const auto& slots_of_rank : loads.tokens_per_slot) {
-      pairs.push_back(std::accumulate(slots_of_rank.begin(), slots_of_rank.end(), std::int64_t{0}));
-    }
-    to_pair_copies(pair_copies, pairs);
-  }
+  const std::vector<std::int64_t> pair_copies =
+      per_pair ? dispatch_copies(loads, DispatchLayout::kPerTokenExpert)
+               : std::vector<std::int64_t>{};
   auto copies_of = [&](std::size_t src, std::size_t dst) -> std::int64_t {
     return per_pair ? pair_copies[src * ep + dst] : loads.dispatch_tokens[src][dst];
   };

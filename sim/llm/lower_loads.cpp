@@ -11,6 +11,19 @@
 
 namespace moesim::llm {
 
+std::vector<std::int64_t> dispatch_copies(const MoeLayerLoads& loads, DispatchLayout layout) {
+  std::vector<std::int64_t> copies;
+  for (const auto& row : loads.dispatch_tokens) copies.insert(copies.end(), row.begin(), row.end());
+  if (layout == DispatchLayout::kPerTokenExpert) {
+    std::vector<std::int64_t> pairs;
+    for (const auto& slots : loads.tokens_per_slot) {
+      pairs.push_back(std::accumulate(slots.begin(), slots.end(), std::int64_t{0}));
+    }
+    to_pair_copies(copies, pairs);
+  }
+  return copies;
+}
+
 namespace {
 
 /// P(a uniform top-k choice without replacement among `experts` hits a set worth `f` experts):

@@ -123,6 +123,11 @@ struct MoeLayerLoads {
   std::vector<std::vector<std::int32_t>> dispatch_tokens;
 };
 
+/// The copies each pair of EP ranks exchanges in `loads`, row-major ([src * ep + dst]): its
+/// dispatch_tokens under kPerRank, turned into (token, expert) copies by to_pair_copies (with
+/// each rank's computed pairs, the sums of its tokens_per_slot) under kPerTokenExpert.
+std::vector<std::int64_t> dispatch_copies(const MoeLayerLoads& loads, DispatchLayout layout);
+
 /// Shared, immutable loads: a source may hand the same loads to several layers (the lowering
 /// then compares them once).
 using MoeLayerLoadsPtr = std::shared_ptr<const MoeLayerLoads>;

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
-#include <numeric>
 #include <span>
 #include <string_view>
 #include <tuple>
@@ -110,11 +109,11 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
   out.calls.reserve(calls.size());
   std::vector<std::int64_t> reference_tokens;
   llm::MoeLayerLoads reference;
-  std::vector<std::int64_t> reference_dispatch;  // reference.dispatch_tokens, row-major
+  std::vector<std::int64_t> reference_dispatch;  // copies of the reference (dispatch_copies)
   Duration reference_comm{-1};  // dispatch + combine of the reference, once per token count
   // (token, expert) copies instead of tokens per destination rank (DeepEP low-latency).
-  const bool per_pair =
-      d.lowering->dispatch_layout(base.plan.phase) == llm::DispatchLayout::kPerTokenExpert;
+  const llm::DispatchLayout layout = d.lowering->dispatch_layout(base.plan.phase);
+  const bool per_pair = layout == llm::DispatchLayout::kPerTokenExpert;
   std::vector<std::int64_t> copies;
   std::vector<std::int64_t> received;  // per EP rank, reused across calls
   for (const MoeLoadCall& call : calls) {
@@ -213,17 +212,7 @@ StepCorrections sample_corrections(const Deployment& d, const SymmetricStep& bas
     };
     std::tie(c.dispatch, c.combine) = dispatch_and_combine(counts);
     if (reference_comm < Duration{0}) {
-      reference_dispatch.clear();
-      for (const std::vector<std::int32_t>& row : reference.dispatch_tokens) {
-        reference_dispatch.insert(reference_dispatch.end(), row.begin(), row.end());
-      }
-      if (per_pair) {
-        std::vector<std::int64_t> pairs;
-        for (const std::vector<std::int32_t>& slots : reference.tokens_per_slot) {
-          pairs.push_back(std::accumulate(slots.begin(), slots.end(), std::int64_t{0}));
-        }
-        llm::to_pair_copies(reference_dispatch, pairs);
-      }
+      reference_dispatch = llm::dispatch_copies(reference, layout);
       const auto [ref_dispatch, ref_combine] = dispatch_and_combine(reference_dispatch);
       reference_comm = ref_dispatch + ref_combine;
     }
