@@ -20,7 +20,8 @@ StackProfile load_stack(const config::Catalog& catalog, std::string_view name_or
     s.calibration = parse_calibration(config::ConfigNode::load_file(file));
   }
   if (const auto e = root.get("engine")) {
-    e->check_keys({"cuda_graphs", "overlap_scheduler", "all_to_all"});
+    e->check_keys({"cuda_graphs", "overlap_scheduler", "all_to_all", "scheduler"});
+    s.scheduler = e->get("scheduler");
     if (const auto g = e->get("cuda_graphs")) s.engine.cuda_graphs = g->as_bool();
     if (const auto o = e->get("overlap_scheduler")) s.engine.overlap_scheduler = o->as_bool();
     if (const auto a = e->get("all_to_all")) {

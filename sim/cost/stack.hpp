@@ -14,6 +14,8 @@
 ///     all_to_all: per_rank      # MoE dispatch/combine traffic: per_rank (a token once per
 ///                               # destination rank) or per_token_expert (once per expert);
 ///                               # or {prefill: ..., decode: ...} per step phase
+///     scheduler:                # how the engine batches (parsed by sim/serve:
+///       dp_routing: least_loaded  #   serve::parse_scheduling, see scenario_schema())
 
 #include <memory>
 #include <optional>
@@ -45,6 +47,9 @@ struct StackProfile {
   std::optional<Calibration> calibration;  ///< none: roofline physics only
   ComputeOptions engine;
   llm::DispatchLayouts all_to_all;  ///< MoE all-to-all traffic layout per step phase
+  /// engine.scheduler: the engine's default scheduling, read by the serving engine's parser
+  /// (serve::parse_scheduling); absent: the engine's defaults.
+  std::optional<config::ConfigNode> scheduler;
   SourceLocation location;
 };
 

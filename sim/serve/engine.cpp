@@ -55,7 +55,7 @@ void Engine::Impl::hand_off(Instance& inst, std::int64_t id, Seq& s, TimePoint t
   e.records_[id].prefill_done = t;
   Pool& dpool = pools[1];
   Instance& dst = least_loaded(dpool);
-  const std::int32_t r = least_loaded_rank(dst);
+  const std::int32_t r = route_rank(dst);
   s.pool = 1;
   sc.instance = dst.index;
   s.rank = r;
@@ -115,6 +115,12 @@ void Engine::Impl::end_step(Instance& inst) {
   c.imbalance_weighted_s += inst.timing.imbalance * to_seconds(inst.step_duration);
   c.extrapolated_weighted_s += inst.timing.extrapolated * to_seconds(inst.step_duration);
   c.sequences_stepped += static_cast<std::int64_t>(inst.batch.size());
+  c.balance_sum += inst.step_balance;
+  if (inst.step_decodes > 0) {
+    c.decode_context_tokens += inst.step_context_sum;
+    ++c.context_steps[context_bin(static_cast<double>(inst.step_context_sum) /
+                                  static_cast<double>(inst.step_decodes))];
+  }
   // The decode groups first: their members are those scheduled (joiners below join after).
   for (std::size_t r = 0; r < inst.groups.size(); ++r) {
     if (inst.groups[r].sequences == 0) continue;
@@ -309,7 +315,7 @@ void Engine::submit(const RequestSpec& request) {
   }
 
   Instance& inst = im.least_loaded(im.pools[0]);
-  const std::int32_t r = Impl::least_loaded_rank(inst);
+  const std::int32_t r = im.route_rank(inst);
   s.pool = 0;
   im.cold[id].instance = inst.index;
   s.rank = r;

@@ -5,8 +5,12 @@
 ///
 /// Per instance (one model copy on tp x pp GPUs; attention-DP ranks inside it):
 ///   - Routing. A new request goes to the instance with the fewest outstanding requests (ties:
-///     lowest index), and inside it to the attention-DP rank with the fewest running plus
-///     waiting sequences (ties: lowest rank).
+///     lowest index), and inside it to an attention-DP rank by SchedulingConfig::dp_routing
+///     (default: the rank with the fewest running plus waiting sequences, ties: lowest rank).
+///   - Context gating (SchedulingConfig): under adp_balance the instance decides each step
+///     whether its ranks run context work at all (TensorRT-LLM's attention-DP balance); with
+///     prefill_interval > 1 new prompts are admitted only every prefill_interval steps while
+///     the instance has decodes. A step that would be empty under the gate runs without it.
 ///   - Continuous batching. At every step boundary each rank builds its batch: first its running
 ///     decodes in admission order (each needs 1 + k tokens of the token budget; TensorRT-LLM and
 ///     SGLang give running decodes their tokens before prefill chunks), then the next chunk of
@@ -64,9 +68,11 @@
 /// Work per step is O(listed sequences + ranks), plus O(log n) per sequence joining or leaving
 /// a group; nothing is allocated per step once the per-instance buffers have grown.
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "sim/core/simulation.hpp"
@@ -124,6 +130,41 @@ struct HostOverheadConfig {
   bool overlap_scheduler = false;  ///< hide the overhead under the previous step
 };
 
+/// How an instance hands requests to its attention-DP ranks and when ranks start context
+/// (prefill) work. Engines differ here, and with attention DP it decides how long the ranks
+/// wait for each other: the MoE all-to-all of every layer waits for the slowest rank, so a
+/// prefill chunk on one rank stalls all the others (TensorRT-LLM tech blog 10, "ADP Balance
+/// Strategy",
+/// https://github.com/NVIDIA/TensorRT-LLM/blob/main/docs/source/blogs/tech_blog/blog10_ADP_Balance_Strategy.md).
+struct SchedulingConfig {
+  enum class DpRouting : std::uint8_t {
+    /// To the rank with the fewest running + waiting sequences (ties: lowest rank), as
+    /// TensorRT-LLM's capacity-aware attention-DP assignment gives a request to a rank with room.
+    kLeastLoaded,
+    /// To ranks in turn, whatever their load (SGLang's data-parallel controller,
+    /// --load-balance-method round_robin, its default).
+    kRoundRobin,
+  };
+  DpRouting dp_routing = DpRouting::kLeastLoaded;
+  /// TensorRT-LLM's attention-DP balance (attention_dp_config: enable_balance, timeout_iters,
+  /// batching_wait_iters; PyExecutor._balance_adp_requests). Each step, context work (new
+  /// prompts and further chunks) runs only when every rank has context work and a free batch
+  /// slot; then, while every rank also decodes, it waits batching_wait_iters more steps to
+  /// gather more. Otherwise it is held, at most timeout_iters steps (or until some rank has no
+  /// decode left). Held context waits on every rank alike: the decision is the instance's.
+  bool adp_balance = false;
+  std::int32_t timeout_iters = 0;        ///< adp_balance: steps context waits for every rank
+  std::int32_t batching_wait_iters = 0;  ///< adp_balance: further steps to gather context
+  /// New prompts are admitted at most every prefill_interval steps of an instance (1: every
+  /// step), while it has decodes to run: the prefill cadence of an engine (vLLM-like prefill
+  /// scheduling interval; SGLang's --num-continuous-decode-steps). Chunks of admitted prompts
+  /// continue every step.
+  std::int32_t prefill_interval = 1;
+};
+
+/// "least_loaded" or "round_robin".
+std::string_view to_string(SchedulingConfig::DpRouting routing);
+
 /// The whole deployment.
 struct EngineConfig {
   bool disaggregated = false;
@@ -131,6 +172,7 @@ struct EngineConfig {
   PoolConfig decode;   ///< the decode pool (disaggregated only)
   SpecDecodeConfig spec;
   HostOverheadConfig host;
+  SchedulingConfig scheduling;
   Bytes kv_bytes_per_token{};  ///< KV bytes moved per prompt token (disaggregated only)
   /// Throws ConfigError (key path "deployment...") when a value is out of range.
   void validate() const;
@@ -165,6 +207,13 @@ struct RequestRecord {
   bool completed = false;
 };
 
+/// Bins of PoolCounters::context_steps: 2^(1/8) wide, up to 2^30 tokens.
+inline constexpr std::size_t kContextBins = 240;
+/// The bin of a mean context of `tokens` (>= 1; larger than the last bin: the last bin).
+std::size_t context_bin(double tokens);
+/// The lower edge of bin `b`: 2^(b/8) tokens.
+double context_bin_floor(std::size_t b);
+
 /// Counters of one pool, cumulative from the start of the run (steps counted when they end).
 struct PoolCounters {
   std::int64_t steps = 0;
@@ -180,6 +229,14 @@ struct PoolCounters {
   std::int64_t input_tokens = 0;           ///< first-time prefill of prompt tokens (workload input)
   std::int64_t output_tokens = 0;          ///< tokens emitted
   std::int64_t preemptions = 0;
+  /// Sum over steps of the attention-DP balance ratio: mean over ranks of the step's new tokens
+  /// / the most any rank has (tech blog 10's balance_ratio; 1 without attention DP).
+  double balance_sum = 0.0;
+  /// Sum over decode sequence-steps of their context (KV tokens after the step).
+  std::int64_t decode_context_tokens = 0;
+  /// Steps with decodes, by the mean context of those decodes: bin b holds means in
+  /// [2^(b/8), 2^((b+1)/8)) tokens (context_bin), so a quantile is known within 9 %.
+  std::array<std::int64_t, kContextBins> context_steps{};
   /// Field-wise difference.
   PoolCounters operator-(const PoolCounters& o) const;
 };

@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "sim/core/error.hpp"
@@ -20,6 +22,18 @@ double SpecDecodeConfig::expected_tokens_per_step() const {
   }
   return expected;
 }
+
+std::string_view to_string(SchedulingConfig::DpRouting routing) {
+  return routing == SchedulingConfig::DpRouting::kRoundRobin ? "round_robin" : "least_loaded";
+}
+
+std::size_t context_bin(double tokens) {
+  if (!(tokens >= 1.0)) return 0;
+  const auto b = static_cast<std::size_t>(std::floor(std::log2(tokens) * 8.0));
+  return std::min(b, kContextBins - 1);
+}
+
+double context_bin_floor(std::size_t b) { return std::exp2(static_cast<double>(b) / 8.0); }
 
 namespace {
 
@@ -72,6 +86,15 @@ void EngineConfig::validate() const {
   if (host.step_overhead < Duration::zero()) {
     throw config_error("runtime.step_overhead", "a duration >= 0", "a negative duration");
   }
+  if (scheduling.timeout_iters < 0 || scheduling.batching_wait_iters < 0) {
+    throw config_error(
+        "runtime.scheduler.adp_balance", "iteration counts >= 0",
+        std::to_string(std::min(scheduling.timeout_iters, scheduling.batching_wait_iters)));
+  }
+  if (scheduling.prefill_interval < 1) {
+    throw config_error("runtime.scheduler.prefill_interval", "a step count >= 1",
+                       std::to_string(scheduling.prefill_interval));
+  }
   if (!disaggregated) {
     if (primary.role != PoolRole::kAggregated) {
       throw config_error("deployment.aggregated", "an aggregated pool", "another role");
@@ -105,6 +128,11 @@ PoolCounters PoolCounters::operator-(const PoolCounters& o) const {
   d.input_tokens = input_tokens - o.input_tokens;
   d.output_tokens = output_tokens - o.output_tokens;
   d.preemptions = preemptions - o.preemptions;
+  d.balance_sum = balance_sum - o.balance_sum;
+  d.decode_context_tokens = decode_context_tokens - o.decode_context_tokens;
+  for (std::size_t b = 0; b < kContextBins; ++b) {
+    d.context_steps[b] = context_steps[b] - o.context_steps[b];
+  }
   return d;
 }
 

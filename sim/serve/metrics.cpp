@@ -1,5 +1,6 @@
 #include "sim/serve/metrics.hpp"
 
+#include <cmath>
 #include <string>
 
 #include "sim/core/stats.hpp"
@@ -59,6 +60,21 @@ struct Samples {
   }
 };
 
+/// The q-quantile over steps of the steps' mean decode context: the upper edge of the bin that
+/// holds the step of rank floor(q (count - 1)); 0 without decode steps.
+double context_quantile(const PoolCounters& c, double q) {
+  std::int64_t count = 0;
+  for (const std::int64_t n : c.context_steps) count += n;
+  if (count == 0) return 0.0;
+  const auto rank = static_cast<std::int64_t>(std::floor(q * static_cast<double>(count - 1)));
+  std::int64_t seen = 0;
+  for (std::size_t b = 0; b < kContextBins; ++b) {
+    seen += c.context_steps[b];
+    if (seen > rank) return context_bin_floor(b + 1);
+  }
+  return context_bin_floor(kContextBins);
+}
+
 PoolMetrics pool_metrics(const Engine& engine, const PoolConfig& pc, double window_s) {
   const PoolCounters c = engine.counters(pc.role) - engine.window_start_counters(pc.role);
   PoolMetrics m;
@@ -84,6 +100,12 @@ PoolMetrics pool_metrics(const Engine& engine, const PoolConfig& pc, double wind
   m.input_tok_s = per_second(static_cast<double>(c.input_tokens), window_s);
   m.output_tok_s = per_second(static_cast<double>(c.output_tokens), window_s);
   m.preemptions = c.preemptions;
+  if (c.steps > 0) m.dp_balance = c.balance_sum / static_cast<double>(c.steps);
+  if (c.decode_sequence_steps > 0) {
+    m.decode_context_mean =
+        static_cast<double>(c.decode_context_tokens) / static_cast<double>(c.decode_sequence_steps);
+  }
+  m.decode_context_p90 = context_quantile(c, 0.9);
   if (c.decode_sequence_steps > 0) {
     m.tokens_per_decode_step =
         static_cast<double>(c.decode_output_tokens) / static_cast<double>(c.decode_sequence_steps);
@@ -267,6 +289,9 @@ std::vector<MetricValue> flatten(const RunMetrics& m) {
     put(k + "imbalance_factor", p.imbalance);
     put(k + "extrapolated_kernel_share", p.extrapolated_share);
     put(k + "tokens_per_decode_step", p.tokens_per_decode_step);
+    put(k + "dp_balance_frac", p.dp_balance);
+    put(k + "decode_context_tokens.mean", p.decode_context_mean);
+    put(k + "decode_context_tokens.p90", p.decode_context_p90);
     put(k + "step_time_breakdown.compute_s", p.compute_s);
     put(k + "step_time_breakdown.memory_s", p.memory_s);
     put(k + "step_time_breakdown.communication_s", p.communication_s);

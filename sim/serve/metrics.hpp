@@ -97,6 +97,15 @@ struct PoolMetrics {
   double input_tok_s = 0.0;   ///< first-time prompt tokens prefilled / |W|
   double output_tok_s = 0.0;  ///< tokens emitted / |W|
   std::int64_t preemptions = 0;
+  /// Mean over steps of the attention-DP balance ratio: mean over ranks of a step's new tokens
+  /// / the most any rank had (TensorRT-LLM tech blog 10's balance_ratio; 1 without attention
+  /// DP, and when every rank has the same work).
+  double dp_balance = 1.0;
+  /// Context (KV tokens) of the running decodes: mean over decode sequence-steps, and the 90th
+  /// percentile over steps of a step's mean decode context (within 9 %: 2^(1/8) bins). 0 when
+  /// the pool ran no decode.
+  double decode_context_mean = 0.0;
+  double decode_context_p90 = 0.0;
   /// Tokens emitted per sequence per decode step (1 + accepted drafts, capped by the tokens a
   /// request had left); compare with expected_tokens_per_decode_step.
   double tokens_per_decode_step = 0.0;

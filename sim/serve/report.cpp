@@ -158,6 +158,11 @@ std::string summary_text(const RunMetrics& m) {
         << pct(p.compute_s) << " %, memory " << pct(p.memory_s) << " %, communication "
         << pct(p.communication_s) << " %, host " << pct(p.host_overhead_s) << " %, idle "
         << pct(p.idle_s) << " %\n";
+    if (p.decode_context_mean > 0.0 || p.dp_balance < 1.0) {
+      out << "             decode context " << p.decode_context_mean << " tokens mean, "
+          << p.decode_context_p90 << " p90 (per-step means); attention-DP balance "
+          << 100.0 * p.dp_balance << " % (mean rank tokens / busiest rank's)\n";
+    }
     if (p.extrapolated_share > 0.0) {
       out << "             extrapolated: " << 100.0 * p.extrapolated_share
           << " % of kernel time priced outside the shapes the stack's kernels were measured at\n";

@@ -96,6 +96,33 @@ SpecDecodeConfig read_spec(const config::ConfigNode& node) {
   return spec;
 }
 
+}  // namespace
+
+SchedulingConfig parse_scheduling(const config::ConfigNode& node) {
+  if (!node.is_map()) node.fail("a map of scheduler options");
+  node.check_keys({"dp_routing", "adp_balance", "prefill_interval"});
+  SchedulingConfig sc;
+  if (const auto r = node.get("dp_routing")) {
+    sc.dp_routing = r->as_choice({"least_loaded", "round_robin"}) == "round_robin"
+                        ? SchedulingConfig::DpRouting::kRoundRobin
+                        : SchedulingConfig::DpRouting::kLeastLoaded;
+  }
+  if (const auto b = node.get("adp_balance")) {
+    if (b->is_map()) {
+      b->check_keys({"timeout_iters", "batching_wait_iters"});
+      sc.adp_balance = true;
+      sc.timeout_iters = read_count(b->at("timeout_iters"), 0);
+      sc.batching_wait_iters = read_count(b->at("batching_wait_iters"), 0);
+    } else if (b->as_bool()) {
+      b->fail("false, or a map {timeout_iters: N, batching_wait_iters: M}", "true");
+    }
+  }
+  if (const auto i = node.get("prefill_interval")) sc.prefill_interval = read_count(*i, 1);
+  return sc;
+}
+
+namespace {
+
 std::string system_name_of(const config::ConfigNode& system) {
   if (system.is_scalar()) {
     const std::filesystem::path p(system.as_string());
@@ -165,7 +192,8 @@ Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& c
 
   if (const auto s = root.get("speculative")) sc.spec = read_spec(*s);
   if (const auto r = root.get("runtime")) {
-    r->check_keys({"step_overhead", "overlap_scheduler", "cuda_graphs"});
+    r->check_keys({"step_overhead", "overlap_scheduler", "cuda_graphs", "scheduler"});
+    if (const auto o = r->get("scheduler")) sc.scheduling = parse_scheduling(*o);
     if (const auto o = r->get("step_overhead")) sc.host.step_overhead = o->as_duration();
     if (const auto o = r->get("overlap_scheduler")) sc.host.overlap_scheduler = o->as_bool();
     if (const auto o = r->get("cuda_graphs")) sc.cuda_graphs = o->as_bool();
@@ -190,6 +218,7 @@ EngineConfig Scenario::engine_config() const {
   if (disaggregated) cfg.decode = decode.pool;
   cfg.spec = spec;
   cfg.host = host;
+  cfg.scheduling = scheduling.value_or(SchedulingConfig{});
   const std::string dep = "deployment.";
   for (const PoolScenario* p : {&primary, &decode}) {
     if (p == &decode && !disaggregated) continue;

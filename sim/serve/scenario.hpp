@@ -72,6 +72,9 @@ struct Scenario {
   PoolScenario decode;   ///< `decode` (disaggregated only)
   SpecDecodeConfig spec;
   HostOverheadConfig host;
+  /// `runtime.scheduler`; absent: the stack's `engine.scheduler` (the step-time adapter fills
+  /// it in), else SchedulingConfig's defaults.
+  std::optional<SchedulingConfig> scheduling;
   bool cuda_graphs = true;                       ///< for the adapter's launch-overhead model
   std::optional<Bytes> kv_bytes_per_token;       ///< override of the adapter's value
   std::optional<KvTransferParams> kv_transfer;   ///< override of the network's transfers
@@ -88,6 +91,13 @@ struct Scenario {
   /// the KV bytes per token is still unknown, or when a value is out of range.
   EngineConfig engine_config() const;
 };
+
+/// Parses a `scheduler` map (a scenario's runtime.scheduler, a stack's engine.scheduler):
+///   dp_routing: least_loaded | round_robin
+///   adp_balance: false | {timeout_iters: N, batching_wait_iters: M}
+///   prefill_interval: N
+/// Keys left out keep SchedulingConfig's defaults. Errors are ConfigErrors at the key.
+SchedulingConfig parse_scheduling(const config::ConfigNode& node);
 
 /// Parses a scenario document (see scenario_schema()). Workloads are resolved in `catalog`
 /// section "workloads" (a name, a path, an inline map, or {preset, overrides}). Every error is

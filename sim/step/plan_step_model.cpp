@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,42 @@ RankParts parts_of(const StepTimeline& timeline, std::int32_t rank) {
     }
   }
   return p;
+}
+
+/// Ops of an expert-parallel MoE layer whose time depends on the tokens of every rank (the
+/// all-to-alls and the routed experts), not on the rank's own batch.
+bool is_moe_exchange(std::string_view name) {
+  return name == "moe.dispatch" || name == "moe.gate_up" || name == "moe.act" ||
+         name == "moe.down" || name == "moe.combine" || name == "moe.all_gather_tokens" ||
+         name == "moe.shared_reduce_scatter";
+}
+
+/// On `rank`'s timeline: the time covered by MoE exchange ops (the union of their intervals)
+/// and their op time by bound.
+std::pair<Duration, RankParts> moe_exchange_of(const llm::StepPlan& plan,
+                                               const StepTimeline& timeline, std::int32_t rank) {
+  const auto& ops = plan.plan_of(rank).ops;
+  const auto& times = timeline.of(rank);
+  std::vector<std::pair<Duration, Duration>> spans;
+  RankParts p;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    if (!is_moe_exchange(ops[i].name)) continue;
+    spans.emplace_back(times[i].start, times[i].end);
+    switch (times[i].cost.bound) {
+      case cost::Bound::kCompute: p.compute += times[i].cost.time; break;
+      case cost::Bound::kNetwork: p.comm += times[i].cost.time; break;
+      default: p.memory += times[i].cost.time; break;
+    }
+  }
+  std::sort(spans.begin(), spans.end());
+  Duration covered{};
+  Duration reach{};
+  for (const auto& [start, end] : spans) {
+    if (end <= reach) continue;
+    covered += end - std::max(start, reach);
+    reach = end;
+  }
+  return {covered, p};
 }
 
 /// The breakdown of a step of `duration` from its parts (see the header): negative parts are
@@ -113,6 +150,13 @@ PlanStepModel::PlanStepModel(std::shared_ptr<const Deployment> deployment, std::
 void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContext& ctx,
                           serve::StepTiming& out) {
   MOESIM_ASSERT(ctx.rng != nullptr, "StepContext::rng is null");
+  const auto ranks = static_cast<std::size_t>(batch.attention_dp);
+  // Factored attention-DP steps keep each rank's key and tokens (see price_ranks).
+  const bool per_rank = factored_ && ranks > 1;
+  if (per_rank) {
+    rank_keys_.assign(ranks, Key{});
+    rank_tokens_.assign(ranks, 0);
+  }
   std::int64_t max_decode = 0;
   std::int64_t max_prefill = 0;
   std::int64_t decode_tokens = 0;
@@ -120,34 +164,53 @@ void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContex
   std::int64_t prefill_prefix = 0;
   std::int64_t prefill_seqs = 0;
   std::int64_t decode_seqs = 0;
-  for (std::int32_t r = 0; r < batch.attention_dp; ++r) {
+  for (std::size_t r = 0; r < ranks; ++r) {
     std::int64_t d = 0;
+    std::int64_t d_tokens = 0;
     std::int64_t p = 0;
-    const auto begin = static_cast<std::size_t>(batch.rank_begin[static_cast<std::size_t>(r)]);
-    const auto end = static_cast<std::size_t>(batch.rank_begin[static_cast<std::size_t>(r) + 1]);
+    std::int64_t p_seqs = 0;
+    std::int64_t context = 0;
+    std::int64_t prefix = 0;
+    const auto begin = static_cast<std::size_t>(batch.rank_begin[r]);
+    const auto end = static_cast<std::size_t>(batch.rank_begin[r + 1]);
     for (std::size_t i = begin; i < end; ++i) {
       const serve::SequenceWork& s = batch.sequences[i];
       if (s.phase == serve::Phase::kDecode) {
         ++d;
+        d_tokens += s.new_tokens;
         decode_tokens = std::max<std::int64_t>(decode_tokens, s.new_tokens);
-        decode_context += s.context_tokens;
+        context += s.context_tokens;
       } else {
         p += s.new_tokens;
-        prefill_prefix += s.context_tokens - s.new_tokens;
-        ++prefill_seqs;
+        prefix += s.context_tokens - s.new_tokens;
+        ++p_seqs;
       }
     }
     if (!batch.decode_groups.empty()) {
-      const serve::DecodeGroupWork& g = batch.decode_groups[static_cast<std::size_t>(r)];
+      const serve::DecodeGroupWork& g = batch.decode_groups[r];
       if (g.sequences > 0) {
         d += g.sequences;
+        d_tokens += std::int64_t{g.sequences} * g.new_tokens;
         decode_tokens = std::max<std::int64_t>(decode_tokens, g.new_tokens);
-        decode_context += g.context_tokens;
+        context += g.context_tokens;
       }
     }
     decode_seqs += d;
+    prefill_seqs += p_seqs;
+    decode_context += context;
+    prefill_prefix += prefix;
     max_decode = std::max(max_decode, d);
     max_prefill = std::max(max_prefill, p);
+    if (per_rank) {
+      Key& k = rank_keys_[r];
+      k[kHasPrefill] = p_seqs > 0 ? 1 : 0;
+      k[kHasDecode] = d > 0 ? 1 : 0;
+      k[kDecodeSeqs] = geometric_bucket(d);
+      k[kPrefillTokens] = geometric_bucket(p);
+      k[kDecodeContext] = d > 0 ? geometric_bucket(context / d) : 0;
+      k[kPrefillPrefix] = p_seqs > 0 ? geometric_bucket(prefix / p_seqs) : 0;
+      rank_tokens_[r] = p + d_tokens;
+    }
   }
   Key key{};
   key[kHasPrefill] = prefill_seqs > 0 ? 1 : 0;
@@ -158,20 +221,98 @@ void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContex
   key[kDecodeContext] = decode_seqs > 0 ? geometric_bucket(decode_context / decode_seqs) : 0;
   key[kPrefillPrefix] = prefill_seqs > 0 ? geometric_bucket(prefill_prefix / prefill_seqs) : 0;
 
-  auto it = cache_.find(key);
-  if (it == cache_.end()) {
-    Entry entry = factored_ ? price_factored(key, *ctx.rng) : price_exact(batch_of(key), *ctx.rng);
-    it = cache_.emplace(key, std::move(entry)).first;
-  } else {
-    ++hits_;
+  if (per_rank) {
+    bool same = true;
+    for (Key& k : rank_keys_) {
+      if (k[kHasDecode] != 0) k[kDecodeTokens] = decode_tokens;
+      same = same && k == rank_keys_.front();
+    }
+    if (!same) {
+      price_ranks(rank_keys_, rank_tokens_, ctx, out);
+      return;
+    }
   }
-  const serve::StepTiming& t = it->second.timing;
+  const Entry& entry = entry_of(key, *ctx.rng);
+  const serve::StepTiming& t = entry.timing;
   out.duration = t.duration;
   out.breakdown = t.breakdown;
   out.imbalance = t.imbalance;
   out.extrapolated = t.extrapolated;
   out.detail.clear();
-  if (ctx.want_detail) fill_detail(it->second, out.detail);
+  if (ctx.want_detail) fill_detail(entry, out.detail);
+}
+
+const PlanStepModel::Entry& PlanStepModel::entry_of(const Key& key, Rng& rng) {
+  auto it = cache_.find(key);
+  if (it != cache_.end()) {
+    ++hits_;
+    return it->second;
+  }
+  Entry entry = factored_ ? price_factored(key, rng) : price_exact(batch_of(key), rng);
+  return cache_.emplace(key, std::move(entry)).first->second;
+}
+
+void PlanStepModel::price_ranks(std::span<const Key> rank_keys,
+                                std::span<const std::int64_t> rank_tokens,
+                                const serve::StepContext& ctx, serve::StepTiming& out) {
+  const Deployment& d = *deployment_;
+  const auto ranks = static_cast<std::int64_t>(rank_keys.size());
+  // Each rank's own part of the step (attention, dense projections, shared experts, norms):
+  // its symmetric step without the MoE exchange. The slowest sets the pace.
+  const Entry* slowest = nullptr;
+  std::size_t slowest_rank = 0;
+  Duration own_max{};
+  Duration own_sum{};
+  serve::StepBreakdown own_parts;
+  std::int64_t tokens = 0;
+  for (std::size_t r = 0; r < rank_keys.size(); ++r) {
+    tokens += rank_tokens[r];
+    const Key& k = rank_keys[r];
+    if (k[kHasPrefill] == 0 && k[kHasDecode] == 0) continue;  // an idle rank waits
+    const Entry& e = entry_of(k, *ctx.rng);
+    const Duration own = e.device - e.exchange;
+    own_sum += own;
+    own_parts += e.parts - e.exchange_parts;
+    if (slowest == nullptr || own > own_max) {
+      slowest = &e;
+      slowest_rank = r;
+      own_max = own;
+    }
+  }
+  MOESIM_ASSERT(slowest != nullptr, "priced an empty step");
+  // The MoE exchange of every layer carries the tokens of all ranks: priced as a symmetric
+  // decode step of the mean rank's tokens (the exchange depends on the tokens only).
+  Key mean{};
+  mean[kHasDecode] = 1;
+  mean[kDecodeTokens] = 1;
+  mean[kDecodeSeqs] = geometric_bucket((tokens + ranks - 1) / ranks);
+  mean[kDecodeContext] = 1;
+  const Entry& exchange = entry_of(mean, *ctx.rng);
+
+  const Duration device = std::max(own_max + exchange.exchange, Duration{1});
+  const auto scale = [ranks](Duration v) { return Duration{v.count() / ranks}; };
+  serve::StepBreakdown parts;
+  parts.compute = scale(own_parts.compute) + exchange.exchange_parts.compute;
+  parts.memory = scale(own_parts.memory) + exchange.exchange_parts.memory;
+  parts.communication = scale(own_parts.communication) + exchange.exchange_parts.communication;
+  out.duration = device;
+  out.breakdown = breakdown_of(device, {parts.compute, parts.memory, parts.communication});
+  add_host_overhead(*d.compute, out);
+  const Duration mean_busy = scale(own_sum) + exchange.exchange;
+  out.imbalance = exchange.timing.imbalance * (mean_busy > Duration{0}
+                                                   ? static_cast<double>(device.count()) /
+                                                         static_cast<double>(mean_busy.count())
+                                                   : 1.0);
+  out.extrapolated = slowest->timing.extrapolated;
+  out.detail.clear();
+  if (ctx.want_detail) {
+    fill_detail(*slowest, out.detail);
+    out.detail.push_back({"attention-DP rank " + std::to_string(slowest_rank) + " sets the pace (" +
+                              std::to_string(rank_tokens[slowest_rank]) + " tokens; mean " +
+                              std::to_string(tokens / ranks) + ")",
+                          "straggler", static_cast<std::int32_t>(slowest_rank), Duration{0},
+                          own_max});
+  }
 }
 
 void PlanStepModel::begin_run() {
@@ -288,6 +429,19 @@ PlanStepModel::Entry PlanStepModel::price_factored(const Key& key, Rng& rng) {
   Entry e;
   e.timing.duration = std::max(base.timeline.step + extra, Duration{1});
   e.timing.breakdown = breakdown_of(e.timing.duration, parts);
+  e.device = e.timing.duration;
+  // The MoE exchange: its span on the timeline plus the corrections' excess (all of it on the
+  // exchange's critical path); its parts: the exchange ops' plus the mean rank's excess.
+  auto [exchange, exchange_parts] = moe_exchange_of(base.plan, base.timeline, rank);
+  e.exchange = std::min(exchange + extra, e.device);
+  for (const MoeCallCorrection& c : corrections->calls) {
+    (c.bound == cost::Bound::kCompute ? exchange_parts.compute : exchange_parts.memory) +=
+        c.mean_excess;
+    exchange_parts.comm += c.comm_excess;
+  }
+  e.parts = {parts.compute, parts.memory, parts.comm, Duration{0}, Duration{0}};
+  e.exchange_parts = {exchange_parts.compute, exchange_parts.memory, exchange_parts.comm,
+                      Duration{0}, Duration{0}};
   add_host_overhead(*d.compute, e.timing);
   e.timing.imbalance = mean_busy > Duration{0}
                            ? std::max(1.0, static_cast<double>(max_busy.count()) /

@@ -14,13 +14,26 @@
 /// with geometric buckets: bucket(x) is the smallest ceil(2^(k/4)) >= x (steps of about 19%).
 /// Approximations, all conservative except the last:
 ///   - work rounds up to the bucket's upper value;
-///   - every attention-DP replica gets the busiest rank's bucketed batch (the DP ranks'
-///     imbalance in batch size is not modelled, the slowest rank sets the pace anyway);
+///   - unfactored, every attention-DP replica gets the busiest rank's bucketed batch (the
+///     slowest rank sets the pace anyway; the MoE layers then carry more tokens than they do);
 ///   - a replica's prefill sequences run as one chunk of the bucketed tokens after the mean
 ///     prefix;
 ///   - routing is sampled once per key (exact pricing) or once per bucket of routed tokens
 ///     (factored pricing), from the pricing instance's stream on the cache miss, so the MoE
 ///     imbalance is one sample, reused.
+/// Attention-DP ranks with different batches (factored pricing): in every layer each rank
+/// runs its own attention, projections and shared experts on its own batch, then waits at the
+/// MoE all-to-all for the slowest rank; the exchange (dispatch, routed experts, combine)
+/// carries the tokens of all ranks. So the step is
+///   max over ranks r of own(key_r) + exchange(mean rank's tokens),
+/// where own(key) is the symmetric step of rank key key_r (the per-rank key: the fields above
+/// of that rank alone) minus its MoE exchange (the union of the exchange ops' intervals on its
+/// timeline plus the routing corrections), and exchange(n) is the MoE exchange of a symmetric
+/// decode step of bucket(n) tokens per rank. Both are cached by key, so a step costs one map
+/// lookup per rank. The busiest rank's dispatch row is larger than the mean's, which this
+/// leaves out (optimistic); TensorRT-LLM measures exactly this wait (tech blog 10, "ADP
+/// Balance Strategy"). The breakdown's idle part holds the mean rank's wait. When every rank
+/// has the same key, the step is that key's symmetric step, as before.
 /// Expert-parallel MoE deployments on one pipeline stage are priced FACTORED
 /// (sim/step/factored_step.hpp): the key's step is lowered with identical expert loads on every
 /// rank (one op list for all replicas), and each MoE layer is corrected by a routing draw for
@@ -46,6 +59,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -105,6 +119,11 @@ class PlanStepModel final : public serve::StepTimeModel {
     serve::StepTiming timing;
     std::vector<LayerSpan> layers;
     Corrections corrections;  ///< factored only
+    // Factored only, for steps whose attention-DP ranks differ (see price_ranks):
+    Duration device{};                    ///< timing.duration without the host overhead
+    Duration exchange{};                  ///< MoE exchange time on the critical path (corrected)
+    serve::StepBreakdown parts;           ///< op time by bound (compute, memory, communication)
+    serve::StepBreakdown exchange_parts;  ///< the MoE exchange ops' share of `parts`
   };
 
   llm::StepBatch batch_of(const Key& key) const;
@@ -112,6 +131,11 @@ class PlanStepModel final : public serve::StepTimeModel {
                                             std::int32_t rank);
   Entry price_exact(const llm::StepBatch& batch, Rng& rng);
   Entry price_factored(const Key& key, Rng& rng);
+  /// The cached entry of `key` (priced on a miss).
+  const Entry& entry_of(const Key& key, Rng& rng);
+  /// Factored, attention-DP ranks with different batches: see the file comment.
+  void price_ranks(std::span<const Key> rank_keys, std::span<const std::int64_t> rank_tokens,
+                   const serve::StepContext& ctx, serve::StepTiming& out);
   void fill_detail(const Entry& entry, std::vector<serve::StepSpan>& detail) const;
 
   std::shared_ptr<const Deployment> deployment_;
@@ -123,6 +147,8 @@ class PlanStepModel final : public serve::StepTimeModel {
   std::map<Key, std::unique_ptr<SymmetricStep>> shapes_;
   std::map<std::vector<std::int64_t>, Corrections> corrections_;
   std::int64_t hits_ = 0;
+  std::vector<Key> rank_keys_;             ///< price(): per attention-DP rank, reused
+  std::vector<std::int64_t> rank_tokens_;  ///< price(): new tokens per rank, reused
 };
 
 }  // namespace moesim::step

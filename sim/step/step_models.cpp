@@ -62,6 +62,8 @@ PoolModel pool_model(serve::Scenario& sc, serve::PoolScenario& ps, const config:
   const cost::StackProfile stack = resolve_stack(catalog, system, sc.stack);
   notes.push_back(label + ": kernels priced by stack " + stack.name +
                   (stack.description.empty() ? "" : " (" + stack.description + ")"));
+  // The engine schedules as the stack's engine does unless the scenario says otherwise.
+  if (!sc.scheduling && stack.scheduler) sc.scheduling = serve::parse_scheduling(*stack.scheduler);
   std::shared_ptr<const Deployment> d =
       make_deployment(catalog, std::move(model), std::move(system), std::move(precision), plan,
                       stack, options, 0, sc.popularity);

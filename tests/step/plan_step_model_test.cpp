@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "sim/config/catalog.hpp"
@@ -33,7 +34,7 @@ std::shared_ptr<const Deployment> dsr1_h200(const char* plan_text = "{attention_
 }
 
 /// A batch of `per_rank` decode sequences of context `context` on each of 8 ranks, plus one
-/// prefill chunk of `prefill` tokens on rank 0 when prefill > 0.
+/// prefill chunk of `prefill` tokens on ranks 0 .. prefill_ranks - 1 when prefill > 0.
 struct Batch {
   std::vector<serve::SequenceWork> seqs;
   std::vector<std::int32_t> begin;
@@ -55,12 +56,13 @@ struct Batch {
   }
 };
 
-Batch make_batch(std::int32_t per_rank, std::int64_t context, std::int32_t prefill = 0) {
+Batch make_batch(std::int32_t per_rank, std::int64_t context, std::int32_t prefill = 0,
+                 std::int32_t prefill_ranks = 1) {
   Batch b;
   std::int64_t id = 0;
   for (std::int32_t r = 0; r < 8; ++r) {
     b.begin.push_back(static_cast<std::int32_t>(b.seqs.size()));
-    if (r == 0 && prefill > 0) {
+    if (r < prefill_ranks && prefill > 0) {
       b.seqs.push_back({id++, prefill, r, prefill, serve::Phase::kPrefill});
     }
     for (std::int32_t i = 0; i < per_rank; ++i) {
@@ -294,6 +296,34 @@ TEST_CASE("steps with the same routed tokens share one routing draw; detail span
   CHECK(stragglers == 58);
   // Without want_detail the spans are cleared.
   CHECK(price(m, make_batch(16, 1000), rng).detail.empty());
+}
+
+TEST_CASE("attention-DP ranks with different batches wait for the busiest at the MoE exchange") {
+  PlanStepModel m(dsr1_h200(), "test");
+  Rng rng(3, stream_id("test.steps"));
+  // Rank 0 prefills 1,024 tokens beside its 64 decodes; the other ranks only decode.
+  const serve::StepTiming mixed = price(m, make_batch(64, 2048, 1024), rng, true);
+  // Bounds: every rank prefilling (the exchange then carries 8 x 1,024 more tokens) and none.
+  const serve::StepTiming every = price(m, make_batch(64, 2048, 1024, 8), rng);
+  const serve::StepTiming none = price(m, make_batch(64, 2048), rng);
+  CHECK(mixed.duration > none.duration);
+  CHECK(mixed.duration < every.duration);
+  // The others wait for rank 0: idle time and an imbalance above the decode step's.
+  CHECK(mixed.breakdown.idle > none.breakdown.idle);
+  CHECK(mixed.imbalance > none.imbalance);
+  CHECK(mixed.breakdown.total() == mixed.duration);
+  bool pace = false;
+  for (const serve::StepSpan& s : mixed.detail) {
+    pace = pace || (s.category == "straggler" && s.rank == 0 &&
+                    s.name.find("attention-DP rank 0 sets the pace") != std::string::npos);
+  }
+  CHECK(pace);
+  // The same batch on every rank is priced as before, by its symmetric step: a repeat is a
+  // cache hit and gives the same timing.
+  const std::int64_t hits = m.cache_hits();
+  const serve::StepTiming again = price(m, make_batch(64, 2048, 1024, 8), rng);
+  CHECK(again.duration == every.duration);
+  CHECK(m.cache_hits() == hits + 1);
 }
 
 }  // namespace moesim::step

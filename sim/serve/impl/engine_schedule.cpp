@@ -107,7 +107,62 @@ bool Engine::Impl::ensure_blocks(Instance& inst, Rank& rank, std::size_t pos, st
   return true;
 }
 
-void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& totals) {
+detail::ContextGate Engine::Impl::context_gate(Instance& inst) {
+  const SchedulingConfig& sc = e.config_.scheduling;
+  const PoolConfig& pc = cfg(inst);
+  detail::ContextGate gate;
+  const bool balance = sc.adp_balance && pc.attention_dp > 1 && pc.role != PoolRole::kDecode;
+  const bool cadence = sc.prefill_interval > 1 && pc.role != PoolRole::kDecode;
+  if (!balance && !cadence) return gate;
+  // Per rank: decodes it would run, and whether it has context work (a prompt partly
+  // prefilled, or one waiting with a free batch slot), as TensorRT-LLM gathers them.
+  bool all_free = true;
+  bool all_context = true;
+  bool all_decode = true;
+  bool any_decode = false;
+  for (const Rank& rank : inst.ranks) {
+    std::int64_t decodes = rank.group.size();
+    bool context = false;
+    for (const std::int64_t id : rank.running) {
+      const SeqState st = seqs[id].state;
+      decodes += st == SeqState::kDecoding ? 1 : 0;
+      context = context || st == SeqState::kPrefilling;
+    }
+    context = context || (!rank.waiting.empty() && !seqs[rank.waiting.front()].needs_transfer &&
+                          rank.active() < pc.limits.max_batch_size);
+    all_free = all_free && decodes < pc.limits.max_batch_size;
+    all_context = all_context && context;
+    all_decode = all_decode && decodes > 0;
+    any_decode = any_decode || decodes > 0;
+  }
+  if (cadence && any_decode && inst.steps_done - inst.last_admit_step < sc.prefill_interval) {
+    gate.admit = false;
+  }
+  if (!balance) return gate;
+  // PyExecutor._balance_adp_requests (TensorRT-LLM), step for step.
+  if (all_free && all_context) {
+    inst.adp_wait = 0;
+    if (all_decode) {
+      if (inst.adp_batching < sc.batching_wait_iters) {
+        ++inst.adp_batching;
+        gate.context = false;
+      } else {
+        inst.adp_batching = 0;
+      }
+    }
+  } else {
+    ++inst.adp_wait;
+    gate.context = false;
+    if (inst.adp_wait >= sc.timeout_iters || !all_decode) {
+      inst.adp_wait = 0;
+      gate.context = true;
+    }
+  }
+  return gate;
+}
+
+void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& totals,
+                                 detail::ContextGate gate) {
   Rank& rank = inst.ranks[r];
   const PoolConfig& pc = cfg(inst);
   const SchedulerLimits& lim = pc.limits;
@@ -184,7 +239,7 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
   };
   // Then the next chunks of unfinished prefills, in admission order; a chunk preempts only newer
   // prefilling sequences (the decodes have run their share of this step already).
-  for (std::size_t i = 0; i < rank.running.size(); ++i) {
+  for (std::size_t i = 0; gate.context && i < rank.running.size(); ++i) {
     const std::int64_t id = rank.running[i];
     Seq& s = seqs[id];
     if (s.state != SeqState::kPrefilling) continue;
@@ -219,6 +274,7 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
       start_transfer(inst, r, id);
       continue;
     }
+    if (!gate.open()) break;
     const std::int32_t chunk =
         chunk_for(inst, s.prefill_target - s.prefilled, tokens_left, prefill_left, fresh);
     if (chunk == 0) break;
@@ -231,17 +287,16 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
     s.state = SeqState::kPrefilling;
     s.admission = rank.admissions++;
     rank.running.push_back(id);
+    inst.last_admit_step = inst.steps_done;
     add_prefill(id, chunk, chunk);
   }
 }
 
-void Engine::Impl::start_step(Instance& inst) {
-  MOESIM_ASSERT(!inst.busy, "instance already stepping");
-  Pool& pool = pools[inst.pool];
+void Engine::Impl::schedule_ranks(Instance& inst, StepBatch& batch, detail::ContextGate gate) {
   inst.batch.clear();
   inst.rank_begin.clear();
-  StepBatch batch;
   const auto ranks = static_cast<std::int32_t>(inst.ranks.size());
+  std::int64_t max_tokens = 0;
   for (std::int32_t r = 0; r < ranks; ++r) {
     if (r + 1 < ranks) {  // the loop in schedule_rank prefetches from its 9th sequence on
       const std::vector<std::int64_t>& next = inst.ranks[r + 1].running;
@@ -250,9 +305,42 @@ void Engine::Impl::start_step(Instance& inst) {
       }
     }
     inst.rank_begin.push_back(static_cast<std::int32_t>(inst.batch.size()));
-    schedule_rank(inst, r, batch);
+    const std::int64_t before = batch.prefill_tokens + batch.decode_tokens;
+    schedule_rank(inst, r, batch, gate);
+    max_tokens = std::max(max_tokens, batch.prefill_tokens + batch.decode_tokens - before);
   }
   inst.rank_begin.push_back(static_cast<std::int32_t>(inst.batch.size()));
+  const std::int64_t tokens = batch.prefill_tokens + batch.decode_tokens;
+  inst.step_balance = max_tokens > 0 ? static_cast<double>(tokens) /
+                                           static_cast<double>(max_tokens * std::int64_t{ranks})
+                                     : 1.0;
+  // The decodes' contexts: the listed ones, then the groups'.
+  std::int64_t context = 0;
+  std::int64_t decodes = 0;
+  for (const SequenceWork& w : inst.batch) {
+    if (w.phase != Phase::kDecode) continue;
+    context += w.context_tokens;
+    ++decodes;
+  }
+  for (const DecodeGroupWork& g : inst.groups) {
+    context += g.context_tokens;
+    decodes += g.sequences;
+  }
+  inst.step_context_sum = context;
+  inst.step_decodes = decodes;
+}
+
+void Engine::Impl::start_step(Instance& inst) {
+  MOESIM_ASSERT(!inst.busy, "instance already stepping");
+  Pool& pool = pools[inst.pool];
+  StepBatch batch;
+  const detail::ContextGate gate = context_gate(inst);
+  schedule_ranks(inst, batch, gate);
+  if (batch.prefill_sequences + batch.decode_sequences == 0 && !gate.open()) {
+    // Nothing runs under the gate (nothing decodes): the held context runs now.
+    batch = StepBatch{};
+    schedule_ranks(inst, batch, detail::ContextGate{});
+  }
   if (batch.prefill_sequences + batch.decode_sequences == 0) return;  // idle until poked
 
   batch.sequences = inst.batch;

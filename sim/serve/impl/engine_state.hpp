@@ -152,6 +152,22 @@ struct Instance {
   Duration last_device{};
   bool has_last = false;
   Duration busy_done{};  ///< durations of finished steps
+  // Scheduling (SchedulingConfig):
+  std::int32_t next_rank = 0;        ///< round-robin routing: the rank of the next request
+  std::int32_t adp_wait = 0;         ///< adp_balance: steps context has waited for every rank
+  std::int32_t adp_batching = 0;     ///< adp_balance: steps spent gathering more context
+  std::int32_t last_admit_step = 0;  ///< steps_done when a new prompt was last admitted
+  // The step in progress, counted when it ends:
+  double step_balance = 1.0;          ///< mean / max new tokens over ranks
+  std::int64_t step_decodes = 0;      ///< decode sequences
+  std::int64_t step_context_sum = 0;  ///< their contexts summed
+};
+
+/// Which context work an instance's ranks may schedule in a step (SchedulingConfig).
+struct ContextGate {
+  bool context = true;  ///< prefill chunks and new prompts at all (adp_balance)
+  bool admit = true;    ///< new prompts (prefill_interval)
+  bool open() const { return context && admit; }
 };
 
 /// One pool of instances with its counters.
@@ -203,14 +219,25 @@ struct Engine::Impl {
   /// The instance of `pool` with the fewest outstanding requests (ties: lowest index).
   Instance& least_loaded(Pool& pool);
 
-  /// The rank of `inst` with the fewest running + waiting sequences (ties: lowest rank).
-  static std::int32_t least_loaded_rank(const Instance& inst) {
+  /// The rank of `inst` that gets the next request, by SchedulingConfig::dp_routing: the rank
+  /// with the fewest running + waiting sequences (ties: lowest rank), or the next in turn.
+  std::int32_t route_rank(Instance& inst) const {
+    const auto ranks = static_cast<std::int32_t>(inst.ranks.size());
+    if (e.config_.scheduling.dp_routing == SchedulingConfig::DpRouting::kRoundRobin) {
+      const std::int32_t r = inst.next_rank;
+      inst.next_rank = (r + 1) % ranks;
+      return r;
+    }
     std::int32_t best = 0;
-    for (std::int32_t r = 1; r < static_cast<std::int32_t>(inst.ranks.size()); ++r) {
+    for (std::int32_t r = 1; r < ranks; ++r) {
       if (inst.ranks[r].load() < inst.ranks[best].load()) best = r;
     }
     return best;
   }
+
+  /// Decides which context work the ranks of `inst` may schedule in its next step, advancing
+  /// the instance's adp_balance counters (see SchedulingConfig).
+  detail::ContextGate context_gate(Instance& inst);
 
   /// Busy instance-time of `pool` up to `t`, a step in progress counted up to `t`.
   Duration busy_at(const Pool& pool, TimePoint t) const;
@@ -272,8 +299,13 @@ struct Engine::Impl {
   /// Generated tokens, emissions and longest gap of request `id` as of now, grouped or not.
   void current_progress(std::int64_t id, std::int32_t& emissions, Duration& itl_max) const;
 
-  /// Builds rank r's share of the next step (see engine.hpp), adding its totals to `totals`.
-  void schedule_rank(Instance& inst, std::int32_t r, StepBatch& totals);
+  /// Builds rank r's share of the next step (see engine.hpp), adding its totals to `totals`;
+  /// context work only as far as `gate` allows.
+  void schedule_rank(Instance& inst, std::int32_t r, StepBatch& totals, detail::ContextGate gate);
+
+  /// Builds every rank's share of the next step of `inst` into inst.batch (and `batch`'s
+  /// totals), recording the step's balance and decode context on `inst`.
+  void schedule_ranks(Instance& inst, StepBatch& batch, detail::ContextGate gate);
 
   /// Builds and prices the next step of an idle instance and schedules its end; stays idle when
   /// there is nothing to run.
