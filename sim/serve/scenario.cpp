@@ -121,6 +121,15 @@ SchedulingConfig parse_scheduling(const config::ConfigNode& node) {
   return sc;
 }
 
+std::string describe(const SchedulingConfig& s) {
+  std::string out = "attention-DP routing " + std::string(to_string(s.dp_routing)) + ", ";
+  out += s.adp_balance ? "ADP balance (timeout " + std::to_string(s.timeout_iters) +
+                             " steps, batching wait " + std::to_string(s.batching_wait_iters) + ")"
+                       : "no ADP balance";
+  out += ", new prompts every " + std::to_string(s.prefill_interval) + " step(s)";
+  return out;
+}
+
 namespace {
 
 std::string system_name_of(const config::ConfigNode& system) {

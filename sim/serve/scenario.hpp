@@ -99,6 +99,9 @@ struct Scenario {
 /// Keys left out keep SchedulingConfig's defaults. Errors are ConfigErrors at the key.
 SchedulingConfig parse_scheduling(const config::ConfigNode& node);
 
+/// One line naming `s`'s settings, for run notes.
+std::string describe(const SchedulingConfig& s);
+
 /// Parses a scenario document (see scenario_schema()). Workloads are resolved in `catalog`
 /// section "workloads" (a name, a path, an inline map, or {preset, overrides}). Every error is
 /// a ConfigError at its key.

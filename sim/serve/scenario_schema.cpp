@@ -83,6 +83,21 @@ runtime              map, optional
   overlap_scheduler  bool, default false     the host work of step n+1 overlaps step n: only
                                              max(0, step_overhead - previous step) is exposed
   cuda_graphs        bool, default true      for the step-time model's launch overheads
+  scheduler          map, optional           how the engine batches; default: the stack's
+                                             engine.scheduler (trtllm: least_loaded, no
+                                             balance; sglang: round_robin), else as below
+    dp_routing       least_loaded | round_robin, default least_loaded  which attention-DP
+                                             rank gets a new request: the one with the fewest
+                                             sequences (TensorRT-LLM), or each in turn (SGLang)
+    adp_balance      false | {timeout_iters: N, batching_wait_iters: M}, default false
+                                             TensorRT-LLM's attention-DP balance (tech blog
+                                             10): context runs only when every rank has some,
+                                             held at most N steps, gathered M more steps
+    prefill_interval integer >= 1, default 1 admit new prompts every N steps while decodes
+                                             run (vLLM-like prefill scheduling interval)
+                     With attention DP each rank batches on its own; a step lasts as long as
+                     the busiest rank's own work plus the MoE exchange of all ranks' tokens,
+                     so a prompt on one rank stalls the others (run reports the balance).
 
 routing              map, optional           MoE routing of the step-time model
   popularity         uniform | map, default uniform  expert popularity: {kind: zipf, exponent:

@@ -64,6 +64,9 @@ PoolModel pool_model(serve::Scenario& sc, serve::PoolScenario& ps, const config:
                   (stack.description.empty() ? "" : " (" + stack.description + ")"));
   // The engine schedules as the stack's engine does unless the scenario says otherwise.
   if (!sc.scheduling && stack.scheduler) sc.scheduling = serve::parse_scheduling(*stack.scheduler);
+  const std::string scheduler =
+      "scheduler: " + serve::describe(sc.scheduling.value_or(serve::SchedulingConfig{}));
+  if (std::find(notes.begin(), notes.end(), scheduler) == notes.end()) notes.push_back(scheduler);
   std::shared_ptr<const Deployment> d =
       make_deployment(catalog, std::move(model), std::move(system), std::move(precision), plan,
                       stack, options, 0, sc.popularity);
