@@ -1,6 +1,7 @@
 #include "sim/step/plan_step_model.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <string>
 #include <string_view>
@@ -133,9 +134,11 @@ std::int64_t geometric_bucket(std::int64_t x) {
     }
     return v;
   }();
-  const auto it = std::lower_bound(kBuckets.begin(), kBuckets.end(), x);
-  MOESIM_ASSERT(it != kBuckets.end(), "bucketed value out of range");
-  return *it;
+  // 2^e <= x < 2^(e+1) with e = floor(log2 x): the answer is among ceil(2^(k/4)), k = 4e .. 4e+4.
+  const auto e = static_cast<std::size_t>(63 - std::countl_zero(static_cast<std::uint64_t>(x)));
+  MOESIM_ASSERT(4 * e + 4 < kBuckets.size(), "bucketed value out of range");
+  const auto first = kBuckets.begin() + static_cast<std::ptrdiff_t>(4 * e);
+  return *std::lower_bound(first, first + 5, x);
 }
 
 PlanStepModel::PlanStepModel(std::shared_ptr<const Deployment> deployment, std::string label,
@@ -259,9 +262,9 @@ void PlanStepModel::price_ranks(std::span<const Key> rank_keys,
   const auto ranks = static_cast<std::int64_t>(rank_keys.size());
   // Each rank's own part of the step (attention, dense projections, shared experts, norms):
   // its symmetric step without the MoE exchange. The slowest sets the pace.
-  const Entry* slowest = nullptr;
+  distinct_.clear();
+  const OwnPart* slowest = nullptr;
   std::size_t slowest_rank = 0;
-  Duration own_max{};
   Duration own_sum{};
   serve::StepBreakdown own_parts;
   std::int64_t tokens = 0;
@@ -269,14 +272,19 @@ void PlanStepModel::price_ranks(std::span<const Key> rank_keys,
     tokens += rank_tokens[r];
     const Key& k = rank_keys[r];
     if (k[kHasPrefill] == 0 && k[kHasDecode] == 0) continue;  // an idle rank waits
-    const Entry& e = entry_of(k, *ctx.rng);
-    const Duration own = e.device - e.exchange;
-    own_sum += own;
-    own_parts += e.parts - e.exchange_parts;
-    if (slowest == nullptr || own > own_max) {
-      slowest = &e;
+    // Ranks mostly share a few keys: look each up once per step.
+    auto seen = std::find_if(distinct_.begin(), distinct_.end(),
+                             [&k](const auto& entry) { return entry.first == k; });
+    if (seen == distinct_.end()) {
+      distinct_.emplace_back(k, &own_of(k));
+      seen = distinct_.end() - 1;
+    }
+    const OwnPart& own = *seen->second;
+    own_sum += own.own;
+    own_parts += own.parts;
+    if (slowest == nullptr || own.own > slowest->own) {
+      slowest = &own;
       slowest_rank = r;
-      own_max = own;
     }
   }
   MOESIM_ASSERT(slowest != nullptr, "priced an empty step");
@@ -289,7 +297,7 @@ void PlanStepModel::price_ranks(std::span<const Key> rank_keys,
   mean[kDecodeContext] = 1;
   const Entry& exchange = entry_of(mean, *ctx.rng);
 
-  const Duration device = std::max(own_max + exchange.exchange, Duration{1});
+  const Duration device = std::max(slowest->own + exchange.exchange, Duration{1});
   const auto scale = [ranks](Duration v) { return Duration{v.count() / ranks}; };
   serve::StepBreakdown parts;
   parts.compute = scale(own_parts.compute) + exchange.exchange_parts.compute;
@@ -303,15 +311,15 @@ void PlanStepModel::price_ranks(std::span<const Key> rank_keys,
                                                    ? static_cast<double>(device.count()) /
                                                          static_cast<double>(mean_busy.count())
                                                    : 1.0);
-  out.extrapolated = slowest->timing.extrapolated;
+  out.extrapolated = slowest->extrapolated;
   out.detail.clear();
   if (ctx.want_detail) {
-    fill_detail(*slowest, out.detail);
+    fill_detail(entry_of(rank_keys[slowest_rank], *ctx.rng), out.detail);
     out.detail.push_back({"attention-DP rank " + std::to_string(slowest_rank) + " sets the pace (" +
                               std::to_string(rank_tokens[slowest_rank]) + " tokens; mean " +
                               std::to_string(tokens / ranks) + ")",
                           "straggler", static_cast<std::int32_t>(slowest_rank), Duration{0},
-                          own_max});
+                          slowest->own});
   }
 }
 
@@ -368,7 +376,7 @@ PlanStepModel::Entry PlanStepModel::price_exact(const llm::StepBatch& batch, Rng
   return e;
 }
 
-PlanStepModel::Entry PlanStepModel::price_factored(const Key& key, Rng& rng) {
+const SymmetricStep& PlanStepModel::symmetric_step(const Key& key) {
   const Deployment& d = *deployment_;
   // Keys that differ only in the decode context share one lowered plan: of all the ops, only
   // the decode attention reads the context (its kv_lens), so those are set to this key's
@@ -389,7 +397,28 @@ PlanStepModel::Entry PlanStepModel::price_factored(const Key& key, Rng& rng) {
     }
     lowered->timeline = time_step(lowered->plan, *d.compute, *d.network);
   }
-  const SymmetricStep& base = *lowered;
+  return *lowered;
+}
+
+const PlanStepModel::OwnPart& PlanStepModel::own_of(const Key& key) {
+  auto it = own_.find(key);
+  if (it != own_.end()) return it->second;
+  const SymmetricStep& base = symmetric_step(key);
+  const std::int32_t rank = base.timeline.slowest_rank;
+  const auto [exchange, exchange_parts] = moe_exchange_of(base.plan, base.timeline, rank);
+  const RankParts all = parts_of(base.timeline, rank);
+  OwnPart own;
+  own.own = std::max(base.timeline.step - exchange, Duration{0});
+  own.parts.compute = all.compute - exchange_parts.compute;
+  own.parts.memory = all.memory - exchange_parts.memory;
+  own.parts.communication = all.comm - exchange_parts.comm;
+  own.extrapolated = base.timeline.extrapolated_share();
+  return own_.emplace(key, own).first->second;
+}
+
+PlanStepModel::Entry PlanStepModel::price_factored(const Key& key, Rng& rng) {
+  const Deployment& d = *deployment_;
+  const SymmetricStep& base = symmetric_step(key);
 
   // Corrections are sampled at the geometric bucket of the tokens each EP rank routes (rounded
   // up, so the sampled imbalance is that of slightly more tokens) and keyed by those buckets.
@@ -429,17 +458,15 @@ PlanStepModel::Entry PlanStepModel::price_factored(const Key& key, Rng& rng) {
   Entry e;
   e.timing.duration = std::max(base.timeline.step + extra, Duration{1});
   e.timing.breakdown = breakdown_of(e.timing.duration, parts);
-  e.device = e.timing.duration;
   // The MoE exchange: its span on the timeline plus the corrections' excess (all of it on the
   // exchange's critical path); its parts: the exchange ops' plus the mean rank's excess.
   auto [exchange, exchange_parts] = moe_exchange_of(base.plan, base.timeline, rank);
-  e.exchange = std::min(exchange + extra, e.device);
+  e.exchange = std::min(exchange + extra, e.timing.duration);
   for (const MoeCallCorrection& c : corrections->calls) {
     (c.bound == cost::Bound::kCompute ? exchange_parts.compute : exchange_parts.memory) +=
         c.mean_excess;
     exchange_parts.comm += c.comm_excess;
   }
-  e.parts = {parts.compute, parts.memory, parts.comm, Duration{0}, Duration{0}};
   e.exchange_parts = {exchange_parts.compute, exchange_parts.memory, exchange_parts.comm,
                       Duration{0}, Duration{0}};
   add_host_overhead(*d.compute, e.timing);

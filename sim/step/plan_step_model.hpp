@@ -61,6 +61,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sim/serve/step_time_model.hpp"
@@ -120,10 +121,14 @@ class PlanStepModel final : public serve::StepTimeModel {
     std::vector<LayerSpan> layers;
     Corrections corrections;  ///< factored only
     // Factored only, for steps whose attention-DP ranks differ (see price_ranks):
-    Duration device{};                    ///< timing.duration without the host overhead
-    Duration exchange{};                  ///< MoE exchange time on the critical path (corrected)
-    serve::StepBreakdown parts;           ///< op time by bound (compute, memory, communication)
-    serve::StepBreakdown exchange_parts;  ///< the MoE exchange ops' share of `parts`
+    Duration exchange{};                  ///< MoE exchange time on the critical path, corrected
+    serve::StepBreakdown exchange_parts;  ///< its op time by bound (compute, memory, comm.)
+  };
+  /// A rank's own part of a step of its key (see the file comment): no routing draw needed.
+  struct OwnPart {
+    Duration own{};              ///< the symmetric step without its MoE exchange
+    serve::StepBreakdown parts;  ///< its op time by bound (compute, memory, communication)
+    double extrapolated = 0.0;   ///< as StepTiming::extrapolated
   };
 
   llm::StepBatch batch_of(const Key& key) const;
@@ -131,6 +136,11 @@ class PlanStepModel final : public serve::StepTimeModel {
                                             std::int32_t rank);
   Entry price_exact(const llm::StepBatch& batch, Rng& rng);
   Entry price_factored(const Key& key, Rng& rng);
+  /// Factored: the symmetric step of `key`, lowered once per shape and re-timed for its decode
+  /// context (valid until the next call).
+  const SymmetricStep& symmetric_step(const Key& key);
+  /// Factored: the cached own part of a rank with `key`.
+  const OwnPart& own_of(const Key& key);
   /// The cached entry of `key` (priced on a miss).
   const Entry& entry_of(const Key& key, Rng& rng);
   /// Factored, attention-DP ranks with different batches: see the file comment.
@@ -149,6 +159,9 @@ class PlanStepModel final : public serve::StepTimeModel {
   std::int64_t hits_ = 0;
   std::vector<Key> rank_keys_;             ///< price(): per attention-DP rank, reused
   std::vector<std::int64_t> rank_tokens_;  ///< price(): new tokens per rank, reused
+  /// Factored: own parts per rank key; like shapes_, they depend on no draw and outlive runs.
+  std::map<Key, OwnPart> own_;
+  std::vector<std::pair<Key, const OwnPart*>> distinct_;  ///< price_ranks(): keys of the step
 };
 
 }  // namespace moesim::step
