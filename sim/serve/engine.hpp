@@ -255,6 +255,7 @@ struct StepRecord {
   std::int32_t waiting = 0;         ///< queued on the instance after scheduling
   StepBreakdown breakdown;
   double imbalance = 1.0;
+  double dp_balance = 1.0;  ///< mean / busiest attention-DP rank's new tokens
   std::vector<StepSpan> detail;
 };
 

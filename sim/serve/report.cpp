@@ -282,8 +282,8 @@ void write_trace_json(std::ostream& out, const std::vector<StepRecord>& steps,
           ", \"memory_us\": " + number(to_microseconds(b.memory)) +
           ", \"communication_us\": " + number(to_microseconds(b.communication)) +
           ", \"host_overhead_us\": " + number(to_microseconds(b.host_overhead)) +
-          ", \"idle_us\": " + number(to_microseconds(b.idle)) +
-          ", \"imbalance\": " + number(s.imbalance) + "}}");
+          ", \"idle_us\": " + number(to_microseconds(b.idle)) + ", \"imbalance\": " +
+          number(s.imbalance) + ", \"dp_balance\": " + number(s.dp_balance) + "}}");
     for (const StepSpan& span : s.detail) {
       event("{\"ph\": \"X\", \"name\": " + json_string(span.name) +
             ", \"cat\": " + json_string(span.category) + ", \"pid\": " + pid +
@@ -293,6 +293,8 @@ void write_trace_json(std::ostream& out, const std::vector<StepRecord>& steps,
     }
     event("{\"ph\": \"C\", \"name\": \"kv_blocks_used\", \"pid\": " + pid + ", \"ts\": " + ts +
           ", \"args\": {\"blocks\": " + std::to_string(s.kv_blocks_used) + "}}");
+    event("{\"ph\": \"C\", \"name\": \"attention-DP balance\", \"pid\": " + pid + ", \"ts\": " +
+          ts + ", \"args\": {\"mean / busiest rank tokens\": " + number(s.dp_balance) + "}}");
     event("{\"ph\": \"C\", \"name\": \"queue\", \"pid\": " + pid + ", \"ts\": " + ts +
           ", \"args\": {\"waiting\": " + std::to_string(s.waiting) +
           ", \"batch\": " + std::to_string(s.prefill_sequences + s.decode_sequences) + "}}");

@@ -383,6 +383,7 @@ void Engine::Impl::start_step(Instance& inst) {
     rec.breakdown = inst.timing.breakdown;
     rec.breakdown.host_overhead += host;
     rec.imbalance = inst.timing.imbalance;
+    rec.dp_balance = inst.step_balance;
     rec.detail = inst.timing.detail;
     e.steps_.push_back(std::move(rec));
   }
