@@ -9,6 +9,7 @@
 #include <system_error>
 
 #include "sim/core/error.hpp"
+#include "sim/core/suggest.hpp"
 #include "sim/core/unit_parse.hpp"
 
 namespace moesim::serve {
@@ -266,9 +267,11 @@ std::vector<TraceRow> read_trace_csv(const std::filesystem::path& path,
     if (h == "arrival_s") slot = &col_arrival;
     if (h == "class") slot = &col_class;
     if (slot == nullptr) {
-      throw error(line_no, header[i].column, "trace.header",
-                  "a column among input_tokens, output_tokens, arrival_s, class",
-                  "\"" + std::string(h) + "\"");
+      const std::vector<std::string> known = {"input_tokens", "output_tokens", "arrival_s",
+                                              "class"};
+      throw ConfigError({file, line_no, header[i].column}, "trace.header",
+                        "a column among input_tokens, output_tokens, arrival_s, class",
+                        "\"" + std::string(h) + "\"", closest_match(h, known));
     }
     if (*slot >= 0)
       throw error(line_no, header[i].column, "trace.header", "each column once", std::string(h));
