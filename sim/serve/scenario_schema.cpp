@@ -69,9 +69,14 @@ POOL (a map)
 speculative          map, optional           speculative decoding
   method             none | mtp
   draft_tokens       integer >= 1            k draft tokens verified per decode step
-  acceptance         number | list of k numbers  conditional acceptance rate of each draft
-                                             position (a number: the same for all); expected
-                                             tokens per step = 1 + sum_i prod_{j<=i} a_j
+  acceptance         number | list of k numbers, default: the model card's rates
+                                             conditional acceptance rate of each draft position
+                                             (a number: the same for all); expected tokens per
+                                             step = 1 + sum_i prod_{j<=i} a_j. Absent: the first
+                                             k rates of the model card's mtp.acceptance (an
+                                             error when it gives fewer than k). Acceptance
+                                             depends on the data served; a card's rates were
+                                             measured on one dataset (its source says which)
 
 runtime              map, optional
   step_overhead      duration, default "0 s" host time per step (scheduling, sampling) added
