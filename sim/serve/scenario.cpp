@@ -2,8 +2,10 @@
 
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "sim/core/error.hpp"
+#include "sim/llm/model.hpp"
 #include "sim/serve/analytic_step_model.hpp"
 
 namespace moesim::serve {
@@ -69,7 +71,16 @@ PoolScenario read_pool(const config::ConfigNode& node, PoolRole role) {
   return ps;
 }
 
-SpecDecodeConfig read_spec(const config::ConfigNode& node) {
+/// The model card's measured MTP acceptance rates (mtp.acceptance; empty when it gives none).
+std::vector<double> card_acceptance(const config::ConfigNode& model,
+                                    const config::Catalog& catalog) {
+  const llm::ModelSpec m =
+      model.is_scalar() ? llm::load_model(catalog, model.as_string()) : llm::parse_model(model);
+  return m.mtp_acceptance;
+}
+
+SpecDecodeConfig read_spec(const config::ConfigNode& node, const config::ConfigNode& model,
+                           const config::Catalog& catalog) {
   node.check_keys({"method", "draft_tokens", "acceptance"});
   SpecDecodeConfig spec;
   if (node.at("method").as_choice({"none", "mtp"}) == "none") {
@@ -79,20 +90,35 @@ SpecDecodeConfig read_spec(const config::ConfigNode& node) {
     return spec;
   }
   const std::int32_t k = read_count(node.at("draft_tokens"), 1);
-  const config::ConfigNode acc = node.at("acceptance");
+  const auto acc = node.get("acceptance");
+  if (!acc) {
+    // Default: the first k conditional rates the model card gives (measured on one dataset).
+    const std::vector<double> rates = card_acceptance(model, catalog);
+    if (rates.size() < static_cast<std::size_t>(k)) {
+      const std::string card = model.is_scalar() ? " " + model.as_string() : "";
+      throw ConfigError(node.location(), node.key_path() + ".acceptance",
+                        "an acceptance rate for each of the " + std::to_string(k) +
+                            " draft tokens: the model card" + card + " gives " +
+                            std::to_string(rates.size()) +
+                            " (mtp.acceptance), so give acceptance: explicitly",
+                        "no acceptance");
+    }
+    spec.acceptance.assign(rates.begin(), rates.begin() + k);
+    return spec;
+  }
   auto probability = [](const config::ConfigNode& n) {
     const double a = n.as_double();
     if (!(a >= 0.0 && a <= 1.0)) n.fail("an acceptance rate in [0, 1]");
     return a;
   };
-  if (acc.is_scalar()) {
-    spec.acceptance.assign(static_cast<std::size_t>(k), probability(acc));
+  if (acc->is_scalar()) {
+    spec.acceptance.assign(static_cast<std::size_t>(k), probability(*acc));
     return spec;
   }
-  if (acc.size() != static_cast<std::size_t>(k)) {
-    acc.fail("one acceptance rate per draft token (" + std::to_string(k) + ")");
+  if (acc->size() != static_cast<std::size_t>(k)) {
+    acc->fail("one acceptance rate per draft token (" + std::to_string(k) + ")");
   }
-  for (std::size_t i = 0; i < acc.size(); ++i) spec.acceptance.push_back(probability(acc[i]));
+  for (std::size_t i = 0; i < acc->size(); ++i) spec.acceptance.push_back(probability((*acc)[i]));
   return spec;
 }
 
@@ -199,7 +225,7 @@ Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& c
     sc.kv_transfer = kt;
   }
 
-  if (const auto s = root.get("speculative")) sc.spec = read_spec(*s);
+  if (const auto s = root.get("speculative")) sc.spec = read_spec(*s, sc.model, catalog);
   if (const auto r = root.get("runtime")) {
     r->check_keys({"step_overhead", "overlap_scheduler", "cuda_graphs", "scheduler"});
     if (const auto o = r->get("scheduler")) sc.scheduling = parse_scheduling(*o);

@@ -69,9 +69,14 @@ POOL (a map)
 speculative          map, optional           speculative decoding
   method             none | mtp
   draft_tokens       integer >= 1            k draft tokens verified per decode step
-  acceptance         number | list of k numbers  conditional acceptance rate of each draft
-                                             position (a number: the same for all); expected
-                                             tokens per step = 1 + sum_i prod_{j<=i} a_j
+  acceptance         number | list of k numbers, default: the model card's rates
+                                             conditional acceptance rate of each draft position
+                                             (a number: the same for all); expected tokens per
+                                             step = 1 + sum_i prod_{j<=i} a_j. Absent: the first
+                                             k rates of the model card's mtp.acceptance (an
+                                             error when it gives fewer than k). Acceptance
+                                             depends on the data served; a card's rates were
+                                             measured on one dataset (its source says which)
 
 runtime              map, optional
   step_overhead      duration, default "0 s" host time per step (scheduling, sampling) added
@@ -137,8 +142,20 @@ CLASS
   isl                LENGTH                  input tokens (not with a trace)
   osl                LENGTH                  output tokens (not with a trace)
   sla                map, optional           {ttft: duration, tpot: duration}: limits for goodput
-LENGTH               integer >= 1 (fixed), {dist: uniform, min, max} (integers, inclusive), or
-                     {dist: normal, mean, stdev} (max(1, ceil(x))), as trtllm-bench draws them
+LENGTH               one of
+  integer >= 1                               fixed
+  {dist: uniform, min, max}                  integers in [min, max], inclusive (trtllm-bench)
+  {dist: normal, mean, stdev}                max(1, ceil(x)), x ~ N(mean, stdev) (trtllm-bench)
+  {dist: lognormal, mean, stdev}             a long tail: the mean and stdev of the token count
+  {dist: lognormal, p50, p90}                (not of its log), or its median and 90th
+                                             percentile; optional clamps min (default 1) and
+                                             max; a draw is max(min, min(max, round(exp(x)))),
+                                             x normal
+  {dist: empirical, file}                    a CSV relative to the workload file: column
+                                             tokens and optional weight (default 1, so a plain
+                                             list of observed lengths works); drawn by weight
+                     Real chat and reasoning outputs have long tails that uniform lengths miss
+                     (workloads/longtail-chat.yaml)
 
 OUTPUT (moesim run --json): metric keys carry their units (ttft_ms, output_tok_s_per_gpu,
 cost_usd_per_mtok, joules_per_token, window_s, *_frac for fractions); definitions in

@@ -9,57 +9,12 @@
 #include <system_error>
 
 #include "sim/core/error.hpp"
+#include "sim/core/suggest.hpp"
 #include "sim/core/unit_parse.hpp"
 
 namespace moesim::serve {
 
-// ---- LengthDist and Sla ----
-
-LengthDist LengthDist::fixed(std::int32_t n) {
-  MOESIM_ASSERT(n >= 1, "a length is at least 1 token");
-  LengthDist d;
-  d.kind = Kind::kFixed;
-  d.min = n;
-  d.max = n;
-  return d;
-}
-
-LengthDist LengthDist::uniform(std::int32_t lo, std::int32_t hi) {
-  MOESIM_ASSERT(lo >= 1 && lo <= hi, "uniform lengths need 1 <= min <= max");
-  LengthDist d;
-  d.kind = Kind::kUniform;
-  d.min = lo;
-  d.max = hi;
-  return d;
-}
-
-std::int32_t LengthDist::sample(Rng& rng) const {
-  switch (kind) {
-    case Kind::kFixed: return min;
-    case Kind::kUniform:
-      return min +
-             static_cast<std::int32_t>(rng.uniform_int(static_cast<std::uint64_t>(max - min) + 1));
-    case Kind::kNormal: {
-      // trtllm-bench token-norm-dist: max(1, ceil(x)), x ~ N(mean, stdev).
-      const double x = std::ceil(rng.normal(mean, stdev));
-      const double hi = static_cast<double>(std::numeric_limits<std::int32_t>::max());
-      return static_cast<std::int32_t>(std::clamp(x, 1.0, hi));
-    }
-  }
-  return min;
-}
-
-double LengthDist::expected() const {
-  if (kind == Kind::kNormal) return mean;
-  return 0.5 * (static_cast<double>(min) + static_cast<double>(max));
-}
-
-std::int32_t LengthDist::upper_bound() const {
-  if (kind != Kind::kNormal) return max;
-  const double hi = std::ceil(mean + 6.0 * stdev);
-  return static_cast<std::int32_t>(
-      std::clamp(hi, 1.0, static_cast<double>(std::numeric_limits<std::int32_t>::max())));
-}
+// ---- Sla and bounds ----
 
 bool Sla::met(Duration ttft_value, std::optional<Duration> tpot_value) const {
   if (ttft && ttft_value > *ttft) return false;
@@ -110,41 +65,6 @@ double parse_request_rate(std::string_view text) {
 
 namespace {
 
-std::int32_t read_tokens(const config::ConfigNode& node) {
-  const std::int64_t v = node.as_int();
-  if (v < 1 || v > std::numeric_limits<std::int32_t>::max()) {
-    node.fail("a token count from 1 to 2147483647");
-  }
-  return static_cast<std::int32_t>(v);
-}
-
-LengthDist read_length(const config::ConfigNode& node) {
-  if (node.is_scalar()) return LengthDist::fixed(read_tokens(node));
-  if (!node.is_map()) node.fail("a token count or a map {dist: uniform|normal, ...}");
-  const std::string dist = node.at("dist").as_choice({"fixed", "uniform", "normal"});
-  if (dist == "fixed") {
-    node.check_keys({"dist", "value"});
-    return LengthDist::fixed(read_tokens(node.at("value")));
-  }
-  if (dist == "uniform") {
-    node.check_keys({"dist", "min", "max"});
-    const std::int32_t lo = read_tokens(node.at("min"));
-    const std::int32_t hi = read_tokens(node.at("max"));
-    if (hi < lo) node.at("max").fail("max >= min (" + std::to_string(lo) + ")");
-    return LengthDist::uniform(lo, hi);
-  }
-  node.check_keys({"dist", "mean", "stdev"});
-  LengthDist d;
-  d.kind = LengthDist::Kind::kNormal;
-  d.mean = node.at("mean").as_double();
-  d.stdev = node.at("stdev").as_double();
-  if (d.mean < 1.0) node.at("mean").fail("a mean of at least 1 token");
-  if (d.stdev < 0.0) node.at("stdev").fail("a standard deviation >= 0");
-  d.min = 1;
-  d.max = d.upper_bound();
-  return d;
-}
-
 Sla read_sla(const config::ConfigNode& node) {
   node.check_keys({"ttft", "tpot"});
   Sla sla;
@@ -164,8 +84,8 @@ RequestClass read_class(const config::ConfigNode& node, std::string default_name
     if (!(c.weight > 0.0)) w->fail("a weight > 0");
   }
   if (lengths) {
-    c.isl = read_length(node.at("isl"));
-    c.osl = read_length(node.at("osl"));
+    c.isl = parse_length(node.at("isl"));
+    c.osl = parse_length(node.at("osl"));
   } else {
     for (std::string_view key : {"isl", "osl"}) {
       if (const auto k = node.get(key)) {
@@ -175,16 +95,6 @@ RequestClass read_class(const config::ConfigNode& node, std::string default_name
   }
   if (const auto s = node.get("sla")) c.sla = read_sla(*s);
   return c;
-}
-
-std::filesystem::path resolve_relative(const config::ConfigNode& node, const std::string& text) {
-  std::filesystem::path p(text);
-  if (p.is_absolute()) return p;
-  const std::filesystem::path origin(node.location().file);
-  if (origin.has_parent_path() && std::filesystem::exists(origin)) {
-    return origin.parent_path() / p;
-  }
-  return p;
 }
 
 }  // namespace
@@ -227,7 +137,7 @@ WorkloadSpec parse_workload(const config::ConfigNode& node) {
   }
 
   if (from_trace) {
-    spec.trace_path = resolve_relative(*trace_node, trace_node->as_string()).string();
+    spec.trace_path = path_beside(*trace_node, trace_node->as_string()).string();
     std::vector<std::string> names;
     if (node.has("classes")) {
       for (const RequestClass& c : spec.classes) names.push_back(c.name);
@@ -357,9 +267,11 @@ std::vector<TraceRow> read_trace_csv(const std::filesystem::path& path,
     if (h == "arrival_s") slot = &col_arrival;
     if (h == "class") slot = &col_class;
     if (slot == nullptr) {
-      throw error(line_no, header[i].column, "trace.header",
-                  "a column among input_tokens, output_tokens, arrival_s, class",
-                  "\"" + std::string(h) + "\"");
+      const std::vector<std::string> known = {"input_tokens", "output_tokens", "arrival_s",
+                                              "class"};
+      throw ConfigError({file, line_no, header[i].column}, "trace.header",
+                        "a column among input_tokens, output_tokens, arrival_s, class",
+                        "\"" + std::string(h) + "\"", closest_match(h, known));
     }
     if (*slot >= 0)
       throw error(line_no, header[i].column, "trace.header", "each column once", std::string(h));

@@ -18,12 +18,19 @@
 ///     - name: chat
 ///       weight: 3                 # relative share of requests (default 1)
 ///       isl: 1024                 # fixed
-///       osl: {dist: uniform, min: 800, max: 1200}   # or {dist: normal, mean: , stdev: }
+///       osl: {dist: uniform, min: 800, max: 1200}   # or another LENGTH, see below
 ///       sla: {ttft: "2 s", tpot: "50 ms"}          # optional limits
 ///
-/// Length distributions follow trtllm-bench's synthetic datasets (NVIDIA/TensorRT-LLM
-/// benchmarks/cpp/utils/utils.py, prepare_dataset.py token-unif-dist / token-norm-dist):
-/// uniform draws an integer in [min, max] inclusive; normal draws max(1, ceil(N(mean, stdev))).
+/// A LENGTH (sim/serve/length_dist.hpp has the details and the sources) is one of
+///   1024                                          fixed
+///   {dist: uniform, min: 800, max: 1200}          integers in [min, max], inclusive
+///   {dist: normal, mean: 1000, stdev: 100}        max(1, ceil(N(mean, stdev)))
+///   {dist: lognormal, mean: 3653, stdev: 4000}    mean and stdev of the token count, or
+///   {dist: lognormal, p50: 2000, p90: 8000}       its median and 90th percentile; optional
+///                                                 clamps min (default 1) and max
+///   {dist: empirical, file: lengths.csv}          CSV columns tokens[,weight], relative to
+///                                                 the YAML file
+/// Real chat and reasoning outputs have long tails (lognormal or empirical, not uniform).
 ///
 /// Trace CSV: a header row naming the columns, then one request per row, in arrival order.
 ///   input_tokens, output_tokens  required, integers >= 1
@@ -42,32 +49,10 @@
 #include <vector>
 
 #include "sim/config/config_node.hpp"
-#include "sim/core/rng.hpp"
 #include "sim/core/units.hpp"
+#include "sim/serve/length_dist.hpp"
 
 namespace moesim::serve {
-
-/// A distribution of token counts (>= 1).
-struct LengthDist {
-  enum class Kind : std::uint8_t { kFixed, kUniform, kNormal };
-  Kind kind = Kind::kFixed;
-  std::int32_t min = 1;  ///< fixed: the value; uniform: the least value
-  std::int32_t max = 1;  ///< fixed: the value; uniform: the greatest value (inclusive)
-  double mean = 0.0;     ///< normal only
-  double stdev = 0.0;    ///< normal only
-
-  /// A fixed length n >= 1.
-  static LengthDist fixed(std::int32_t n);
-  /// Uniform integers in [lo, hi], 1 <= lo <= hi.
-  static LengthDist uniform(std::int32_t lo, std::int32_t hi);
-  /// One draw (fixed: no draw; uniform: one uniform_int; normal: one normal()).
-  std::int32_t sample(Rng& rng) const;
-  /// The expected value (normal: mean, ignoring the clamp at 1).
-  double expected() const;
-  /// The largest value a draw can take; for normal, mean + 6 stdev rounded up (a bound used only
-  /// for configuration checks).
-  std::int32_t upper_bound() const;
-};
 
 /// Service-level limits of a request class; an absent limit always holds.
 struct Sla {

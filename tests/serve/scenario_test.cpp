@@ -77,6 +77,28 @@ TEST_CASE("--set overrides a scenario key with its location") {
         }).key_path() == "speculative.acceptance");
 }
 
+TEST_CASE("MTP acceptance defaults to the model card's rates") {
+  // deepseek-r1's card: mtp.acceptance [0.92, 0.717391, 0.363636] (TensorRT-LLM tech blog 1).
+  const Scenario s = load("agg_analytic.yaml", {"speculative={method: mtp, draft_tokens: 3}"});
+  CHECK(s.spec.acceptance == std::vector<double>{0.92, 0.717391, 0.363636});
+  const Scenario two = load("agg_analytic.yaml", {"speculative={method: mtp, draft_tokens: 2}"});
+  CHECK(two.spec.acceptance == std::vector<double>{0.92, 0.717391});
+  // An explicit acceptance wins over the card.
+  CHECK(load("agg_analytic.yaml").spec.acceptance == std::vector<double>{0.8, 0.6});
+  const ConfigError e = config_error(
+      [] { load("agg_analytic.yaml", {"speculative={method: mtp, draft_tokens: 4}"}); });
+  CHECK(e.key_path() == "speculative.acceptance");
+  const std::string what = e.what();
+  CHECK(what.find("4 draft tokens") != std::string::npos);
+  CHECK(what.find("deepseek-r1 gives 3") != std::string::npos);
+  CHECK(what.find("give acceptance: explicitly") != std::string::npos);
+  // The validation scenario keeps its own (rounded) rates.
+  const Scenario v = load_scenario(
+      std::string(MOESIM_TEST_DATA_DIR) + "/validation/serving/trtllm-dsr1-b200x8-minlat-mtp3.yaml",
+      {}, catalog());
+  CHECK(v.spec.acceptance == std::vector<double>{0.92, 0.717, 0.364});
+}
+
 TEST_CASE("--set adds an optional key the scenario leaves out, and still catches a typo") {
   // agg_analytic.yaml has no routing section: these settings add it.
   const Scenario s = load("agg_analytic.yaml", {"routing.popularity={kind: zipf, exponent: 0.8}"});

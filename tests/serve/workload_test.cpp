@@ -154,7 +154,9 @@ TEST_CASE("trace errors give the file and the line") {
                  "0.5,1,1\n");
   CHECK(config_error([&] { read_trace_csv(order.path, {}); }).where().line == 3);
   TempFile header("moesim_serve_trace_header.csv", "input_tokens,outptu_tokens\n1,1\n");
-  CHECK(config_error([&] { read_trace_csv(header.path, {}); }).key_path() == "trace.header");
+  const ConfigError misspelt = config_error([&] { read_trace_csv(header.path, {}); });
+  CHECK(misspelt.key_path() == "trace.header");
+  CHECK(misspelt.suggestion() == "output_tokens");
 }
 
 TEST_CASE("the example workloads load") {
