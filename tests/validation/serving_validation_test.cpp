@@ -41,9 +41,11 @@
 // What the model misses, case by case, is said at each bound. Common to all: routing is drawn
 // from uniform expert popularity (the optimistic bound; real routing is skewed, and SGLang
 // measured 1.49x prefill and 2.54x decode from EPLB), host time per step is the sourced 10 %
-// of the GPU step (overheads.step_host_fraction) unless a scenario states one, attention-DP
-// ranks are priced at the busiest rank's bucketed batch with one routing draw per cache key,
-// kernels are priced by each scenario's stack (the system's default, TensorRT-LLM, unless the
+// of the GPU step (overheads.step_host_fraction) unless a scenario states one, each
+// attention-DP rank schedules its own batch and the step lasts as long as the busiest rank's
+// own work plus the MoE exchange of all ranks' tokens (one routing draw per cache key), the
+// engine schedules as each stack's engine does (topologies/stacks/, engine.scheduler), kernels
+// are priced by each scenario's stack (the system's default, TensorRT-LLM, unless the
 // scenario names one; calibrated on per-op measurements only, topologies/stacks/), and no
 // model constant was fitted to any case here. The roofline-stack figures quoted below are
 // those of `moesim run <case> --stack roofline`, 2026-12-07. Skew is not what the max-throughput
@@ -58,8 +60,9 @@
 // min-latency cases run TP8 attention with EP8 MoE, the conservative bracket (ep 1, the other
 // bracket, predicts more still; each scenario gives both figures).
 //
-// Speed: requests are one closed-loop wave (or a few batches) of each case; the whole file runs
-// in about 10 s of CPU in Release.
+// Speed: the TensorRT-LLM max-throughput cases send the case's own request count (all its
+// closed-loop waves), the others one wave or a few batches; the whole file runs in about 15 s
+// of CPU in Release.
 
 #include <doctest/doctest.h>
 
@@ -88,6 +91,7 @@ enum class Metric {
   kTokPerUser,     ///< median 1 / TPOT
   kPrefillPerGpu,  ///< prompt tokens per busy GPU-second (prefill only)
   kDecodePerGpu,   ///< decode tokens per busy decode-GPU second (saturated decode)
+  kDpBalance,      ///< mean over steps of mean / busiest attention-DP rank's tokens
 };
 
 std::string_view metric_name(Metric m) {
@@ -96,6 +100,7 @@ std::string_view metric_name(Metric m) {
     case Metric::kTokPerUser: return "tok/s/user";
     case Metric::kPrefillPerGpu: return "prefill input tok/s/GPU";
     case Metric::kDecodePerGpu: return "decode output tok/s/GPU";
+    case Metric::kDpBalance: return "attention-DP balance";
   }
   return "?";
 }
@@ -180,6 +185,19 @@ std::vector<ServingCase> published_cases() {
       // vLLM on GB200, decode DEP8, batch at the model's KV capacity. No vLLM per-op tables:
       // the system's default stack (TensorRT-LLM kernels), 14 % fast. Bound 60%.
       {"vllm-dsr1-gb200-decode-2k2k", Metric::kDecodePerGpu, 10100.0, 0.60},
+      // TensorRT-LLM tech blog 10 (ADP balance), 8x GB200, DeepSeek-V3 DP8 + EP8, in-flight
+      // batching of long-tailed lengths (mean ISL 803, OSL 3,653): without and with the
+      // attention-DP balance gate. Output tokens/s over 8 GPUs, and the blog's average balance
+      // ratio (mean / busiest rank's tokens per iteration). Not in cases.yaml; concurrency,
+      // length spreads and precision are not stated (the scenarios derive or assume them and
+      // say how). Throughput bound 25%, issue 13's aim for MoE max-throughput cases; balance
+      // ratio 35%, since it follows the assumed length spreads. Predicted (2026-12-07): +17 %
+      // and -8 % throughput, balance 62 % and 78 % (published 54 % and 88 %): the gate's gain
+      // is a third of the published one (1.05x against 1.33x), checked on its own below.
+      {"trtllm-dsv3-gb200x8-adp-baseline", Metric::kOutputPerGpu, 25664.0 / 8.0, 0.25},
+      {"trtllm-dsv3-gb200x8-adp-baseline", Metric::kDpBalance, 0.5411, 0.35},
+      {"trtllm-dsv3-gb200x8-adp-balance", Metric::kOutputPerGpu, 34140.0 / 8.0, 0.25},
+      {"trtllm-dsv3-gb200x8-adp-balance", Metric::kDpBalance, 0.8770, 0.35},
   };
 }
 
@@ -219,6 +237,7 @@ double predicted(const RunMetrics& m, Metric metric) {
     case Metric::kTokPerUser: return m.tok_s_per_user;
     case Metric::kPrefillPerGpu: return busy_rate(m, PoolRole::kAggregated, true);
     case Metric::kDecodePerGpu: return busy_rate(m, PoolRole::kDecode, false);
+    case Metric::kDpBalance: return m.pools.front().dp_balance;
   }
   return 0.0;
 }
@@ -240,9 +259,11 @@ TEST_CASE("serving predictions stay within the stated bounds of every published 
                                          built.models.view(), scenario.seed, std::nullopt);
     const double p = predicted(result.metrics, c.metric);
     const double error = p / c.published - 1.0;
-    std::printf("%-42s %-24s %10.1f %10.1f %+7.1f%% %5.0f%%\n", c.id.c_str(),
-                std::string(metric_name(c.metric)).c_str(), c.published, p, error * 100.0,
-                c.bound * 100.0);
+    // Ratios (the balance) with three decimals, rates with one.
+    const char* row = c.published < 10.0 ? "%-42s %-24s %10.3f %10.3f %+7.1f%% %5.0f%%\n"
+                                         : "%-42s %-24s %10.1f %10.1f %+7.1f%% %5.0f%%\n";
+    std::printf(row, c.id.c_str(), std::string(metric_name(c.metric)).c_str(), c.published, p,
+                error * 100.0, c.bound * 100.0);
     CAPTURE(p);
     CHECK(std::abs(error) <= c.bound);
     ++asserted;
@@ -250,8 +271,33 @@ TEST_CASE("serving predictions stay within the stated bounds of every published 
   for (const SkippedCase& s : kSkipped) {
     std::printf("%-42s skipped: %s\n", std::string(s.id).c_str(), std::string(s.reason).c_str());
   }
-  // 19 cases run and asserted, 8 skipped: the 27 serving cases of cases.yaml.
-  CHECK(asserted == 19);
+  // 19 cases run and asserted, 8 skipped: the 27 serving cases of cases.yaml; and the four
+  // figures of tech blog 10.
+  CHECK(asserted == 23);
+}
+
+TEST_CASE("TensorRT-LLM's attention-DP balance gate raises throughput and balance (tech blog 10)") {
+  // Published: 25,664 -> 34,140 tokens/s (1.33x), balance ratio 54.11 % -> 87.70 %. The model
+  // must show the direction: the gate holds context until every rank has some, so the ranks
+  // stop waiting for one rank's prefill at every MoE all-to-all.
+  const config::Catalog catalog(fs::path{MOESIM_SOURCE_DIR});
+  const fs::path dir = fs::path{MOESIM_TEST_DATA_DIR} / "validation" / "serving";
+  auto run = [&](const char* id) {
+    Scenario scenario = load_scenario(dir / (std::string(id) + ".yaml"), {}, catalog);
+    const step::BuiltModels built = step::build_step_models(scenario, catalog);
+    return run_serving(scenario.engine_config(), scenario.workload, built.models.view(),
+                       scenario.seed, std::nullopt)
+        .metrics;
+  };
+  const RunMetrics base = run("trtllm-dsv3-gb200x8-adp-baseline");
+  const RunMetrics balanced = run("trtllm-dsv3-gb200x8-adp-balance");
+  const double speedup = balanced.output_tok_s_per_gpu / base.output_tok_s_per_gpu;
+  std::printf(
+      "\nADP balance (tech blog 10): speed-up %.3fx (published 1.33x), balance %.1f%% -> "
+      "%.1f%% (published 54.1%% -> 87.7%%)\n",
+      speedup, 100.0 * base.pools.front().dp_balance, 100.0 * balanced.pools.front().dp_balance);
+  CHECK(speedup > 1.0);
+  CHECK(balanced.pools.front().dp_balance > base.pools.front().dp_balance);
 }
 
 }  // namespace
