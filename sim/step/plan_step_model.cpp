@@ -154,12 +154,7 @@ void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContex
                           serve::StepTiming& out) {
   MOESIM_ASSERT(ctx.rng != nullptr, "StepContext::rng is null");
   const auto ranks = static_cast<std::size_t>(batch.attention_dp);
-  // Factored attention-DP steps keep each rank's key and tokens (see price_ranks).
-  const bool per_rank = factored_ && ranks > 1;
-  if (per_rank) {
-    rank_keys_.assign(ranks, Key{});
-    rank_tokens_.assign(ranks, 0);
-  }
+  ranks_.resize(ranks);
   std::int64_t max_decode = 0;
   std::int64_t max_prefill = 0;
   std::int64_t decode_tokens = 0;
@@ -168,52 +163,38 @@ void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContex
   std::int64_t prefill_seqs = 0;
   std::int64_t decode_seqs = 0;
   for (std::size_t r = 0; r < ranks; ++r) {
-    std::int64_t d = 0;
-    std::int64_t d_tokens = 0;
-    std::int64_t p = 0;
-    std::int64_t p_seqs = 0;
-    std::int64_t context = 0;
-    std::int64_t prefix = 0;
+    RankWork& w = ranks_[r];
+    w = RankWork{};
     const auto begin = static_cast<std::size_t>(batch.rank_begin[r]);
     const auto end = static_cast<std::size_t>(batch.rank_begin[r + 1]);
     for (std::size_t i = begin; i < end; ++i) {
       const serve::SequenceWork& s = batch.sequences[i];
       if (s.phase == serve::Phase::kDecode) {
-        ++d;
-        d_tokens += s.new_tokens;
+        ++w.decodes;
+        w.decode_tokens += s.new_tokens;
         decode_tokens = std::max<std::int64_t>(decode_tokens, s.new_tokens);
-        context += s.context_tokens;
+        w.context += s.context_tokens;
       } else {
-        p += s.new_tokens;
-        prefix += s.context_tokens - s.new_tokens;
-        ++p_seqs;
+        w.prefill_tokens += s.new_tokens;
+        w.prefix += s.context_tokens - s.new_tokens;
+        ++w.prefills;
       }
     }
     if (!batch.decode_groups.empty()) {
       const serve::DecodeGroupWork& g = batch.decode_groups[r];
       if (g.sequences > 0) {
-        d += g.sequences;
-        d_tokens += std::int64_t{g.sequences} * g.new_tokens;
+        w.decodes += g.sequences;
+        w.decode_tokens += std::int64_t{g.sequences} * g.new_tokens;
         decode_tokens = std::max<std::int64_t>(decode_tokens, g.new_tokens);
-        context += g.context_tokens;
+        w.context += g.context_tokens;
       }
     }
-    decode_seqs += d;
-    prefill_seqs += p_seqs;
-    decode_context += context;
-    prefill_prefix += prefix;
-    max_decode = std::max(max_decode, d);
-    max_prefill = std::max(max_prefill, p);
-    if (per_rank) {
-      Key& k = rank_keys_[r];
-      k[kHasPrefill] = p_seqs > 0 ? 1 : 0;
-      k[kHasDecode] = d > 0 ? 1 : 0;
-      k[kDecodeSeqs] = geometric_bucket(d);
-      k[kPrefillTokens] = geometric_bucket(p);
-      k[kDecodeContext] = d > 0 ? geometric_bucket(context / d) : 0;
-      k[kPrefillPrefix] = p_seqs > 0 ? geometric_bucket(prefix / p_seqs) : 0;
-      rank_tokens_[r] = p + d_tokens;
-    }
+    decode_seqs += w.decodes;
+    prefill_seqs += w.prefills;
+    decode_context += w.context;
+    prefill_prefix += w.prefix;
+    max_decode = std::max(max_decode, w.decodes);
+    max_prefill = std::max(max_prefill, w.prefill_tokens);
   }
   Key key{};
   key[kHasPrefill] = prefill_seqs > 0 ? 1 : 0;
@@ -224,14 +205,27 @@ void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContex
   key[kDecodeContext] = decode_seqs > 0 ? geometric_bucket(decode_context / decode_seqs) : 0;
   key[kPrefillPrefix] = prefill_seqs > 0 ? geometric_bucket(prefill_prefix / prefill_seqs) : 0;
 
-  if (per_rank) {
+  // Factored attention-DP steps with prefill work price each rank's own part (see the file
+  // comment) unless every rank has the same key.
+  if (factored_ && ranks > 1 && prefill_seqs > 0) {
+    rank_keys_.resize(ranks);
+    rank_tokens_.resize(ranks);
     bool same = true;
-    for (Key& k : rank_keys_) {
-      if (k[kHasDecode] != 0) k[kDecodeTokens] = decode_tokens;
+    for (std::size_t r = 0; r < ranks; ++r) {
+      const RankWork& w = ranks_[r];
+      Key& k = rank_keys_[r];
+      k[kHasPrefill] = w.prefills > 0 ? 1 : 0;
+      k[kHasDecode] = w.decodes > 0 ? 1 : 0;
+      k[kDecodeTokens] = w.decodes > 0 ? decode_tokens : 0;
+      k[kDecodeSeqs] = geometric_bucket(w.decodes);
+      k[kPrefillTokens] = geometric_bucket(w.prefill_tokens);
+      k[kDecodeContext] = w.decodes > 0 ? geometric_bucket(w.context / w.decodes) : 0;
+      k[kPrefillPrefix] = w.prefills > 0 ? geometric_bucket(w.prefix / w.prefills) : 0;
+      rank_tokens_[r] = w.prefill_tokens + w.decode_tokens;
       same = same && k == rank_keys_.front();
     }
     if (!same) {
-      price_ranks(rank_keys_, rank_tokens_, ctx, out);
+      price_ranks(key, rank_keys_, rank_tokens_, ctx, out);
       return;
     }
   }
@@ -255,7 +249,7 @@ const PlanStepModel::Entry& PlanStepModel::entry_of(const Key& key, Rng& rng) {
   return cache_.emplace(key, std::move(entry)).first->second;
 }
 
-void PlanStepModel::price_ranks(std::span<const Key> rank_keys,
+void PlanStepModel::price_ranks(const Key& step_key, std::span<const Key> rank_keys,
                                 std::span<const std::int64_t> rank_tokens,
                                 const serve::StepContext& ctx, serve::StepTiming& out) {
   const Deployment& d = *deployment_;
@@ -290,12 +284,20 @@ void PlanStepModel::price_ranks(std::span<const Key> rank_keys,
   MOESIM_ASSERT(slowest != nullptr, "priced an empty step");
   // The MoE exchange of every layer carries the tokens of all ranks: priced as a symmetric
   // decode step of the mean rank's tokens (the exchange depends on the tokens only).
-  Key mean{};
-  mean[kHasDecode] = 1;
-  mean[kDecodeTokens] = 1;
-  mean[kDecodeSeqs] = geometric_bucket((tokens + ranks - 1) / ranks);
-  mean[kDecodeContext] = 1;
-  const Entry& exchange = entry_of(mean, *ctx.rng);
+  // Its decodes as the step's (their width and context), so that it is usually a step already
+  // priced; the exchange does not read the context, so it is kept per (width, sequences).
+  const std::int64_t width = std::max<std::int64_t>(step_key[kDecodeTokens], 1);
+  const std::int64_t seqs = geometric_bucket((tokens + ranks * width - 1) / (ranks * width));
+  const Entry*& exchange_entry = exchanges_[{width, seqs}];
+  if (exchange_entry == nullptr) {
+    Key mean{};
+    mean[kHasDecode] = 1;
+    mean[kDecodeTokens] = width;
+    mean[kDecodeSeqs] = seqs;
+    mean[kDecodeContext] = step_key[kDecodeContext];
+    exchange_entry = &entry_of(mean, *ctx.rng);
+  }
+  const Entry& exchange = *exchange_entry;
 
   const Duration device = std::max(slowest->own + exchange.exchange, Duration{1});
   const auto scale = [ranks](Duration v) { return Duration{v.count() / ranks}; };
@@ -325,6 +327,7 @@ void PlanStepModel::price_ranks(std::span<const Key> rank_keys,
 
 void PlanStepModel::begin_run() {
   cache_.clear();
+  exchanges_.clear();
   corrections_.clear();
   hits_ = 0;
 }

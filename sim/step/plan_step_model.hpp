@@ -21,19 +21,22 @@
 ///   - routing is sampled once per key (exact pricing) or once per bucket of routed tokens
 ///     (factored pricing), from the pricing instance's stream on the cache miss, so the MoE
 ///     imbalance is one sample, reused.
-/// Attention-DP ranks with different batches (factored pricing): in every layer each rank
-/// runs its own attention, projections and shared experts on its own batch, then waits at the
-/// MoE all-to-all for the slowest rank; the exchange (dispatch, routed experts, combine)
-/// carries the tokens of all ranks. So the step is
+/// Attention-DP ranks with prefill work (factored pricing): in every layer each rank runs its
+/// own attention, projections and shared experts on its own batch, then waits at the MoE
+/// all-to-all for the slowest rank; the exchange (dispatch, routed experts, combine) carries
+/// the tokens of all ranks. So a step in which some rank prefills is
 ///   max over ranks r of own(key_r) + exchange(mean rank's tokens),
-/// where own(key) is the symmetric step of rank key key_r (the per-rank key: the fields above
-/// of that rank alone) minus its MoE exchange (the union of the exchange ops' intervals on its
-/// timeline plus the routing corrections), and exchange(n) is the MoE exchange of a symmetric
-/// decode step of bucket(n) tokens per rank. Both are cached by key, so a step costs one map
-/// lookup per rank. The busiest rank's dispatch row is larger than the mean's, which this
-/// leaves out (optimistic); TensorRT-LLM measures exactly this wait (tech blog 10, "ADP
-/// Balance Strategy"). The breakdown's idle part holds the mean rank's wait. When every rank
-/// has the same key, the step is that key's symmetric step, as before.
+/// where own(key_r) is the symmetric step of rank r's own key (the fields above for that rank
+/// alone) minus its MoE exchange (the union of the exchange ops' intervals on its timeline),
+/// cached per key without a routing draw, and exchange(n) is the MoE exchange, routing
+/// corrections included, of the symmetric decode step of the step's decode width and context
+/// with bucket(n) tokens per rank, cached per (width, bucket). Ranks sharing a key are looked up
+/// once. TensorRT-LLM measured this wait (tech blog 10, "ADP Balance Strategy"): a prompt on
+/// one rank stalls the others. Left out: the busiest rank's dispatch row is larger than the
+/// mean's (optimistic). The breakdown's idle part holds the mean rank's wait. Steps without
+/// prefill, and steps whose ranks all have the same key, are priced by the step's key as
+/// above: decode-only ranks differ by a bucket at most, and pricing them per rank cost
+/// `moesim compare` about 15 % for changes within the buckets.
 /// Expert-parallel MoE deployments on one pipeline stage are priced FACTORED
 /// (sim/step/factored_step.hpp): the key's step is lowered with identical expert loads on every
 /// rank (one op list for all replicas), and each MoE layer is corrected by a routing draw for
@@ -144,8 +147,10 @@ class PlanStepModel final : public serve::StepTimeModel {
   /// The cached entry of `key` (priced on a miss).
   const Entry& entry_of(const Key& key, Rng& rng);
   /// Factored, attention-DP ranks with different batches: see the file comment.
-  void price_ranks(std::span<const Key> rank_keys, std::span<const std::int64_t> rank_tokens,
-                   const serve::StepContext& ctx, serve::StepTiming& out);
+  /// `step_key` is the step's key (busiest rank's batch, mean decode context).
+  void price_ranks(const Key& step_key, std::span<const Key> rank_keys,
+                   std::span<const std::int64_t> rank_tokens, const serve::StepContext& ctx,
+                   serve::StepTiming& out);
   void fill_detail(const Entry& entry, std::vector<serve::StepSpan>& detail) const;
 
   std::shared_ptr<const Deployment> deployment_;
@@ -157,11 +162,24 @@ class PlanStepModel final : public serve::StepTimeModel {
   std::map<Key, std::unique_ptr<SymmetricStep>> shapes_;
   std::map<std::vector<std::int64_t>, Corrections> corrections_;
   std::int64_t hits_ = 0;
+  /// One attention-DP rank's share of the step being priced.
+  struct RankWork {
+    std::int64_t decodes = 0;
+    std::int64_t decode_tokens = 0;
+    std::int64_t context = 0;  ///< summed over its decodes
+    std::int64_t prefills = 0;
+    std::int64_t prefill_tokens = 0;
+    std::int64_t prefix = 0;  ///< summed over its prefill chunks
+  };
+  std::vector<RankWork> ranks_;            ///< price(): per attention-DP rank, reused
   std::vector<Key> rank_keys_;             ///< price(): per attention-DP rank, reused
   std::vector<std::int64_t> rank_tokens_;  ///< price(): new tokens per rank, reused
   /// Factored: own parts per rank key; like shapes_, they depend on no draw and outlive runs.
   std::map<Key, OwnPart> own_;
   std::vector<std::pair<Key, const OwnPart*>> distinct_;  ///< price_ranks(): keys of the step
+  /// Factored: the entry whose MoE exchange a step of (decode width, bucketed mean rank
+  /// sequences) takes (in cache_; cleared with it).
+  std::map<std::pair<std::int64_t, std::int64_t>, const Entry*> exchanges_;
 };
 
 }  // namespace moesim::step
