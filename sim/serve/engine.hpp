@@ -10,7 +10,9 @@
 ///   - Context gating (SchedulingConfig): under adp_balance the instance decides each step
 ///     whether its ranks run context work at all (TensorRT-LLM's attention-DP balance); with
 ///     prefill_interval > 1 new prompts are admitted only every prefill_interval steps while
-///     the instance has decodes. A step that would be empty under the gate runs without it.
+///     the instance has decodes; without mixed_batches a step either prefills (when any rank
+///     can) or decodes. A prefill step that admits nothing decodes instead, and held context
+///     runs when nothing decodes.
 ///   - Continuous batching. At every step boundary each rank builds its batch: first its running
 ///     decodes in admission order (each needs 1 + k tokens of the token budget; TensorRT-LLM and
 ///     SGLang give running decodes their tokens before prefill chunks), then the next chunk of
@@ -160,6 +162,11 @@ struct SchedulingConfig {
   /// scheduling interval; SGLang's --num-continuous-decode-steps). Chunks of admitted prompts
   /// continue every step.
   std::int32_t prefill_interval = 1;
+  /// Prefill chunks and decodes share a step (TensorRT-LLM, vLLM; SGLang with
+  /// --enable-mixed-chunk). Off (SGLang's default): a step of an aggregated instance prefills
+  /// when it can (every rank alike, as SGLang's attention-DP ranks share one forward mode) and
+  /// decodes only otherwise, so decodes pause for every prefill step.
+  bool mixed_batches = true;
 };
 
 /// "least_loaded" or "round_robin".

@@ -126,7 +126,7 @@ SpecDecodeConfig read_spec(const config::ConfigNode& node, const config::ConfigN
 
 SchedulingConfig parse_scheduling(const config::ConfigNode& node) {
   if (!node.is_map()) node.fail("a map of scheduler options");
-  node.check_keys({"dp_routing", "adp_balance", "prefill_interval"});
+  node.check_keys({"dp_routing", "adp_balance", "prefill_interval", "mixed_batches"});
   SchedulingConfig sc;
   if (const auto r = node.get("dp_routing")) {
     sc.dp_routing = r->as_choice({"least_loaded", "round_robin"}) == "round_robin"
@@ -144,6 +144,7 @@ SchedulingConfig parse_scheduling(const config::ConfigNode& node) {
     }
   }
   if (const auto i = node.get("prefill_interval")) sc.prefill_interval = read_count(*i, 1);
+  if (const auto m = node.get("mixed_batches")) sc.mixed_batches = m->as_bool();
   return sc;
 }
 
@@ -153,6 +154,7 @@ std::string describe(const SchedulingConfig& s) {
                              " steps, batching wait " + std::to_string(s.batching_wait_iters) + ")"
                        : "no ADP balance";
   out += ", new prompts every " + std::to_string(s.prefill_interval) + " step(s)";
+  out += s.mixed_batches ? ", prefill and decode mixed in a step" : ", prefill steps apart";
   return out;
 }
 

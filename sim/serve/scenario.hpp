@@ -96,6 +96,7 @@ struct Scenario {
 ///   dp_routing: least_loaded | round_robin
 ///   adp_balance: false | {timeout_iters: N, batching_wait_iters: M}
 ///   prefill_interval: N
+///   mixed_batches: true | false
 /// Keys left out keep SchedulingConfig's defaults. Errors are ConfigErrors at the key.
 SchedulingConfig parse_scheduling(const config::ConfigNode& node);
 

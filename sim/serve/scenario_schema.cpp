@@ -90,7 +90,8 @@ runtime              map, optional
   cuda_graphs        bool, default true      for the step-time model's launch overheads
   scheduler          map, optional           how the engine batches; default: the stack's
                                              engine.scheduler (trtllm: least_loaded, no
-                                             balance; sglang: round_robin), else as below
+                                             balance; sglang: round_robin, steps not mixed),
+                                             else as below
     dp_routing       least_loaded | round_robin, default least_loaded  which attention-DP
                                              rank gets a new request: the one with the fewest
                                              sequences (TensorRT-LLM), or each in turn (SGLang)
@@ -100,6 +101,9 @@ runtime              map, optional
                                              held at most N steps, gathered M more steps
     prefill_interval integer >= 1, default 1 admit new prompts every N steps while decodes
                                              run (vLLM-like prefill scheduling interval)
+    mixed_batches    bool, default true      prefill chunks and decodes share a step
+                                             (TensorRT-LLM, vLLM); false: a step prefills when
+                                             it can, else decodes (SGLang's default)
                      With attention DP each rank batches on its own; a step lasts as long as
                      the busiest rank's own work plus the MoE exchange of all ranks' tokens,
                      so a prompt on one rank stalls the others (run reports the balance).

@@ -116,6 +116,38 @@ TEST_CASE("a prefill interval admits new prompts every n steps while decodes run
   CHECK(first_prefill(run(c, arrivals), 1).first == 4);
 }
 
+TEST_CASE("without mixed batches a step prefills or decodes, never both") {
+  // A decodes from batch 1; B arrives at 2.5 ms (during batch 1), C at 10 ms.
+  const std::vector<Arrival> arrivals = {
+      {Duration::zero(), 100, 50}, {microseconds(2500), 100, 5}, {milliseconds(10), 100, 5}};
+  EngineConfig c = test::aggregated(test::roomy_pool());
+  auto mixed_steps = [](const RecordingModel& m) {
+    int mixed = 0;
+    for (const auto& batch : m.batches) {
+      bool prefill = false;
+      bool decode = false;
+      for (const SequenceWork& w : batch) {
+        prefill = prefill || w.phase == Phase::kPrefill;
+        decode = decode || w.phase == Phase::kDecode;
+      }
+      mixed += prefill && decode ? 1 : 0;
+    }
+    return mixed;
+  };
+  const RecordingModel together = run(c, arrivals);
+  CHECK(mixed_steps(together) == 2);  // B's and C's prompts ride along with A's decodes
+  c.scheduling.mixed_batches = false;
+  const RecordingModel apart = run(c, arrivals);
+  CHECK(mixed_steps(apart) == 0);
+  // B prefills in batch 2 alone (A's decode waits a step), then both decode.
+  REQUIRE(apart.batches.size() > 3);
+  CHECK(apart.batches[2].size() == 1);
+  CHECK(apart.batches[2][0].request_id == 1);
+  CHECK(apart.batches[3].size() == 2);
+  // Every request still completes, and A took one more step per prompt that paused it.
+  CHECK(apart.batches.size() == together.batches.size() + 2);
+}
+
 TEST_CASE("each step counts its attention-DP balance and its decodes' context") {
   // Batch 0: A prefills 100 tokens on rank 0, B 50 on rank 1 (balance 150 / 200); B is done.
   // Batches 1 and 2: A decodes alone (balance 1 / 2) with contexts 101 and 102.

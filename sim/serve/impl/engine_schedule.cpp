@@ -113,23 +113,29 @@ detail::ContextGate Engine::Impl::context_gate(Instance& inst) {
   detail::ContextGate gate;
   const bool balance = sc.adp_balance && pc.attention_dp > 1 && pc.role != PoolRole::kDecode;
   const bool cadence = sc.prefill_interval > 1 && pc.role != PoolRole::kDecode;
-  if (!balance && !cadence) return gate;
+  const bool separate = !sc.mixed_batches && pc.role == PoolRole::kAggregated;
+  if (!balance && !cadence && !separate) return gate;
   // Per rank: decodes it would run, and whether it has context work (a prompt partly
   // prefilled, or one waiting with a free batch slot), as TensorRT-LLM gathers them.
   bool all_free = true;
   bool all_context = true;
   bool all_decode = true;
   bool any_decode = false;
+  bool any_chunk = false;  // a prompt partly prefilled
+  bool any_new = false;    // a prompt waiting with a free batch slot
   for (const Rank& rank : inst.ranks) {
     std::int64_t decodes = rank.group.size();
-    bool context = false;
+    bool chunk = false;
     for (const std::int64_t id : rank.running) {
       const SeqState st = seqs[id].state;
       decodes += st == SeqState::kDecoding ? 1 : 0;
-      context = context || st == SeqState::kPrefilling;
+      chunk = chunk || st == SeqState::kPrefilling;
     }
-    context = context || (!rank.waiting.empty() && !seqs[rank.waiting.front()].needs_transfer &&
-                          rank.active() < pc.limits.max_batch_size);
+    const bool fresh = !rank.waiting.empty() && !seqs[rank.waiting.front()].needs_transfer &&
+                       rank.active() < pc.limits.max_batch_size;
+    const bool context = chunk || fresh;
+    any_chunk = any_chunk || chunk;
+    any_new = any_new || fresh;
     all_free = all_free && decodes < pc.limits.max_batch_size;
     all_context = all_context && context;
     all_decode = all_decode && decodes > 0;
@@ -138,7 +144,19 @@ detail::ContextGate Engine::Impl::context_gate(Instance& inst) {
   if (cadence && any_decode && inst.steps_done - inst.last_admit_step < sc.prefill_interval) {
     gate.admit = false;
   }
-  if (!balance) return gate;
+  if (balance) balance_context(inst, gate, all_free, all_context, all_decode);
+  if (separate) {
+    // SGLang without --enable-mixed-chunk: a step prefills when it can, else decodes.
+    const bool prefill = (any_chunk && gate.context) || (any_new && gate.admits());
+    gate.decode = !prefill;
+    gate.context = prefill;
+  }
+  return gate;
+}
+
+void Engine::Impl::balance_context(Instance& inst, detail::ContextGate& gate, bool all_free,
+                                   bool all_context, bool all_decode) {
+  const SchedulingConfig& sc = e.config_.scheduling;
   // PyExecutor._balance_adp_requests (TensorRT-LLM), step for step.
   if (all_free && all_context) {
     inst.adp_wait = 0;
@@ -158,7 +176,6 @@ detail::ContextGate Engine::Impl::context_gate(Instance& inst) {
       gate.context = true;
     }
   }
-  return gate;
 }
 
 void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& totals,
@@ -184,6 +201,9 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
   // exactly as listed decodes would. Otherwise it dissolves into `running` for this step.
   DecodeGroupWork& group = inst.groups[static_cast<std::size_t>(r)];
   group = DecodeGroupWork{};
+  // A prefill-only step (mixed_batches off): the group does not decode, so it dissolves (its
+  // members' clock is the instance's steps).
+  if (!gate.decode && rank.group.size() > 0) dissolve(inst, rank);
   if (rank.group.size() > 0) {
     const std::int64_t group_need = group_blocks_needed(inst, rank);
     std::int64_t decodes = rank.group.size();
@@ -220,7 +240,7 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
     }
     const std::int64_t id = rank.running[i];
     Seq& s = seqs[id];
-    if (s.state != SeqState::kDecoding || tokens_left < decode_tokens) continue;
+    if (!gate.decode || s.state != SeqState::kDecoding || tokens_left < decode_tokens) continue;
     const std::int64_t ctx = std::int64_t{s.kv_tokens} + decode_tokens;
     if (!covered(s, ctx) && !ensure_blocks(inst, rank, i, ctx, preempted, false)) break;  // newest
     add_work(inst, id, r, decode_tokens, ctx, Phase::kDecode);
@@ -274,7 +294,7 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
       start_transfer(inst, r, id);
       continue;
     }
-    if (!gate.open()) break;
+    if (!gate.admits()) break;
     const std::int32_t chunk =
         chunk_for(inst, s.prefill_target - s.prefilled, tokens_left, prefill_left, fresh);
     if (chunk == 0) break;
@@ -334,12 +354,14 @@ void Engine::Impl::start_step(Instance& inst) {
   MOESIM_ASSERT(!inst.busy, "instance already stepping");
   Pool& pool = pools[inst.pool];
   StepBatch batch;
-  const detail::ContextGate gate = context_gate(inst);
+  // What the gate holds runs when nothing else would: a prefill step that admits nothing
+  // decodes instead, and held context runs when nothing decodes.
+  detail::ContextGate gate = context_gate(inst);
   schedule_ranks(inst, batch, gate);
-  if (batch.prefill_sequences + batch.decode_sequences == 0 && !gate.open()) {
-    // Nothing runs under the gate (nothing decodes): the held context runs now.
+  while (batch.prefill_sequences + batch.decode_sequences == 0 && !gate.open()) {
+    gate = gate.decode ? detail::ContextGate{} : detail::ContextGate{false, true, true};
     batch = StepBatch{};
-    schedule_ranks(inst, batch, detail::ContextGate{});
+    schedule_ranks(inst, batch, gate);
   }
   if (batch.prefill_sequences + batch.decode_sequences == 0) return;  // idle until poked
 

@@ -165,9 +165,13 @@ struct Instance {
 
 /// Which context work an instance's ranks may schedule in a step (SchedulingConfig).
 struct ContextGate {
-  bool context = true;  ///< prefill chunks and new prompts at all (adp_balance)
+  bool context = true;  ///< prefill chunks and new prompts at all (adp_balance, mixed_batches)
   bool admit = true;    ///< new prompts (prefill_interval)
-  bool open() const { return context && admit; }
+  bool decode = true;   ///< decodes (mixed_batches: not in a prefill step)
+  /// Whether new prompts may be admitted.
+  bool admits() const { return context && admit; }
+  /// Whether nothing is held.
+  bool open() const { return context && admit && decode; }
 };
 
 /// One pool of instances with its counters.
@@ -238,6 +242,10 @@ struct Engine::Impl {
   /// Decides which context work the ranks of `inst` may schedule in its next step, advancing
   /// the instance's adp_balance counters (see SchedulingConfig).
   detail::ContextGate context_gate(Instance& inst);
+  /// TensorRT-LLM's attention-DP balance: holds context (gate.context) by the instance's
+  /// counters, given what every rank has.
+  void balance_context(Instance& inst, detail::ContextGate& gate, bool all_free, bool all_context,
+                       bool all_decode);
 
   /// Busy instance-time of `pool` up to `t`, a step in progress counted up to `t`.
   Duration busy_at(const Pool& pool, TimePoint t) const;
