@@ -17,6 +17,7 @@
 ///     scheduler:                # how the engine batches (parsed by sim/serve:
 ///       dp_routing: least_loaded  #   serve::parse_scheduling, see scenario_schema())
 
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,7 @@ struct StackProfile {
   std::string framework;
   std::string version;
   std::optional<Calibration> calibration;  ///< none: roofline physics only
+  std::filesystem::path calibration_file;  ///< where `calibration` was read from (empty: none)
   ComputeOptions engine;
   llm::DispatchLayouts all_to_all;  ///< MoE all-to-all traffic layout per step phase
   /// engine.scheduler: the engine's default scheduling, read by the serving engine's parser
@@ -54,7 +56,8 @@ struct StackProfile {
 };
 
 /// Loads stack `name_or_path` from `catalog` (section kStackSection). Unknown keys, names and
-/// a missing calibration file are ConfigErrors with a did-you-mean.
+/// a missing calibration file are ConfigErrors with a did-you-mean. A stack read before (same
+/// file, same modification times of it and its calibration) is returned from a cache.
 StackProfile load_stack(const config::Catalog& catalog, std::string_view name_or_path);
 
 /// The models of one stack for measured ops, per GPU catalog name, built on first use (what

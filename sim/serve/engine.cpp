@@ -118,8 +118,8 @@ void Engine::Impl::end_step(Instance& inst) {
   c.balance_sum += inst.step_balance;
   if (inst.step_decodes > 0) {
     c.decode_context_tokens += inst.step_context_sum;
-    ++c.context_steps[context_bin(static_cast<double>(inst.step_context_sum) /
-                                  static_cast<double>(inst.step_decodes))];
+    c.context_steps[context_bin(static_cast<double>(inst.step_context_sum) /
+                                static_cast<double>(inst.step_decodes))] += inst.step_decodes;
   }
   // The decode groups first: their members are those scheduled (joiners below join after).
   for (std::size_t r = 0; r < inst.groups.size(); ++r) {

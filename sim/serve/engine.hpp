@@ -241,8 +241,10 @@ struct PoolCounters {
   double balance_sum = 0.0;
   /// Sum over decode sequence-steps of their context (KV tokens after the step).
   std::int64_t decode_context_tokens = 0;
-  /// Steps with decodes, by the mean context of those decodes: bin b holds means in
-  /// [2^(b/8), 2^((b+1)/8)) tokens (context_bin), so a quantile is known within 9 %.
+  /// Decode sequence-steps by the mean context of their step's decodes: bin b holds means in
+  /// [2^(b/8), 2^((b+1)/8)) tokens (context_bin), so a quantile is known within 9 %. Weighted
+  /// by decodes, a run's last steps with a few long sequences left count as little as they
+  /// weigh in the batch.
   std::array<std::int64_t, kContextBins> context_steps{};
   /// Field-wise difference.
   PoolCounters operator-(const PoolCounters& o) const;

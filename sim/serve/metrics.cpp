@@ -60,8 +60,8 @@ struct Samples {
   }
 };
 
-/// The q-quantile over steps of the steps' mean decode context: the upper edge of the bin that
-/// holds the step of rank floor(q (count - 1)); 0 without decode steps.
+/// The q-quantile over decode sequence-steps of their step's mean decode context: the upper edge
+/// of the bin that holds the one of rank floor(q (count - 1)); 0 without decodes.
 double context_quantile(const PoolCounters& c, double q) {
   std::int64_t count = 0;
   for (const std::int64_t n : c.context_steps) count += n;

@@ -102,8 +102,8 @@ struct PoolMetrics {
   /// DP, and when every rank has the same work).
   double dp_balance = 1.0;
   /// Context (KV tokens) of the running decodes: mean over decode sequence-steps, and the 90th
-  /// percentile over steps of a step's mean decode context (within 9 %: 2^(1/8) bins). 0 when
-  /// the pool ran no decode.
+  /// percentile over decode sequence-steps of their step's mean decode context (within 9 %:
+  /// 2^(1/8) bins). 0 when the pool ran no decode.
   double decode_context_mean = 0.0;
   double decode_context_p90 = 0.0;
   /// Tokens emitted per sequence per decode step (1 + accepted drafts, capped by the tokens a

@@ -160,7 +160,7 @@ std::string summary_text(const RunMetrics& m) {
         << pct(p.idle_s) << " %\n";
     if (p.decode_context_mean > 0.0 || p.dp_balance < 1.0) {
       out << "             decode context " << p.decode_context_mean << " tokens mean, "
-          << p.decode_context_p90 << " p90 (per-step means); attention-DP balance "
+          << p.decode_context_p90 << " p90 (of step means, by decodes); attention-DP balance "
           << 100.0 * p.dp_balance << " % (mean rank tokens / busiest rank's)\n";
     }
     if (p.extrapolated_share > 0.0) {

@@ -225,7 +225,7 @@ void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContex
       same = same && k == rank_keys_.front();
     }
     if (!same) {
-      price_ranks(key, rank_keys_, rank_tokens_, ctx, out);
+      price_ranks(rank_keys_, rank_tokens_, ctx, out);
       return;
     }
   }
@@ -249,7 +249,7 @@ const PlanStepModel::Entry& PlanStepModel::entry_of(const Key& key, Rng& rng) {
   return cache_.emplace(key, std::move(entry)).first->second;
 }
 
-void PlanStepModel::price_ranks(const Key& step_key, std::span<const Key> rank_keys,
+void PlanStepModel::price_ranks(std::span<const Key> rank_keys,
                                 std::span<const std::int64_t> rank_tokens,
                                 const serve::StepContext& ctx, serve::StepTiming& out) {
   const Deployment& d = *deployment_;
@@ -282,22 +282,14 @@ void PlanStepModel::price_ranks(const Key& step_key, std::span<const Key> rank_k
     }
   }
   MOESIM_ASSERT(slowest != nullptr, "priced an empty step");
-  // The MoE exchange of every layer carries the tokens of all ranks: priced as a symmetric
-  // decode step of the mean rank's tokens (the exchange depends on the tokens only).
-  // Its decodes as the step's (their width and context), so that it is usually a step already
-  // priced; the exchange does not read the context, so it is kept per (width, sequences).
-  const std::int64_t width = std::max<std::int64_t>(step_key[kDecodeTokens], 1);
-  const std::int64_t seqs = geometric_bucket((tokens + ranks * width - 1) / (ranks * width));
-  const Entry*& exchange_entry = exchanges_[{width, seqs}];
-  if (exchange_entry == nullptr) {
-    Key mean{};
-    mean[kHasDecode] = 1;
-    mean[kDecodeTokens] = width;
-    mean[kDecodeSeqs] = seqs;
-    mean[kDecodeContext] = step_key[kDecodeContext];
-    exchange_entry = &entry_of(mean, *ctx.rng);
-  }
-  const Entry& exchange = *exchange_entry;
+  // The MoE exchange of every layer carries the tokens of all ranks. It depends on the tokens
+  // only, so it is priced as the symmetric step of one prompt chunk of the mean rank's tokens:
+  // a single sequence per rank to lower, and the all-to-all layout of the step, which has
+  // prefill work (llm::Lowering::dispatch_layout).
+  Key mean{};
+  mean[kHasPrefill] = 1;
+  mean[kPrefillTokens] = geometric_bucket((tokens + ranks - 1) / ranks);
+  const Entry& exchange = entry_of(mean, *ctx.rng);
 
   const Duration device = std::max(slowest->own + exchange.exchange, Duration{1});
   const auto scale = [ranks](Duration v) { return Duration{v.count() / ranks}; };
@@ -327,7 +319,6 @@ void PlanStepModel::price_ranks(const Key& step_key, std::span<const Key> rank_k
 
 void PlanStepModel::begin_run() {
   cache_.clear();
-  exchanges_.clear();
   corrections_.clear();
   hits_ = 0;
 }

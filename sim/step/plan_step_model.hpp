@@ -25,21 +25,21 @@
 /// own attention, projections and shared experts on its own batch, then waits at the MoE
 /// all-to-all for the slowest rank; the exchange (dispatch, routed experts, combine) carries
 /// the tokens of all ranks. So a step in which some rank prefills is
-///   max over ranks r of own(key_r) + exchange(mean rank's tokens),
+///   max over ranks r of own(key_r) + exchange(mean rank),
 /// where own(key_r) is the symmetric step of rank r's own key (the fields above for that rank
 /// alone) minus its MoE exchange (the union of the exchange ops' intervals on its timeline),
-/// cached per key without a routing draw, and exchange(n) is the MoE exchange, routing
-/// corrections included, of the symmetric decode step of the step's decode width and context
-/// with bucket(n) tokens per rank, cached per (width, bucket). Ranks sharing a key are looked up
-/// once. TensorRT-LLM measured this wait (tech blog 10, "ADP Balance Strategy"): a prompt on
-/// one rank stalls the others. Left out: the busiest rank's dispatch row is larger than the
-/// mean's (optimistic). The breakdown's idle part holds the mean rank's wait. Steps without
-/// prefill, and steps whose ranks all have the same key, are priced by the step's key as
-/// above: decode-only ranks differ by a bucket at most, and pricing them per rank cost
-/// `moesim compare` about 15 % for changes within the buckets.
-/// Expert-parallel MoE deployments on one pipeline stage are priced FACTORED
-/// (sim/step/factored_step.hpp): the key's step is lowered with identical expert loads on every
-/// rank (one op list for all replicas), and each MoE layer is corrected by a routing draw for
+/// cached per key without a routing draw, and exchange(mean) is the MoE exchange, routing
+/// corrections included, of the symmetric step of one prompt chunk of the mean rank's tokens
+/// (bucketed; the exchange depends on the tokens only, and a step with prefill work uses the
+/// prefill all-to-all layout). Ranks sharing a key are looked up once.
+/// TensorRT-LLM measured this wait (tech blog 10, "ADP Balance Strategy"): a prompt on one rank
+/// stalls the others. Left out: the busiest rank's dispatch row is larger than the mean's
+/// (optimistic). The breakdown's idle part holds the mean rank's wait. Steps without prefill, and
+/// steps whose ranks all have the same key, are priced by the step's key as above: decode-only
+/// ranks differ by a bucket at most, and pricing them per rank cost `moesim compare` about 15 % for
+/// changes within the buckets. Expert-parallel MoE deployments on one pipeline stage are priced
+/// FACTORED (sim/step/factored_step.hpp): the key's step is lowered with identical expert loads on
+/// every rank (one op list for all replicas), and each MoE layer is corrected by a routing draw for
 /// its slowest rank and its real all-to-all matrices. Corrections depend only on the tokens each
 /// EP rank routes, so they are cached by those (one routing draw per distinct token count,
 /// reused by every key with that count). This is exact under the lockstep timeline with one
@@ -147,10 +147,8 @@ class PlanStepModel final : public serve::StepTimeModel {
   /// The cached entry of `key` (priced on a miss).
   const Entry& entry_of(const Key& key, Rng& rng);
   /// Factored, attention-DP ranks with different batches: see the file comment.
-  /// `step_key` is the step's key (busiest rank's batch, mean decode context).
-  void price_ranks(const Key& step_key, std::span<const Key> rank_keys,
-                   std::span<const std::int64_t> rank_tokens, const serve::StepContext& ctx,
-                   serve::StepTiming& out);
+  void price_ranks(std::span<const Key> rank_keys, std::span<const std::int64_t> rank_tokens,
+                   const serve::StepContext& ctx, serve::StepTiming& out);
   void fill_detail(const Entry& entry, std::vector<serve::StepSpan>& detail) const;
 
   std::shared_ptr<const Deployment> deployment_;
@@ -177,9 +175,6 @@ class PlanStepModel final : public serve::StepTimeModel {
   /// Factored: own parts per rank key; like shapes_, they depend on no draw and outlive runs.
   std::map<Key, OwnPart> own_;
   std::vector<std::pair<Key, const OwnPart*>> distinct_;  ///< price_ranks(): keys of the step
-  /// Factored: the entry whose MoE exchange a step of (decode width, bucketed mean rank
-  /// sequences) takes (in cache_; cleared with it).
-  std::map<std::pair<std::int64_t, std::int64_t>, const Entry*> exchanges_;
 };
 
 }  // namespace moesim::step
