@@ -10,53 +10,6 @@ namespace moesim::cost {
 
 namespace {
 
-StackProfile parse_stack(const config::Catalog& catalog, const std::filesystem::path& path);
-
-/// Stacks already read, by file and its calibration's modification times: sweeps build a
-/// step model per point, and parsing a calibration file (tens of KiB of YAML) each time was a
-/// tenth of `moesim compare`.
-struct StackCache {
-  std::mutex mutex;
-  std::map<std::string, std::pair<std::vector<std::filesystem::file_time_type>, StackProfile>>
-      stacks;
-};
-
-StackCache& stack_cache() {
-  static StackCache cache;
-  return cache;
-}
-
-/// Modification times of `path` and of the calibration it names (what a cached copy depends on).
-std::vector<std::filesystem::file_time_type> stamps(const StackProfile& s,
-                                                    const std::filesystem::path& path) {
-  std::vector<std::filesystem::file_time_type> out{std::filesystem::last_write_time(path)};
-  if (!s.calibration_file.empty()) {
-    out.push_back(std::filesystem::last_write_time(s.calibration_file));
-  }
-  return out;
-}
-
-}  // namespace
-
-StackProfile load_stack(const config::Catalog& catalog, std::string_view name_or_path) {
-  const std::filesystem::path path = catalog.resolve(kStackSection, name_or_path);
-  StackCache& cache = stack_cache();
-  const std::string key = std::filesystem::absolute(path).lexically_normal().string();
-  {
-    const std::lock_guard lock(cache.mutex);
-    const auto it = cache.stacks.find(key);
-    if (it != cache.stacks.end() && stamps(it->second.second, path) == it->second.first) {
-      return it->second.second;
-    }
-  }
-  StackProfile s = parse_stack(catalog, path);
-  const std::lock_guard lock(cache.mutex);
-  cache.stacks.insert_or_assign(key, std::pair{stamps(s, path), s});
-  return s;
-}
-
-namespace {
-
 StackProfile parse_stack(const config::Catalog& catalog, const std::filesystem::path& path) {
   const config::ConfigNode root = config::ConfigNode::load_file(path);
   root.check_keys({"description", "framework", "version", "calibration", "engine"});
@@ -94,7 +47,51 @@ StackProfile parse_stack(const config::Catalog& catalog, const std::filesystem::
   return s;
 }
 
+/// When and how large a file was last written.
+using Stamp = std::pair<std::filesystem::file_time_type, std::uintmax_t>;
+
+Stamp stamp_of(const std::filesystem::path& p) {
+  return {std::filesystem::last_write_time(p), std::filesystem::file_size(p)};
+}
+
+/// Stacks already read, by file and its calibration's modification times and sizes: sweeps build a
+/// step model per point, and parsing a calibration file (tens of KiB of YAML) each time was a
+/// tenth of `moesim compare`.
+struct StackCache {
+  std::mutex mutex;
+  std::map<std::string, std::pair<std::vector<Stamp>, StackProfile>> stacks;
+};
+
+StackCache& stack_cache() {
+  static StackCache cache;
+  return cache;
+}
+
+/// The stamps of `path` and of the calibration it names (what a cached copy depends on).
+std::vector<Stamp> stamps(const StackProfile& s, const std::filesystem::path& path) {
+  std::vector<Stamp> out{stamp_of(path)};
+  if (!s.calibration_file.empty()) out.push_back(stamp_of(s.calibration_file));
+  return out;
+}
+
 }  // namespace
+
+StackProfile load_stack(const config::Catalog& catalog, std::string_view name_or_path) {
+  const std::filesystem::path path = catalog.resolve(kStackSection, name_or_path);
+  StackCache& cache = stack_cache();
+  const std::string key = std::filesystem::absolute(path).lexically_normal().string();
+  {
+    const std::lock_guard lock(cache.mutex);
+    const auto it = cache.stacks.find(key);
+    if (it != cache.stacks.end() && stamps(it->second.second, path) == it->second.first) {
+      return it->second.second;
+    }
+  }
+  StackProfile s = parse_stack(catalog, path);
+  const std::lock_guard lock(cache.mutex);
+  cache.stacks.insert_or_assign(key, std::pair{stamps(s, path), s});
+  return s;
+}
 
 struct StackModels::Entry {
   hw::GpuSpec gpu;

@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -52,6 +53,21 @@ TEST_CASE("the shipped stacks load with their calibrations and engine behaviour"
   REQUIRE(older.calibration.has_value());
   CHECK(older.calibration->gpu("b200") != nullptr);
   CHECK(older.calibration->gpu("h200") == nullptr);
+}
+
+TEST_CASE("a stack read again comes from the cache until its file changes") {
+  const fs::path p = fs::temp_directory_path() / "moesim_stack_cache_test.yaml";
+  std::ofstream(p) << "description: first\n";
+  fs::last_write_time(p, fs::file_time_type::clock::now() - std::chrono::hours(1));
+  CHECK(load_stack(catalog(), p.string()).description == "first");
+  CHECK(load_stack(catalog(), p.string()).description == "first");
+  std::ofstream(p) << "description: second\n";
+  fs::last_write_time(p, fs::file_time_type::clock::now());
+  CHECK(load_stack(catalog(), p.string()).description == "second");
+  // A stack's engine scheduler is kept for the serving engine to read.
+  const StackProfile sglang = load_stack(catalog(), "sglang");
+  REQUIRE(sglang.scheduler.has_value());
+  CHECK(sglang.scheduler->at("dp_routing").as_string() == "round_robin");
 }
 
 TEST_CASE("bad stack files are located errors with a did-you-mean") {
