@@ -168,6 +168,39 @@ TEST_CASE("scenario errors point at the key") {
         }).key_path() == "workload");
 }
 
+TEST_CASE("runtime.scheduler sets the engine's scheduling, and its errors point at the key") {
+  const Scenario s =
+      load("agg_analytic.yaml",
+           {"runtime.scheduler={dp_routing: round_robin, adp_balance: {timeout_iters: 50, "
+            "batching_wait_iters: 10}, prefill_interval: 4, mixed_batches: false}"});
+  REQUIRE(s.scheduling.has_value());
+  const EngineConfig c = s.engine_config();
+  CHECK(c.scheduling.dp_routing == SchedulingConfig::DpRouting::kRoundRobin);
+  CHECK(c.scheduling.adp_balance);
+  CHECK(c.scheduling.timeout_iters == 50);
+  CHECK(c.scheduling.batching_wait_iters == 10);
+  CHECK(c.scheduling.prefill_interval == 4);
+  CHECK_FALSE(c.scheduling.mixed_batches);
+  CHECK(describe(c.scheduling).find("round_robin") != std::string::npos);
+  // Without the key: the engine's defaults (a stack's engine.scheduler is applied by the
+  // step-time adapter, sim/step/step_models.cpp).
+  CHECK(load("agg_analytic.yaml").engine_config().scheduling.dp_routing ==
+        SchedulingConfig::DpRouting::kLeastLoaded);
+  const ConfigError typo = config_error(
+      [] { load("agg_analytic.yaml", {"runtime.scheduler={dp_routng: round_robin}"}); });
+  CHECK(typo.key_path() == "runtime.scheduler.dp_routng");
+  CHECK(typo.suggestion() == "dp_routing");
+  CHECK(config_error([] {
+          load("agg_analytic.yaml", {"runtime.scheduler={dp_routing: random}"});
+        }).key_path() == "runtime.scheduler.dp_routing");
+  CHECK(config_error([] {
+          load("agg_analytic.yaml", {"runtime.scheduler={adp_balance: true}"});
+        }).key_path() == "runtime.scheduler.adp_balance");
+  CHECK(config_error([] {
+          load("agg_analytic.yaml", {"runtime.scheduler={prefill_interval: 0}"});
+        }).key_path() == "runtime.scheduler.prefill_interval");
+}
+
 TEST_CASE("the schema documents every scenario key") {
   const std::string schema = scenario_schema();
   for (const char* key : {"model",
@@ -201,6 +234,11 @@ TEST_CASE("the schema documents every scenario key") {
                           "step_overhead",
                           "overlap_scheduler",
                           "cuda_graphs",
+                          "scheduler",
+                          "dp_routing",
+                          "adp_balance",
+                          "prefill_interval",
+                          "mixed_batches",
                           "step_model",
                           "per_kv_token",
                           "workload",
