@@ -308,7 +308,9 @@ void PlanStepModel::price_ranks(std::span<const Key> rank_keys,
   out.extrapolated = slowest->extrapolated;
   out.detail.clear();
   if (ctx.want_detail) {
-    fill_detail(entry_of(rank_keys[slowest_rank], *ctx.rng), out.detail);
+    // The layers and all-to-alls of the exchange's step (priced already: the trace must not
+    // draw, or a traced run would differ from an untraced one), and the rank that set the pace.
+    fill_detail(exchange, out.detail);
     out.detail.push_back({"attention-DP rank " + std::to_string(slowest_rank) + " sets the pace (" +
                               std::to_string(rank_tokens[slowest_rank]) + " tokens; mean " +
                               std::to_string(tokens / ranks) + ")",

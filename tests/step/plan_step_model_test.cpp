@@ -318,6 +318,14 @@ TEST_CASE("attention-DP ranks with different batches wait for the busiest at the
                     s.name.find("attention-DP rank 0 sets the pace") != std::string::npos);
   }
   CHECK(pace);
+  // Asking for the trace draws nothing: a model that priced the mixed step with detail and one
+  // that did not give the same timings from then on.
+  PlanStepModel quiet(dsr1_h200(), "test");
+  Rng rng_q(3, stream_id("test.steps"));
+  const serve::StepTiming mixed_quiet = price(quiet, make_batch(64, 2048, 1024), rng_q);
+  CHECK(mixed_quiet.duration == mixed.duration);
+  CHECK(price(quiet, make_batch(64, 2048, 1024, 8), rng_q).duration == every.duration);
+  CHECK(price(quiet, make_batch(64, 2048), rng_q).duration == none.duration);
   // The same batch on every rank is priced as before, by its symmetric step: a repeat is a
   // cache hit and gives the same timing.
   const std::int64_t hits = m.cache_hits();
