@@ -199,7 +199,7 @@ RunMetrics compute_metrics(const Engine& engine, const WorkloadSpec& workload,
   m.itl_ms.p50 = engine.itl().quantile_ms(0.5);
   m.itl_ms.p90 = engine.itl().quantile_ms(0.9);
   m.itl_ms.p99 = engine.itl().quantile_ms(0.99);
-  m.tok_s_per_user = all.user_tok_s.count() > 0 ? all.user_tok_s.p50() : 0.0;
+  if (all.user_tok_s.count() > 0) m.tok_s_per_user = all.user_tok_s.p50();
   m.request_throughput_req_s = per_second(static_cast<double>(all.requests), window_s);
   m.goodput_req_s = per_second(static_cast<double>(all.sla_met), window_s);
   m.sla_attainment =
@@ -216,7 +216,7 @@ RunMetrics compute_metrics(const Engine& engine, const WorkloadSpec& workload,
     c.ttft_ms = summarize(s.ttft_ms);
     c.tpot_ms = summarize(s.tpot_ms);
     c.e2e_ms = summarize(s.e2e_ms);
-    c.tok_s_per_user = s.user_tok_s.count() > 0 ? s.user_tok_s.p50() : 0.0;
+    if (s.user_tok_s.count() > 0) c.tok_s_per_user = s.user_tok_s.p50();
     c.sla_attainment =
         s.requests > 0 ? static_cast<double>(s.sla_met) / static_cast<double>(s.requests) : 0.0;
     c.goodput_req_s = per_second(static_cast<double>(s.sla_met), window_s);
@@ -227,11 +227,14 @@ RunMetrics compute_metrics(const Engine& engine, const WorkloadSpec& workload,
 
 namespace {
 
+/// The summary's mean and quantiles, absent (null) when it has no values: TPOT is undefined
+/// when every OSL is 1, and 0 ms would read as infinitely fast.
 void put_summary(std::vector<MetricValue>& out, const std::string& key, const Summary& s) {
-  out.push_back({key + ".mean", s.mean});
-  out.push_back({key + ".p50", s.p50});
-  out.push_back({key + ".p90", s.p90});
-  out.push_back({key + ".p99", s.p99});
+  auto value = [&](double v) { return s.count > 0 ? std::optional<double>(v) : std::nullopt; };
+  out.push_back({key + ".mean", value(s.mean)});
+  out.push_back({key + ".p50", value(s.p50)});
+  out.push_back({key + ".p90", value(s.p90)});
+  out.push_back({key + ".p99", value(s.p99)});
   out.push_back({key + ".count", static_cast<double>(s.count)});
 }
 

@@ -26,7 +26,8 @@
 ///                         decode throughput; = output_tok_s_per_gpu when aggregated).
 ///   input_tok_s_per_prefill_gpu  input_tok_s / prefill-pool GPUs (disaggregated only).
 ///   tok_s_per_user        median over measured requests of 1 / TPOT ("interactivity",
-///                         1000 / TPOT_ms).
+///                         1000 / TPOT_ms); absent when no measured request has a TPOT (every
+///                         OSL is 1), written null / "n/a" like the TPOT summary then.
 ///   ttft_ms, tpot_ms, e2e_ms  mean and p50/p90/p99 over measured requests (quantiles by linear
 ///                         interpolation, NumPy's default); itl_ms over all measured gaps (~1 %).
 ///   goodput_req_s         measured requests that met their class's SLA / |W|; sla_attainment
@@ -67,7 +68,8 @@ struct Pricing {
 /// The pricing of a price-sheet entry.
 Pricing pricing_from(const hw::PriceEntry& entry);
 
-/// Summary of a set of values: count, mean and quantiles (0 when empty).
+/// Summary of a set of values: count, mean and quantiles (0 when empty; reports write an empty
+/// summary's mean and quantiles as null / "n/a", e.g. TPOT when every OSL is 1).
 struct Summary {
   std::int64_t count = 0;
   double mean = 0.0;
@@ -118,7 +120,7 @@ struct ClassMetrics {
   Summary ttft_ms;
   Summary tpot_ms;
   Summary e2e_ms;
-  double tok_s_per_user = 0.0;
+  std::optional<double> tok_s_per_user;  ///< absent: no request with a TPOT (OSL 1)
   double sla_attainment = 0.0;
   double goodput_req_s = 0.0;
 };
@@ -140,7 +142,7 @@ struct RunMetrics {
   double total_tok_s_per_gpu = 0.0;
   double output_tok_s_per_decode_gpu = 0.0;
   std::optional<double> input_tok_s_per_prefill_gpu;
-  double tok_s_per_user = 0.0;
+  std::optional<double> tok_s_per_user;  ///< absent: no request with a TPOT (OSL 1)
   Summary ttft_ms;
   Summary tpot_ms;
   Summary itl_ms;

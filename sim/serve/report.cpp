@@ -132,8 +132,16 @@ std::string summary_text(const RunMetrics& m) {
       << m.warmup_requests << "); window " << m.window_s << " s\n";
   out << "throughput   " << m.output_tok_s_per_gpu << " output tok/s/GPU, " << m.total_tok_s_per_gpu
       << " total tok/s/GPU, " << m.request_throughput_req_s << " req/s\n";
-  out << "per user     " << m.tok_s_per_user << " tok/s (median 1/TPOT)\n";
+  if (m.tok_s_per_user) {
+    out << "per user     " << *m.tok_s_per_user << " tok/s (median 1/TPOT)\n";
+  } else {
+    out << "per user     n/a (no request has a TPOT: every output is one token)\n";
+  }
   auto line = [&](const char* name, const Summary& s) {
+    if (s.count == 0) {
+      out << name << "n/a (no values)\n";
+      return;
+    }
     out << name << "mean " << s.mean << "  p50 " << s.p50 << "  p90 " << s.p90 << "  p99 " << s.p99
         << " ms\n";
   };

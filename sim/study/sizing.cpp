@@ -192,16 +192,19 @@ std::vector<SlaConstraint> class_sla_constraints(const serve::Sla& sla) {
 }
 
 SlaValues sla_values(const serve::Summary& ttft_ms, const serve::Summary& tpot_ms,
-                     const serve::Summary& e2e_ms, double tok_s_per_user) {
+                     const serve::Summary& e2e_ms, std::optional<double> tok_s_per_user) {
+  auto of = [](const serve::Summary& s, double v) {
+    return s.count > 0 ? std::optional<double>(v) : std::nullopt;
+  };
   SlaValues v;
-  v[static_cast<std::size_t>(SlaMetric::kTtftP50)] = ttft_ms.p50;
-  v[static_cast<std::size_t>(SlaMetric::kTtftP90)] = ttft_ms.p90;
-  v[static_cast<std::size_t>(SlaMetric::kTtftP99)] = ttft_ms.p99;
-  v[static_cast<std::size_t>(SlaMetric::kTpotP50)] = tpot_ms.p50;
-  v[static_cast<std::size_t>(SlaMetric::kTpotP90)] = tpot_ms.p90;
-  v[static_cast<std::size_t>(SlaMetric::kTpotP99)] = tpot_ms.p99;
-  v[static_cast<std::size_t>(SlaMetric::kE2eP90)] = e2e_ms.p90;
-  v[static_cast<std::size_t>(SlaMetric::kE2eP99)] = e2e_ms.p99;
+  v[static_cast<std::size_t>(SlaMetric::kTtftP50)] = of(ttft_ms, ttft_ms.p50);
+  v[static_cast<std::size_t>(SlaMetric::kTtftP90)] = of(ttft_ms, ttft_ms.p90);
+  v[static_cast<std::size_t>(SlaMetric::kTtftP99)] = of(ttft_ms, ttft_ms.p99);
+  v[static_cast<std::size_t>(SlaMetric::kTpotP50)] = of(tpot_ms, tpot_ms.p50);
+  v[static_cast<std::size_t>(SlaMetric::kTpotP90)] = of(tpot_ms, tpot_ms.p90);
+  v[static_cast<std::size_t>(SlaMetric::kTpotP99)] = of(tpot_ms, tpot_ms.p99);
+  v[static_cast<std::size_t>(SlaMetric::kE2eP90)] = of(e2e_ms, e2e_ms.p90);
+  v[static_cast<std::size_t>(SlaMetric::kE2eP99)] = of(e2e_ms, e2e_ms.p99);
   v[static_cast<std::size_t>(SlaMetric::kTokSPerUser)] = tok_s_per_user;
   return v;
 }

@@ -104,9 +104,10 @@ struct ClassSla {
 /// user; absent when not measured.
 using SlaValues = std::array<std::optional<double>, kSlaMetricCount>;
 
-/// The SLA values of a class's (or a run's) summaries.
+/// The SLA values of a class's (or a run's) summaries; an empty summary's (TPOT when every OSL
+/// is 1) and an absent tok_s_per_user are absent.
 SlaValues sla_values(const serve::Summary& ttft_ms, const serve::Summary& tpot_ms,
-                     const serve::Summary& e2e_ms, double tok_s_per_user);
+                     const serve::Summary& e2e_ms, std::optional<double> tok_s_per_user);
 
 /// GPUs of one instance and how many a replica has.
 struct InstanceGroup {

@@ -107,7 +107,8 @@ void simulate(const SweepBase& base, const SweepDeployment& d, SweepPoint& p, st
     const serve::RunMetrics& m = r.metrics;
     p.simulated = true;
     p.output_tok_s_per_gpu = m.output_tok_s_per_gpu;
-    p.tok_s_per_user = m.tok_s_per_user;
+    // Undefined when every OSL is 1 (no TPOT): 0, which meets no tok_s_per_user lower limit.
+    p.tok_s_per_user = m.tok_s_per_user.value_or(0.0);
     p.ttft_p90_ms = m.ttft_ms.p90;
     p.ttft_p99_ms = m.ttft_ms.p99;
     p.tpot_p90_ms = m.tpot_ms.p90;

@@ -280,3 +280,24 @@ TEST_CASE("compare rejects a single system and a bad format before sweeping") {
   CHECK(fmt.status == 2);
   CHECK(contains(fmt.output, "did you mean 'json'?"));
 }
+
+namespace {
+
+/// `moesim run` of a test scenario with --set overrides (each a shell-quoted word).
+Result run_scenario(const std::string& file, const std::string& sets) {
+  return run_moesim("run " + std::string(MOESIM_TEST_DATA_DIR) + "/serve/" + file + " " + sets);
+}
+
+}  // namespace
+
+TEST_CASE("with one output token per request TPOT and tokens/s per user are n/a, not 0") {
+  // TPOT = (E2E - TTFT) / (OSL - 1) is undefined for OSL 1 (sim/serve/metrics.hpp).
+  const Result json = run_scenario("agg_analytic.yaml", "--set workload.osl=1 --json -");
+  CHECK(json.status == 0);
+  CHECK(contains(json.output, "\"tok_s_per_user\": null"));
+  CHECK(contains(json.output, "\"p90\": null"));
+  const Result text = run_scenario("agg_analytic.yaml", "--set workload.osl=1");
+  CHECK(text.status == 0);
+  CHECK(contains(text.output, "per user     n/a"));
+  CHECK(contains(text.output, "TPOT         n/a"));
+}

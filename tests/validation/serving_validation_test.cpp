@@ -234,7 +234,7 @@ double busy_rate(const RunMetrics& m, PoolRole role, bool input) {
 double predicted(const RunMetrics& m, Metric metric) {
   switch (metric) {
     case Metric::kOutputPerGpu: return m.output_tok_s_per_gpu;
-    case Metric::kTokPerUser: return m.tok_s_per_user;
+    case Metric::kTokPerUser: return m.tok_s_per_user.value();
     case Metric::kPrefillPerGpu: return busy_rate(m, PoolRole::kAggregated, true);
     case Metric::kDecodePerGpu: return busy_rate(m, PoolRole::kDecode, false);
     case Metric::kDpBalance: return m.pools.front().dp_balance;
