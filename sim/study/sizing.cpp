@@ -70,9 +70,25 @@ std::optional<double> leading_number(const std::string& text, std::size_t& used)
   return v;
 }
 
-std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return (a + b - 1) / b; }
+/// a * b and a + b on counts; replicas_needed() keeps them far from overflow (2^53 GPUs at most,
+/// times a domain size), so an overflow is a broken invariant, never a wrapped count.
+std::int64_t mul(std::int64_t a, std::int64_t b) {
+  std::int64_t r = 0;
+  MOESIM_ASSERT(!__builtin_mul_overflow(a, b, &r), "GPU count overflows int64");
+  return r;
+}
+std::int64_t add(std::int64_t a, std::int64_t b) {
+  std::int64_t r = 0;
+  MOESIM_ASSERT(!__builtin_add_overflow(a, b, &r), "GPU count overflows int64");
+  return r;
+}
 
-std::int64_t round_up(std::int64_t n, std::int64_t unit) { return ceil_div(n, unit) * unit; }
+std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
+
+std::int64_t round_up(std::int64_t n, std::int64_t unit) { return mul(ceil_div(n, unit), unit); }
+
+/// Replicas above which replicas x GPUs per replica could leave the exact range of a double.
+constexpr double kMaxExactCount = 9007199254740992.0;  // 2^53
 
 bool is_time_metric(SlaMetric m) { return m != SlaMetric::kTokSPerUser; }
 
@@ -108,6 +124,12 @@ Load parse_load(std::string_view text, std::optional<double> output_tokens_per_r
                           t);
       }
       per_s *= *output_tokens_per_request;
+    }
+    if (!(per_s <= kMaxLoadTokS)) {
+      throw ConfigError(kCommandLine, option,
+                        "a load of at most 1e12 output tok/s (about a thousand times every public "
+                        "LLM service together; beyond it GPU counts stop being exact)",
+                        t + " = " + format_number(per_s, 4) + " tok/s");
     }
     return Load{per_s, t};
   }
@@ -220,8 +242,14 @@ std::int64_t SizingCandidate::replica_gpus() const {
 std::int64_t replicas_needed(const SizingCandidate& c, const Load& load) {
   const double per_replica = c.output_tok_s_per_gpu * static_cast<double>(c.replica_gpus());
   if (!(per_replica > 0.0)) return 0;
-  const double r = load.output_tok_s / per_replica;
-  return std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(r * (1.0 - kReplicaSlack))));
+  const double r = std::ceil(load.output_tok_s / per_replica * (1.0 - kReplicaSlack));
+  if (!(r * static_cast<double>(c.replica_gpus()) < kMaxExactCount)) {
+    throw ConfigError(kCommandLine, "--load",
+                      "a load that " + c.deployment + " serves with fewer than 2^53 GPUs (at " +
+                          format_number(c.output_tok_s_per_gpu, 3) + " output tok/s per GPU)",
+                      load.text);
+  }
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(r));
 }
 
 Allocation allocate(std::span<const InstanceGroup> replica, std::int64_t replicas,
@@ -233,14 +261,15 @@ Allocation allocate(std::span<const InstanceGroup> replica, std::int64_t replica
   a.replicas = replicas;
   for (const InstanceGroup& g : replica) {
     const std::int64_t per = g.gpus_per_instance;
-    const std::int64_t n = replicas * g.count;
     MOESIM_ASSERT(per >= 1 && g.count >= 1, "instance groups are non-empty");
-    a.gpus_used += n * per;
+    const std::int64_t n = mul(replicas, g.count);
+    a.gpus_used = add(a.gpus_used, mul(n, per));
     if (per > domain) {
       // One instance takes whole domains.
-      const std::int64_t domains = n * ceil_div(per, domain);
-      a.domains += domains;
-      a.gpus += rounding == Rounding::kDomain ? domains * domain : n * round_up(per, node);
+      const std::int64_t domains = mul(n, ceil_div(per, domain));
+      a.domains = add(a.domains, domains);
+      a.gpus = add(a.gpus, rounding == Rounding::kDomain ? mul(domains, domain)
+                                                         : mul(n, round_up(per, node)));
       continue;
     }
     // Instances per domain, never straddling one; the last domain is partly filled.
@@ -248,10 +277,11 @@ Allocation allocate(std::span<const InstanceGroup> replica, std::int64_t replica
     const std::int64_t full = n / per_domain;
     const std::int64_t rest = n % per_domain;
     const std::int64_t domains = full + (rest > 0 ? 1 : 0);
-    a.domains += domains;
-    a.gpus += rounding == Rounding::kDomain
-                  ? domains * domain
-                  : full * round_up(per_domain * per, node) + round_up(rest * per, node);
+    a.domains = add(a.domains, domains);
+    a.gpus = add(
+        a.gpus, rounding == Rounding::kDomain
+                    ? mul(domains, domain)
+                    : add(mul(full, round_up(per_domain * per, node)), round_up(rest * per, node)));
   }
   a.nodes = a.gpus / node;
   return a;

@@ -49,11 +49,17 @@ struct Load {
   std::string text;           ///< as written, e.g. "2M tok/min"
 };
 
+/// The largest load `moesim size` accepts, in output tokens per second: 1e12 tok/s, about a
+/// thousand times the output of every public LLM service together (order 1e9 tok/s in 2025).
+/// At even 1e-3 output tok/s per GPU it is 1e15 GPUs, so GPU, node and domain counts stay exact
+/// in int64 (and in a double, 2^53 = 9.0e15) and money and power stay finite.
+inline constexpr double kMaxLoadTokS = 1e12;
+
 /// Reads a load: a number with an optional multiplier k/K (1e3), M (1e6), G (1e9), optional
 /// spaces, and a unit among tok/s, tok/min, tok/h, req/s, req/min, req/h ("2M tok/min",
 /// "30000 tok/s", "5 req/s"). Request rates are converted with `output_tokens_per_request`
 /// (the mean OSL), which must be given for them. A ConfigError at `option` otherwise, with the
-/// nearest unit as "did you mean".
+/// nearest unit as "did you mean", and above kMaxLoadTokS.
 Load parse_load(std::string_view text, std::optional<double> output_tokens_per_request,
                 const std::string& option = "--load");
 
@@ -141,10 +147,12 @@ struct Allocation {
   std::int64_t domains = 0;    ///< NVLink domains (racks) touched
 };
 
-/// Replicas of `c` needed for `load` (file comment, step 3); 0 when c has no throughput.
+/// Replicas of `c` needed for `load` (file comment, step 3); 0 when c has no throughput. A
+/// ConfigError at --load when they would need more than 2^53 GPUs (counts exact in a double).
 std::int64_t replicas_needed(const SizingCandidate& c, const Load& load);
 
-/// Packs `replicas` replicas of `replica` onto `system` (file comment, step 4).
+/// Packs `replicas` replicas of `replica` onto `system` (file comment, step 4). A ConfigError
+/// at --load when a count would overflow int64.
 Allocation allocate(std::span<const InstanceGroup> replica, std::int64_t replicas,
                     const hw::SystemSpec& system, Rounding rounding);
 

@@ -44,6 +44,16 @@ TEST_CASE("size rejects a bad load unit, a misspelt SLA key and missing options 
   CHECK(contains(nosla.output, "--sla"));
 }
 
+TEST_CASE("size refuses a load beyond 1e12 tok/s with status 2 instead of negative GPU counts") {
+  for (const char* load : {"1e20 tok/s", "1e18 tok/s", "1e300 tok/s"}) {
+    const Result r = run_moesim(std::string("size --system hgx-h200 --load \"") + load +
+                                "\" --sla \"tpot_p90<40ms\"");
+    CHECK(r.status == 2);
+    CHECK(contains(r.output, "--load"));
+    CHECK(contains(r.output, "at most 1e12 output tok/s"));
+  }
+}
+
 TEST_CASE("a small size run prints the winner with its GPUs, servers, cost and SLA margins") {
   // DeepSeek-R1 FP8 on HGX H200, short requests (64 in / 8 out) and concurrency 1 and 4 per
   // instance keep it small; a loose SLA so that some point qualifies.

@@ -91,6 +91,32 @@ TEST_CASE("a load without a unit, with a misspelt unit or a request rate without
   CHECK(contains(error_of([] { parse_load("-3 tok/s", std::nullopt); }), "--load"));
 }
 
+TEST_CASE("a load above 1e12 output tok/s is refused, stated in tok/s, instead of overflowing") {
+  // 1e12 tok/s is kMaxLoadTokS itself; 1e20 tok/s printed negative GPU counts before, and 1e300
+  // tok/s wrapped to 8 GPUs.
+  CHECK(parse_load("1e12 tok/s", std::nullopt).output_tok_s == doctest::Approx(kMaxLoadTokS));
+  for (const char* load : {"1e20 tok/s", "1e18 tok/s", "1e300 tok/s", "2000G tok/s"}) {
+    const std::string e = error_of([&] { parse_load(load, std::nullopt); });
+    CHECK(contains(e, "--load"));
+    CHECK(contains(e, "at most 1e12 output tok/s"));
+  }
+  // 2e9 req/s x 1000 tokens per request = 2e12 tok/s: over the bound after the conversion.
+  CHECK(contains(error_of([] { parse_load("2G req/s", 1000.0); }), "2e+12 tok/s"));
+}
+
+TEST_CASE("replicas that would need 2^53 GPUs or more are a located error, not a wrapped count") {
+  // 1e12 tok/s at 1e-6 tok/s per GPU is 1e18 GPUs: beyond 2^53 = 9.0e15.
+  const SizingCandidate slow = candidate("TP8", 8, 1e-6, 10.0, 100.0);
+  const std::string e = error_of([&] { replicas_needed(slow, parse_load("1e12 tok/s", {})); });
+  CHECK(contains(e, "--load"));
+  CHECK(contains(e, "fewer than 2^53 GPUs"));
+  // 1e12 tok/s at 1000 tok/s per GPU x 8 GPUs: exactly 1.25e8 replicas, 1e9 GPUs.
+  const SizingCandidate fast = candidate("TP8", 8, 1000.0, 10.0, 100.0);
+  const std::int64_t replicas = replicas_needed(fast, parse_load("1e12 tok/s", {}));
+  CHECK(replicas == 125'000'000);
+  CHECK(allocate(fast.replica, replicas, hgx(), Rounding::kNode).gpus == 1'000'000'000);
+}
+
 TEST_CASE("an SLA is read as constraints with their units and directions") {
   const std::vector<SlaConstraint> s = parse_sla("tpot_p90<40ms, ttft_p99 < 2 s,tok_s_per_user>20");
   REQUIRE(s.size() == 3);
