@@ -1,5 +1,6 @@
 #include "sim/serve/scenario.hpp"
 
+#include <cstdio>
 #include <limits>
 #include <string>
 #include <vector>
@@ -218,7 +219,11 @@ Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& c
   }
   if (const auto b = dep.get("kv_bytes_per_token")) {
     sc.kv_bytes_per_token = b->as_bytes();
-    if (sc.kv_bytes_per_token->base() < 1) b->fail("a positive size such as \"35136 B\"");
+    if (sc.kv_bytes_per_token->base() < 1 || *sc.kv_bytes_per_token > kMaxKvBytesPerToken) {
+      b->fail(
+          "a positive size up to 1 GiB such as \"35136 B\" (the largest models cache about "
+          "1 MiB per token; 1 GiB keeps a prompt's KV bytes within 64 bits)");
+    }
   }
   if (const auto t = dep.get("kv_transfer")) {
     t->check_keys({"latency", "bandwidth"});
@@ -248,6 +253,23 @@ Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& c
   return sc;
 }
 
+void Scenario::check_kv_transfer_time() const {
+  if (!kv_transfer || !kv_bytes_per_token) return;
+  // The longest transfer: the largest prompt's KV cache at the fixed rate.
+  const double bytes = static_cast<double>(workload.max_input_tokens()) *
+                       static_cast<double>(kv_bytes_per_token->base());
+  const double seconds = to_seconds(kv_transfer->latency) + bytes / kv_transfer->bandwidth.base();
+  if (seconds <= kMaxKvTransferS) return;
+  const config::ConfigNode t = root.at("deployment").at("kv_transfer");
+  char found[160];
+  std::snprintf(found, sizeof found, "%.3g s to move %d tokens x %lld B", seconds,
+                workload.max_input_tokens(), static_cast<long long>(kv_bytes_per_token->base()));
+  t.fail(
+      "a latency and bandwidth that move the largest prompt's KV cache within a day (86400 "
+      "s; the simulated clock holds 106 days of picoseconds)",
+      found);
+}
+
 EngineConfig Scenario::engine_config() const {
   EngineConfig cfg;
   cfg.disaggregated = disaggregated;
@@ -273,6 +295,7 @@ EngineConfig Scenario::engine_config() const {
                         "none");
     }
     cfg.kv_bytes_per_token = *kv_bytes_per_token;
+    check_kv_transfer_time();
   }
   cfg.validate();
   return cfg;

@@ -32,6 +32,16 @@ inline constexpr double kDefaultKvMemoryFraction = 0.9;
 /// (NVIDIA/TensorRT-LLM tensorrt_llm/llmapi/llm_args.py).
 inline constexpr std::int32_t kDefaultKvBlockSize = 32;
 
+/// Largest deployment.kv_bytes_per_token accepted: 1 GiB, a thousand times the largest models'
+/// KV per token (Llama-3.1-405B in BF16: 126 layers x 2 x 8 heads x 128 x 2 B = 504 KiB), and
+/// small enough that a prompt of 2^31 tokens holds at most 2^61 bytes (int64 Bytes).
+inline constexpr Bytes kMaxKvBytesPerToken = gibibytes(1);
+
+/// Longest fixed-rate KV transfer accepted (latency + the largest prompt's KV bytes /
+/// bandwidth), in seconds: a day. No real link is that slow, and it keeps a run's clock far
+/// below the 106 days int64 picoseconds hold.
+inline constexpr double kMaxKvTransferS = 86400.0;
+
 /// One pool of a scenario's deployment.
 struct PoolScenario {
   /// Scheduling values; kv_capacity_tokens is 0 until the YAML or the adapter sets it, and
@@ -90,6 +100,9 @@ struct Scenario {
   /// The engine configuration. Throws ConfigError when a pool's KV capacity or (disaggregated)
   /// the KV bytes per token is still unknown, or when a value is out of range.
   EngineConfig engine_config() const;
+  /// Throws ConfigError at deployment.kv_transfer when its fixed rate takes longer than
+  /// kMaxKvTransferS for the workload's largest prompt (no-op without kv_transfer or KV bytes).
+  void check_kv_transfer_time() const;
 };
 
 /// Parses a `scheduler` map (a scenario's runtime.scheduler, a stack's engine.scheduler):

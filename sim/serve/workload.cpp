@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <string>
@@ -64,6 +65,13 @@ double parse_request_rate(std::string_view text) {
 }
 
 namespace {
+
+/// A request rate for messages, e.g. "0.001 req/s".
+std::string format_rate(double per_s) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.3g req/s", per_s);
+  return buf;
+}
 
 Sla read_sla(const config::ConfigNode& node) {
   node.check_keys({"ttft", "tpot"});
@@ -191,6 +199,15 @@ WorkloadSpec parse_workload(const config::ConfigNode& node) {
   } else {
     node.at("requests");  // throws: required
   }
+  if (spec.arrival == ArrivalProcess::kPoisson &&
+      !(static_cast<double>(spec.requests) / spec.rate_per_s <= kMaxPoissonSpanS)) {
+    const double min_rate = static_cast<double>(spec.requests) / kMaxPoissonSpanS;
+    arrival.at("rate").fail(
+        "a rate at which the " + std::to_string(spec.requests) +
+        " requests arrive within 1e5 s (27.8 h) on average, i.e. at least " +
+        format_rate(min_rate) +
+        " (a longer span could overflow the simulated clock of 106 days of picoseconds)");
+  }
   if (const auto w = node.get("warmup")) {
     spec.warmup = w->as_int();
     if (spec.warmup < 0 || spec.warmup >= spec.requests) {
@@ -313,8 +330,11 @@ std::vector<TraceRow> read_trace_csv(const std::filesystem::path& path,
       double s = 0.0;
       const std::string_view t = f[col_arrival].text;
       const auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), s);
-      if (ec != std::errc{} || p != t.data() + t.size() || !std::isfinite(s) || s < 0.0) {
-        throw error(line_no, f[col_arrival].column, "trace.arrival_s", "seconds >= 0",
+      if (ec != std::errc{} || p != t.data() + t.size() || !std::isfinite(s) || s < 0.0 ||
+          s > kMaxTraceArrivalS) {
+        throw error(line_no, f[col_arrival].column, "trace.arrival_s",
+                    "seconds from 0 to 1e6 (11.6 days; the simulated clock holds 106 days of "
+                    "picoseconds)",
                     "\"" + std::string(t) + "\"");
       }
       const Duration at = ceil_duration(s);

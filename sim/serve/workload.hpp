@@ -54,6 +54,14 @@
 
 namespace moesim::serve {
 
+/// Latest trace arrival accepted, in seconds: 1e6 s (11.6 days). The simulated clock holds
+/// about 106 days of int64 picoseconds (sim/core/units.hpp); the rest is left for serving.
+inline constexpr double kMaxTraceArrivalS = 1e6;
+/// Longest expected span of Poisson arrivals, requests / rate, in seconds: 1e5 s (27.8 hours).
+/// A drawn gap is at most about 44 mean gaps (the ziggurat's tail for a 53-bit uniform), so
+/// every arrival stays below 4.4e6 s, well inside the clock's 106 days.
+inline constexpr double kMaxPoissonSpanS = 1e5;
+
 /// Service-level limits of a request class; an absent limit always holds.
 struct Sla {
   std::optional<Duration> ttft;  ///< time to first token, at most

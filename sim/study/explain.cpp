@@ -2,8 +2,11 @@
 
 #include <algorithm>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "sim/config/config_node.hpp"
+#include "sim/core/error.hpp"
 #include "sim/core/rng.hpp"
 #include "sim/hw/system.hpp"
 #include "sim/llm/lowering.hpp"
@@ -25,6 +28,18 @@ std::string stream_name(llm::StreamKind s) {
 
 Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& req) {
   const llm::ModelSpec model = llm::load_model(catalog, req.model);
+  // A sequence never holds more tokens than the model has positions (its context length).
+  const std::int64_t positions = model.position.max_position_embeddings;
+  const SourceLocation command_line{"<command line>", 0, 0};
+  for (const auto& [option, tokens] :
+       {std::pair{"--chunk", req.chunk}, std::pair{"--context", req.context}}) {
+    if (tokens < 1 || tokens > positions) {
+      throw ConfigError(command_line, option,
+                        "tokens from 1 to the model's context length (" + model.name +
+                            ": max_position_embeddings " + std::to_string(positions) + ")",
+                        std::to_string(tokens));
+    }
+  }
   const hw::SystemSpec system = hw::load_system(catalog, req.system);
   const llm::Precision precision =
       req.precision_yaml.empty()

@@ -290,6 +290,54 @@ Result run_scenario(const std::string& file, const std::string& sets) {
 
 }  // namespace
 
+TEST_CASE("input that overflowed the clock or stalled it is a located status-2 error") {
+  // Each of these was an internal error (status 3): a duration past int64 picoseconds, or a
+  // step of zero time.
+  struct Case {
+    const char* file;
+    const char* sets;
+    const char* key;
+  };
+  const Case cases[] = {
+      {"agg_analytic.yaml", "--set 'workload.arrival={process: poisson, rate: \"1e-9 req/s\"}'",
+       "workload.arrival.rate"},
+      {"disagg_analytic.yaml", "--set 'deployment.kv_bytes_per_token=1 PB'",
+       "deployment.kv_bytes_per_token"},
+      {"disagg_analytic.yaml",
+       "--set 'deployment.kv_transfer={latency: \"1 h\", bandwidth: \"1 B/s\"}'",
+       "deployment.kv_transfer"},
+      {"agg_analytic.yaml",
+       "--set 'step_model={impl: analytic, fixed: \"0 s\", per_token: \"0 s\", per_kv_token: "
+       "\"0 s\"}'",
+       "step_model.fixed"},
+  };
+  for (const Case& c : cases) {
+    const Result r = run_scenario(c.file, c.sets);
+    CHECK_MESSAGE(r.status == 2, c.sets, "\n", r.output);
+    CHECK_MESSAGE(contains(r.output, c.key), c.sets, "\n", r.output);
+    CHECK_MESSAGE(!contains(r.output, "internal error"), c.sets);
+  }
+  // A 1 GiB-per-token KV cache at 50 GB/s moves a 2k-token prompt in 43 s: accepted by the
+  // bounds (1 GiB, a day), refused here only for another reason, never with status 3.
+  const Result big = run_scenario("disagg_analytic.yaml",
+                                  "--set 'deployment.kv_bytes_per_token=1 GiB' --set "
+                                  "workload.overrides.requests=40 --set "
+                                  "workload.overrides.warmup=4");
+  CHECK_MESSAGE(big.status != 3, big.output);
+}
+
+TEST_CASE("explain refuses a chunk or context beyond the model's context length with status 2") {
+  // DeepSeek-R1 has 163840 positions (models/deepseek-r1.yaml); a 1e9-token chunk asserted
+  // in the expert dispatch (under 2^31 tokens a step).
+  const Result chunk = run_moesim("explain --phase prefill --chunk 1000000000");
+  CHECK(chunk.status == 2);
+  CHECK(contains(chunk.output, "--chunk"));
+  CHECK(contains(chunk.output, "163840"));
+  const Result context = run_moesim("explain --context 200000");
+  CHECK(context.status == 2);
+  CHECK(contains(context.output, "--context"));
+}
+
 TEST_CASE("with one output token per request TPOT and tokens/s per user are n/a, not 0") {
   // TPOT = (E2E - TTFT) / (OSL - 1) is undefined for OSL 1 (sim/serve/metrics.hpp).
   const Result json = run_scenario("agg_analytic.yaml", "--set workload.osl=1 --json -");

@@ -159,6 +159,32 @@ TEST_CASE("trace errors give the file and the line") {
   CHECK(misspelt.suggestion() == "output_tokens");
 }
 
+TEST_CASE("a trace arrival beyond 1e6 s is a located error, not an overflowed clock") {
+  // 1e308 s is 1e320 ps, far past the 9.2e18 ps of int64; 1e6 s (kMaxTraceArrivalS) is
+  // accepted.
+  TempFile far("moesim_serve_trace_far.csv",
+               "arrival_s,input_tokens,output_tokens\n0,1,1\n1e6,1,1\n1e308,1,1\n");
+  const ConfigError e = config_error([&] { read_trace_csv(far.path, {}); });
+  CHECK(e.where().line == 4);
+  CHECK(e.key_path() == "trace.arrival_s");
+  CHECK(std::string(e.what()).find("0 to 1e6") != std::string::npos);
+}
+
+TEST_CASE("a Poisson rate whose requests would arrive over more than 1e5 s is a located error") {
+  // 1e-9 req/s has a mean gap of 1e9 s (1e21 ps, past int64). 100 requests at 1e-3 req/s span
+  // 1e5 s on average, the most accepted (kMaxPoissonSpanS); 101 need a rate of 1.01e-3 req/s.
+  auto poisson = [](const std::string& rate, int requests) {
+    return yaml("{requests: " + std::to_string(requests) +
+                ", isl: 8, osl: 8, arrival: " + "{process: poisson, rate: \"" + rate + "\"}}");
+  };
+  const ConfigError e = config_error([&] { parse_workload(poisson("1e-9 req/s", 10)); });
+  CHECK(e.key_path() == "arrival.rate");
+  CHECK(std::string(e.what()).find("at least 0.0001 req/s") != std::string::npos);
+  CHECK(parse_workload(poisson("0.001 req/s", 100)).rate_per_s == doctest::Approx(1e-3));
+  CHECK(config_error([&] { parse_workload(poisson("0.001 req/s", 101)); }).key_path() ==
+        "arrival.rate");
+}
+
 TEST_CASE("the example workloads load") {
   const std::filesystem::path dir = std::filesystem::path(MOESIM_SOURCE_DIR) / "workloads";
   int count = 0;

@@ -19,6 +19,14 @@ AnalyticStepModel AnalyticStepModel::from_config(const config::ConfigNode& node)
   p.fixed = node.at("fixed").as_duration();
   p.per_token = node.at("per_token").as_duration();
   p.per_kv_token = node.at("per_kv_token").as_duration();
+  if (p.fixed == Duration::zero() && p.per_token == Duration::zero() &&
+      p.per_kv_token == Duration::zero()) {
+    // Every step would take no time: the clock would stand still while requests complete.
+    node.at("fixed").fail(
+        "a positive time here or in per_token or per_kv_token (a step that takes no time "
+        "leaves the simulated clock standing still)",
+        "every time 0");
+  }
   return AnalyticStepModel(p);
 }
 
