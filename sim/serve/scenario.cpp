@@ -249,7 +249,8 @@ Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& c
   sc.workload_name = w.is_scalar()     ? w.as_string()
                      : w.has("preset") ? w.at("preset").as_string()
                                        : "inline";
-  sc.workload = parse_workload(config::resolve_preset(w, catalog.resolver("workloads")));
+  sc.workload_node = config::resolve_preset(w, catalog.resolver("workloads"));
+  sc.workload = parse_workload(sc.workload_node);
   return sc;
 }
 

@@ -96,6 +96,8 @@ struct Scenario {
   std::optional<config::ConfigNode> popularity;
   std::string workload_name;  ///< catalog name or path, or "inline"
   WorkloadSpec workload;
+  /// The workload map `workload` was parsed from (presets resolved), for located errors.
+  config::ConfigNode workload_node = config::ConfigNode::parse("{}", "<unset>");
 
   /// The engine configuration. Throws ConfigError when a pool's KV capacity or (disaggregated)
   /// the KV bytes per token is still unknown, or when a value is out of range.

@@ -217,6 +217,40 @@ WorkloadSpec parse_workload(const config::ConfigNode& node) {
   return spec;
 }
 
+void check_max_sequence(const config::ConfigNode& node, const WorkloadSpec& spec,
+                        std::int64_t max_tokens, const std::string& limit) {
+  if (!spec.trace.empty()) {
+    for (const TraceRow& r : spec.trace) {
+      const std::int64_t n = std::int64_t{r.input_tokens} + r.output_tokens;
+      if (n > max_tokens) {
+        node.at("trace").fail("rows of at most " + std::to_string(max_tokens) +
+                                  " input + output tokens (" + limit + ")",
+                              "a row of " + std::to_string(r.input_tokens) + " + " +
+                                  std::to_string(r.output_tokens) + " tokens");
+      }
+    }
+    return;
+  }
+  const auto list = node.get("classes");
+  for (std::size_t i = 0; i < spec.classes.size(); ++i) {
+    const RequestClass& c = spec.classes[i];
+    const std::int64_t isl = c.isl.upper_bound();
+    const std::int64_t osl = c.osl.upper_bound();
+    if (isl + osl <= max_tokens) continue;
+    const config::ConfigNode cn = list ? (*list)[i] : node;
+    const std::string clamp = " (a distribution's largest value counts; `max:` clamps it)";
+    if (isl >= max_tokens) {
+      cn.at("isl").fail("at most " + std::to_string(max_tokens - 1) +
+                            " input tokens, leaving room for one output token: " + limit + clamp,
+                        "up to " + std::to_string(isl) + " tokens");
+    }
+    cn.at("osl").fail("at most " + std::to_string(max_tokens - isl) +
+                          " output tokens beside up to " + std::to_string(isl) +
+                          " input tokens: " + limit + clamp,
+                      "up to " + std::to_string(osl) + " tokens");
+  }
+}
+
 // ---- trace CSV ----
 
 namespace {

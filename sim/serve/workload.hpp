@@ -131,6 +131,14 @@ double parse_request_rate(std::string_view text);
 /// folder of the file that holds `node`. Every error is a ConfigError naming the key.
 WorkloadSpec parse_workload(const config::ConfigNode& node);
 
+/// Throws ConfigError when a request of `spec` can hold more than `max_tokens` tokens, its
+/// largest input plus its largest output (LengthDist::upper_bound, the trace's rows): at the
+/// class's `isl` when the input alone leaves no room for an output token, else at its `osl`,
+/// at `trace` for a trace. `node` is the workload map `spec` was parsed from; `limit` says
+/// where the bound comes from (e.g. "the model's context length, 163840 positions").
+void check_max_sequence(const config::ConfigNode& node, const WorkloadSpec& spec,
+                        std::int64_t max_tokens, const std::string& limit);
+
 /// Reads a trace CSV (see the file comment); class names are looked up in `class_names` (empty:
 /// no class column allowed). Errors are ConfigErrors with the file and the 1-based line.
 std::vector<TraceRow> read_trace_csv(const std::filesystem::path& path,

@@ -119,10 +119,26 @@ std::unique_ptr<serve::KvTransferModel> kv_transfer_model(const serve::Scenario&
   return model;
 }
 
+/// What the scenario asks of the model, checked against its card: no request longer than the
+/// context length (max_position_embeddings), and MTP only on a model with MTP layers.
+void check_against_model(const serve::Scenario& sc, const llm::ModelSpec& model) {
+  const std::int64_t positions = model.position.max_position_embeddings;
+  serve::check_max_sequence(sc.workload_node, sc.workload, positions,
+                            "the context length of " + model.name + ", " +
+                                std::to_string(positions) + " positions (max_position_embeddings)");
+  if (sc.spec.draft_tokens() > 0 && model.mtp_layers == 0) {
+    sc.root.at("speculative")
+        .at("method")
+        .fail("none: " + model.name + " has no MTP layers (mtp.layers is 0 or absent in its card)",
+              "mtp");
+  }
+}
+
 }  // namespace
 
 BuiltModels build_step_models(serve::Scenario& scenario, const config::Catalog& catalog) {
   BuiltModels out;
+  check_against_model(scenario, load_model_node(catalog, scenario.model));
   if (scenario.step_model) {
     if (!scenario.disaggregated || scenario.kv_transfer) {
       out.models = serve::analytic_models(scenario);

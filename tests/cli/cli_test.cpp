@@ -338,6 +338,23 @@ TEST_CASE("explain refuses a chunk or context beyond the model's context length 
   CHECK(contains(context.output, "--context"));
 }
 
+TEST_CASE("a workload longer than the model's context, or MTP on a model without it, is refused") {
+  // DeepSeek-R1: 163840 positions; the test workload's osl goes up to 200.
+  const Result isl = run_scenario("agg_analytic.yaml", "--set workload.isl=200000");
+  CHECK(isl.status == 2);
+  CHECK(contains(isl.output, "workload.isl"));
+  CHECK(contains(isl.output, "163840 positions"));
+  const Result osl = run_scenario("agg_analytic.yaml", "--set workload.osl=163000");
+  CHECK(osl.status == 2);
+  CHECK(contains(osl.output, "workload.osl"));
+  CHECK(contains(osl.output, "at most 162340 output tokens"));  // 163840 - 1500
+  // Qwen3-235B-A22B has no MTP layers (models/qwen3-235b-a22b.yaml); the scenario asks MTP.
+  const Result mtp = run_scenario("agg_analytic.yaml", "--set model=qwen3-235b-a22b");
+  CHECK(mtp.status == 2);
+  CHECK(contains(mtp.output, "speculative.method"));
+  CHECK(contains(mtp.output, "no MTP layers"));
+}
+
 TEST_CASE("with one output token per request TPOT and tokens/s per user are n/a, not 0") {
   // TPOT = (E2E - TTFT) / (OSL - 1) is undefined for OSL 1 (sim/serve/metrics.hpp).
   const Result json = run_scenario("agg_analytic.yaml", "--set workload.osl=1 --json -");

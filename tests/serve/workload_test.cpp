@@ -185,6 +185,30 @@ TEST_CASE("a Poisson rate whose requests would arrive over more than 1e5 s is a 
         "arrival.rate");
 }
 
+TEST_CASE("a request longer than a context length is an error at its isl, osl or trace") {
+  // Limit 2048 tokens: isl 2048 leaves no room for an output token; isl up to 1500 with osl
+  // up to 600 is 2100; 1500 + 548 = 2048 fits exactly.
+  const std::string limit = "the test's context length";
+  const WorkloadSpec fits = parse_workload(
+      yaml("{requests: 1, isl: {dist: uniform, min: 500, max: 1500}, osl: 548, arrival: "
+           "{process: closed_loop, concurrency: 1}}"));
+  check_max_sequence(yaml("{}"), fits, 2048, limit);
+  const config::ConfigNode long_osl = yaml(
+      "{requests: 1, classes: [{name: a, isl: 8, osl: 8}, {name: b, isl: {dist: uniform, "
+      "min: 500, max: 1500}, osl: 600}], arrival: {process: closed_loop, concurrency: 1}}");
+  const ConfigError osl =
+      config_error([&] { check_max_sequence(long_osl, parse_workload(long_osl), 2048, limit); });
+  CHECK(osl.key_path() == "classes[1].osl");
+  CHECK(std::string(osl.what()).find("at most 548 output tokens") != std::string::npos);
+  CHECK(std::string(osl.what()).find(limit) != std::string::npos);
+  const config::ConfigNode long_isl =
+      yaml("{requests: 1, isl: 2048, osl: 1, arrival: {process: closed_loop, concurrency: 1}}");
+  const ConfigError isl =
+      config_error([&] { check_max_sequence(long_isl, parse_workload(long_isl), 2048, limit); });
+  CHECK(isl.key_path() == "isl");
+  CHECK(std::string(isl.what()).find("at most 2047 input tokens") != std::string::npos);
+}
+
 TEST_CASE("the example workloads load") {
   const std::filesystem::path dir = std::filesystem::path(MOESIM_SOURCE_DIR) / "workloads";
   int count = 0;
