@@ -19,7 +19,10 @@ system               name | path | map       system (topologies/systems/NAME.yam
 precision            map, optional           {weights, activations, kv_cache, attention, dispatch,
                                              combine}: data types, for the step-time model (e.g.
                                              weights nvfp4, activations fp8, kv_cache fp8,
-                                             dispatch fp4: the MoE all-to-all payloads)
+                                             dispatch fp4: the MoE all-to-all payloads);
+                                             weights also takes fp8 (= fp8_block128), fp4
+                                             (= nvfp4), int4 (= mxfp4, W4A16) and w4a8
+                                             (= mxfp4 weights, fp8 activations)
 seed                 integer >= 0            seed of every random stream (workload draws, MTP
                                              acceptance, routing draws); the same seed gives the
                                              same output, bit for bit
