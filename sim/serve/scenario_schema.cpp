@@ -112,11 +112,14 @@ runtime              map, optional
                      so a prompt on one rank stalls the others (run reports the balance).
 
 routing              map, optional           MoE routing of the step-time model
-  popularity         uniform | map, default uniform  expert popularity: {kind: zipf, exponent:
-                                             1.2, order: shuffled | identity, seed: 7} or
-                                             {kind: counts, file: CSV of per-expert counts};
-                                             uniform is the optimistic bound (real routing is
-                                             skewed; EPLB replicas follow the popularity)
+  popularity         uniform | map, default uniform  expert popularity: uniform, the optimistic
+                                             bound (real routing is skewed); {kind: zipf,
+                                             exponent: 1.2}, ranks in a seeded shuffled order
+                                             per MoE layer (add seed: 7 for another, or
+                                             order: identity for expert 0 hottest in every
+                                             layer); or {kind: counts, file: trace.csv}, the
+                                             per-expert counts of a routing trace. EPLB
+                                             replicas follow the popularity
 
 step_model           map, optional           replace the hardware step-time model (tests):
   impl               analytic
