@@ -1,5 +1,7 @@
 // `moesim list` and `moesim show`: what the catalog holds, and one entry in full.
+#include <algorithm>
 #include <iostream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -9,6 +11,7 @@
 #include "sim/config/catalog.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/suggest.hpp"
+#include "sim/cost/efficiency.hpp"
 #include "sim/hw/cluster.hpp"
 #include "sim/hw/gpu.hpp"
 #include "sim/hw/network_efficiency.hpp"
@@ -40,25 +43,63 @@ bool wants_help(const std::vector<std::string>& words) {
   return false;
 }
 
+/// The default parameter tables of the step-time models, which share topologies/ with the price
+/// sheets: listed in a section of their own, not as price sheets.
+constexpr std::string_view kParameterTableNames[] = {cost::kDefaultEfficiency,
+                                                     hw::kDefaultNetworkParams};
+
+bool is_parameter_table(std::string_view name) {
+  return std::find(std::begin(kParameterTableNames), std::end(kParameterTableNames), name) !=
+         std::end(kParameterTableNames);
+}
+
+/// Which entries of a folder a section lists.
+enum class Entries { kAll, kPriceSheets, kParameterTables };
+
 struct Section {
   const char* kind;
   const char* dir;
+  Entries entries = Entries::kAll;
 };
 constexpr Section kSections[] = {{"gpus", "topologies/gpus"},
                                  {"systems", "topologies/systems"},
                                  {"models", "models"},
                                  {"workloads", "workloads"},
-                                 {"price sheets", "topologies"}};
+                                 {"price sheets", "topologies", Entries::kPriceSheets},
+                                 {"model parameters: kernel efficiencies and network figures",
+                                  "topologies", Entries::kParameterTables}};
+
+bool listed(const Section& s, std::string_view name) {
+  switch (s.entries) {
+    case Entries::kAll: return true;
+    case Entries::kPriceSheets: return !is_parameter_table(name);
+    case Entries::kParameterTables: return is_parameter_table(name);
+  }
+  return true;
+}
+
+/// The `description:` of a catalog entry under topologies/ (price sheets and parameter tables),
+/// or nothing when it has none.
+std::string description_of(const config::Catalog& catalog, const Section& s,
+                           const std::string& name) {
+  const config::ConfigNode node = catalog.load(s.dir, name);
+  if (!node.is_map()) return {};
+  const auto d = node.get("description");
+  return d && d->is_scalar() ? d->as_string() : std::string{};
+}
 
 }  // namespace
 
 int run_list(const std::vector<std::string>& words) {
   const std::vector<OptionSpec> specs{data_dir_option()};
   if (wants_help(words)) {
-    std::cout << "usage: moesim list [--data-dir DIR]\n\n"
-                 "Lists the catalog: GPUs, systems, models, workloads and price sheets. Use any "
-                 "name with\n`moesim show`, or anywhere a catalog name is accepted.\n\n"
-              << format_options(specs);
+    std::cout
+        << "usage: moesim list [--data-dir DIR]\n\n"
+           "Lists the catalog: GPUs, systems, models, workloads, price sheets, and the parameter\n"
+           "tables of the step-time model (kernel efficiencies, network figures). Use a "
+           "GPU or\nsystem name with `moesim show`, and any name wherever a catalog name "
+           "is accepted.\n\n"
+        << format_options(specs);
     return 0;
   }
   const Args args("list", words, specs);
@@ -71,11 +112,15 @@ int run_list(const std::vector<std::string>& words) {
   for (const auto& s : kSections) {
     std::cout << "\n" << s.kind << " (" << s.dir << "/):\n";
     for (const auto& name : catalog.names(s.dir)) {
+      if (!listed(s, name)) continue;
       std::cout << "  " << name;
       if (std::string_view(s.dir) == "topologies/gpus") {
         std::cout << "  " << hw::load_gpu(catalog, name).description;
       } else if (std::string_view(s.dir) == "topologies/systems") {
         std::cout << "  " << hw::load_system(catalog, name).description;
+      } else if (std::string_view(s.dir) == "topologies") {
+        const std::string d = description_of(catalog, s, name);
+        if (!d.empty()) std::cout << "  " << d;
       }
       std::cout << "\n";
     }

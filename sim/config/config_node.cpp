@@ -70,7 +70,14 @@ ConfigNode ConfigNode::at(std::string_view key) const {
   if (const detail::MapEntry* e = find_entry(*node_, key)) {
     return ConfigNode(e->value, detail::child_path(path_, key));
   }
-  fail(wanted, describe(), closest_match(key, keys()));
+  // A present key that looks like a misspelling of `key` is reported where it is written, with
+  // `key` as the suggestion: suggesting the present key would offer back what the user typed
+  // ("found dis: ... did you mean 'dis'?").
+  const std::string near = closest_match(key, keys());
+  if (near.empty()) fail(wanted, describe());
+  const detail::MapEntry* e = find_entry(*node_, near);
+  throw ConfigError(e->key_location, detail::child_path(path_, near), wanted, "key '" + near + "'",
+                    std::string{key});
 }
 
 std::optional<ConfigNode> ConfigNode::get(std::string_view key) const {

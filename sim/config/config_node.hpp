@@ -55,8 +55,9 @@ class ConfigNode {
   // ---- maps ----
   /// True when this is a map holding `key`.
   bool has(std::string_view key) const;
-  /// The value of a required key; a ConfigError (expected "key 'x'", with a did-you-mean among
-  /// the keys present) when absent or when this is not a map.
+  /// The value of a required key; a ConfigError (expected "key 'x'") when absent or when this is
+  /// not a map. When a present key looks like a misspelling of `key` (closest_match), the error
+  /// is at that key, found "key 'dis'", with `key` as the did-you-mean.
   ConfigNode at(std::string_view key) const;
   /// The value of an optional key, or std::nullopt (also when this node is empty); a
   /// ConfigError when this is a scalar or a sequence.

@@ -350,7 +350,10 @@ ExpertPopularity parse_popularity(const config::ConfigNode& node, std::int64_t n
     const config::ConfigNode s = node.at("exponent");
     const double exponent = s.as_double();
     if (exponent < 0.0) s.fail("a Zipf exponent >= 0");
-    const bool identity = node.at("order").as_choice({"identity", "shuffled"}) == "identity";
+    // order defaults to shuffled: each layer its own order, as real traces show (the file
+    // comment); identity is the worst case for contiguous placement and must be asked for.
+    const auto order = node.get("order");
+    const bool identity = order && order->as_choice({"shuffled", "identity"}) == "identity";
     std::uint64_t seed = 0;
     if (const auto sn = node.get("seed")) {
       const std::int64_t v = sn->as_int();

@@ -7,7 +7,7 @@
 ///   uniform   w_e = 1 / E in every layer (the optimistic bound: MODELING.md, "Load imbalance is
 ///             first-order").
 ///   zipf      w_e proportional to 1 / rank(e)^s, s >= 0, rank(e) in 1..E (1 = hottest). The
-///             ordering of experts by rank is either
+///             ordering of experts by rank is either (YAML `order:`, default shuffled)
 ///               identity: rank(e) = e + 1 in every layer (expert 0 hottest; with contiguous
 ///                         placement the hottest experts share rank 0: the worst case), or
 ///               shuffled: in MoE layer l, rank(e) = 1 + sigma_l(e) where sigma_l is the
@@ -103,7 +103,8 @@ class ExpertPopularity {
 
 /// Reads a popularity from a configuration node: the scalar `uniform`, or a map
 ///   {kind: uniform}
-///   {kind: zipf, exponent: 1.2, order: shuffled | identity, seed: 7}   (seed optional, 0)
+///   {kind: zipf, exponent: 1.2, order: shuffled, seed: 7}   (order optional, shuffled;
+///                                                           seed optional, 0; or order: identity)
 ///   {kind: counts, file: traces/r1.csv}   (a relative path is relative to the YAML file's folder)
 /// Unknown keys and kinds are ConfigErrors with a "did you mean".
 ExpertPopularity parse_popularity(const config::ConfigNode& node, std::int64_t num_experts,

@@ -1,6 +1,8 @@
 #include "sim/llm/precision.hpp"
 
+#include <iterator>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -10,6 +12,7 @@
 
 #include "sim/core/assert.hpp"
 #include "sim/core/error.hpp"
+#include "sim/core/suggest.hpp"
 #include "sim/llm/step_plan.hpp"
 
 namespace moesim::llm {
@@ -31,14 +34,59 @@ constexpr std::array<TensorClass, 4> kBlockLinearClasses = {
     TensorClass::kAttention, TensorClass::kDenseFfn, TensorClass::kRoutedExperts,
     TensorClass::kSharedExperts};
 
-WeightFormat read_format(const ConfigNode& v) {
-  std::array<std::string_view, kAllWeightFormats.size()> names{};
-  for (std::size_t i = 0; i < names.size(); ++i) names[i] = to_string(kAllWeightFormats[i]);
-  const std::string s = v.as_choice(std::span<const std::string_view>(names.data(), names.size()));
-  for (const WeightFormat f : kAllWeightFormats) {
-    if (to_string(f) == s) return f;
+/// A weight format as users commonly name it, mapped onto one moesim models. The meanings are
+/// stated in the schema (sim/serve/scenario_schema.cpp) and in the error for an unknown name.
+struct FormatAlias {
+  std::string_view name;
+  WeightFormat format;
+  bool fp8_activations;  ///< the name also says FP8 activations (W4A8)
+  std::string_view meaning;
+};
+
+/// fp8: 128 x 128 block scales, the FP8 checkpoints of DeepSeek-V3/R1 and Qwen3. fp4: NVFP4,
+/// NVIDIA's FP4 checkpoints. int4: 4-bit weight-only quantization (AWQ/GPTQ) runs W4A16; moesim
+/// models it as MXFP4 (4 bits plus one scale per 32 values; int4 with one FP16 scale per 128
+/// values stores 4.125 bits against MXFP4's 4.25). w4a8: MXFP4 weights with FP8 activations
+/// (TensorRT-LLM's W4A8 MXFP4 x FP8 MoE).
+constexpr FormatAlias kFormatAliases[] = {
+    {"fp8", WeightFormat::kFP8Block128, false, "fp8_block128"},
+    {"fp4", WeightFormat::kNVFP4, false, "nvfp4"},
+    {"int4", WeightFormat::kMXFP4, false, "mxfp4 with BF16 activations, W4A16"},
+    {"w4a8", WeightFormat::kMXFP4, true, "mxfp4 weights with FP8 activations"},
+};
+
+/// A weight format read from YAML, and whether its name asked for FP8 activations.
+struct FormatChoice {
+  WeightFormat format = WeightFormat::kBF16;
+  bool fp8_activations = false;
+};
+
+std::string weight_format_expected() {
+  std::string out = "a weight format: ";
+  for (std::size_t i = 0; i < kAllWeightFormats.size(); ++i) {
+    out += (i == 0 ? "" : ", ") + std::string(to_string(kAllWeightFormats[i]));
   }
-  v.fail("a weight format");
+  out += "; or ";
+  for (std::size_t i = 0; i < std::size(kFormatAliases); ++i) {
+    const FormatAlias& a = kFormatAliases[i];
+    out += (i == 0 ? "" : ", ") + std::string(a.name) + " (= " + std::string(a.meaning) + ")";
+  }
+  return out;
+}
+
+FormatChoice read_format(const ConfigNode& v) {
+  if (!v.is_scalar()) v.fail(weight_format_expected());
+  const std::string s = v.as_string();
+  for (const WeightFormat f : kAllWeightFormats) {
+    if (to_string(f) == s) return {f, false};
+  }
+  for (const FormatAlias& a : kFormatAliases) {
+    if (a.name == s) return {a.format, a.fp8_activations};
+  }
+  std::vector<std::string> names;
+  for (const WeightFormat f : kAllWeightFormats) names.emplace_back(to_string(f));
+  for (const FormatAlias& a : kFormatAliases) names.emplace_back(a.name);
+  v.fail(weight_format_expected(), v.describe(), closest_match(s, names));
 }
 
 DType read_dtype(const ConfigNode& v, std::initializer_list<std::string_view> allowed) {
@@ -48,26 +96,33 @@ DType read_dtype(const ConfigNode& v, std::initializer_list<std::string_view> al
   return *t;
 }
 
-CheckpointPrecision read_weights(const ConfigNode& v, const CheckpointPrecision& checkpoint) {
-  CheckpointPrecision w = checkpoint;
+/// The weights of a `precision:` map, and the node of a format whose name asked for FP8
+/// activations (w4a8), if any.
+struct WeightsChoice {
+  CheckpointPrecision weights;
+  std::optional<ConfigNode> fp8_activations_from;
+};
+
+WeightsChoice read_weights(const ConfigNode& v, const CheckpointPrecision& checkpoint) {
+  WeightsChoice out{checkpoint, std::nullopt};
+  const auto set = [&](const ConfigNode& node, std::span<const TensorClass> classes) {
+    const FormatChoice f = read_format(node);
+    for (const TensorClass c : classes) out.weights.set(c, f.format);
+    if (f.fp8_activations && !out.fp8_activations_from) out.fp8_activations_from = node;
+  };
   if (v.is_scalar()) {
-    if (v.as_string() == "checkpoint") return w;
-    const WeightFormat f = read_format(v);
-    for (const TensorClass c : kBlockLinearClasses) w.set(c, f);
-    return w;
+    if (v.as_string() != "checkpoint") set(v, kBlockLinearClasses);
+    return out;
   }
   if (!v.is_map()) v.fail("'checkpoint', a weight format, or a map of formats per tensor class");
   std::vector<std::string_view> keys = {"default"};
   for (const TensorClass c : kAllTensorClasses) keys.push_back(to_string(c));
   v.check_keys(std::span<const std::string_view>(keys.data(), keys.size()));
-  if (const auto d = v.get("default")) {
-    const WeightFormat f = read_format(*d);
-    for (const TensorClass c : kBlockLinearClasses) w.set(c, f);
-  }
+  if (const auto d = v.get("default")) set(*d, kBlockLinearClasses);
   for (const TensorClass c : kAllTensorClasses) {
-    if (const auto f = v.get(to_string(c))) w.set(c, read_format(*f));
+    if (const auto f = v.get(to_string(c))) set(*f, std::span<const TensorClass>(&c, 1));
   }
-  return w;
+  return out;
 }
 
 /// auto activations: the type a weight format's usual recipe feeds its GEMMs.
@@ -128,12 +183,24 @@ Precision checkpoint_precision(const ModelSpec& model) {
 Precision parse_precision(const ConfigNode& node, const ModelSpec& model) {
   node.check_keys({"weights", "activations", "kv_cache", "attention", "dispatch", "combine"});
   Precision p = checkpoint_precision(model);
-  if (const auto w = node.get("weights")) p.weights = read_weights(*w, model.checkpoint);
+  std::optional<ConfigNode> fp8_activations_from;
+  if (const auto w = node.get("weights")) {
+    const WeightsChoice c = read_weights(*w, model.checkpoint);
+    p.weights = c.weights;
+    fp8_activations_from = c.fp8_activations_from;
+  }
   if (const auto a = node.get("activations")) {
     if (a->as_choice({"auto", "bf16", "fp16", "fp8", "fp4"}) != "auto") {
       p.activations = read_dtype(*a, {"bf16", "fp16", "fp8", "fp4"});
     }
+    if (fp8_activations_from && p.activations && *p.activations != DType::kFP8) {
+      const SourceLocation& w = fp8_activations_from->location();
+      a->fail("fp8 or auto (weights " + fp8_activations_from->as_string() + ", at " + w.file + ":" +
+              std::to_string(w.line) + ":" + std::to_string(w.column) +
+              ", means FP8 activations: W4A8)");
+    }
   }
+  if (fp8_activations_from) p.activations = DType::kFP8;
   if (const auto v = node.get("kv_cache")) p.kv_cache = read_dtype(*v, {"bf16", "fp16", "fp8"});
   if (const auto v = node.get("attention")) p.attention = read_dtype(*v, {"bf16", "fp8"});
   if (const auto v = node.get("dispatch")) p.dispatch = read_dtype(*v, {"fp8", "bf16", "fp4"});

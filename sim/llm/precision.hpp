@@ -14,7 +14,16 @@
 ///                A map starts from the checkpoint: `default` replaces those four classes,
 ///                then each named class (embedding, output_head, attention, dense_ffn,
 ///                routed_experts, shared_experts, router, norms) is set.
-///                <format>: bf16, fp16, fp32, fp8_tensor, fp8_block128, nvfp4, mxfp4.
+///                <format>: bf16, fp16, fp32, fp8_tensor, fp8_block128, nvfp4, mxfp4, or a
+///                common name mapped onto one of them:
+///                  fp8  = fp8_block128 (the FP8 checkpoints of DeepSeek-V3/R1 and Qwen3);
+///                  fp4  = nvfp4 (NVIDIA's FP4 checkpoints);
+///                  int4 = mxfp4 with BF16 activations (W4A16): 4-bit weight-only
+///                         quantization (AWQ/GPTQ int4, 4.125 bits per weight with one FP16
+///                         scale per 128) modelled by MXFP4 (4.25 bits, one scale per 32);
+///                  w4a8 = mxfp4 weights with FP8 activations (TensorRT-LLM's W4A8 MXFP4 x
+///                         FP8 MoE); it sets activations to fp8 for every GEMM, and an
+///                         explicit `activations:` other than fp8 or auto is an error.
 ///   activations: auto | bf16 | fp16 | fp8 | fp4. The input type of quantized GEMMs. auto (the
 ///                default) follows each weight format: fp8_* -> fp8 (W8A8, DeepSeek-V3 recipe),
 ///                nvfp4 -> fp4 (W4A4, NVIDIA's NVFP4 checkpoints), mxfp4 -> bf16 (W4A16,

@@ -19,7 +19,10 @@ system               name | path | map       system (topologies/systems/NAME.yam
 precision            map, optional           {weights, activations, kv_cache, attention, dispatch,
                                              combine}: data types, for the step-time model (e.g.
                                              weights nvfp4, activations fp8, kv_cache fp8,
-                                             dispatch fp4: the MoE all-to-all payloads)
+                                             dispatch fp4: the MoE all-to-all payloads);
+                                             weights also takes fp8 (= fp8_block128), fp4
+                                             (= nvfp4), int4 (= mxfp4, W4A16) and w4a8
+                                             (= mxfp4 weights, fp8 activations)
 seed                 integer >= 0            seed of every random stream (workload draws, MTP
                                              acceptance, routing draws); the same seed gives the
                                              same output, bit for bit
@@ -109,11 +112,14 @@ runtime              map, optional
                      so a prompt on one rank stalls the others (run reports the balance).
 
 routing              map, optional           MoE routing of the step-time model
-  popularity         uniform | map, default uniform  expert popularity: {kind: zipf, exponent:
-                                             1.2, order: shuffled | identity, seed: 7} or
-                                             {kind: counts, file: CSV of per-expert counts};
-                                             uniform is the optimistic bound (real routing is
-                                             skewed; EPLB replicas follow the popularity)
+  popularity         uniform | map, default uniform  expert popularity: uniform, the optimistic
+                                             bound (real routing is skewed); {kind: zipf,
+                                             exponent: 1.2}, ranks in a seeded shuffled order
+                                             per MoE layer (add seed: 7 for another, or
+                                             order: identity for expert 0 hottest in every
+                                             layer); or {kind: counts, file: trace.csv}, the
+                                             per-expert counts of a routing trace. EPLB
+                                             replicas follow the popularity
 
 step_model           map, optional           replace the hardware step-time model (tests):
   impl               analytic

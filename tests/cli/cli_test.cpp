@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "tests/cli/cli_test_util.hpp"
 
@@ -46,6 +47,38 @@ TEST_CASE("show prints a GPU and a system, and list names every catalog entry") 
                            "gb200-nvl72", "gb300-nvl72", "deepseek-r1"}) {
     CHECK_MESSAGE(contains(list.output, name), name);
   }
+}
+
+namespace {
+
+/// The entry names `moesim list` prints under the section whose heading starts with `heading`
+/// (each entry is a line "  NAME  description"; the section ends at a blank line).
+std::vector<std::string> listed_under(const std::string& output, const std::string& heading) {
+  std::vector<std::string> names;
+  const std::size_t at = output.find("\n" + heading);
+  if (at == std::string::npos) return names;
+  std::size_t line = output.find('\n', at + 1) + 1;
+  while (line < output.size() && output.compare(line, 2, "  ") == 0) {
+    const std::size_t end = output.find_first_of(" \n", line + 2);
+    names.push_back(output.substr(line + 2, end - line - 2));
+    line = output.find('\n', line);
+    if (line == std::string::npos) break;
+    ++line;
+  }
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("list files the efficiency and network tables apart from the price sheets") {
+  // Before: both appeared under "price sheets (topologies/)", beside prices.
+  const Result list = run_moesim("list");
+  REQUIRE(list.status == 0);
+  CHECK(listed_under(list.output, "price sheets") == std::vector<std::string>{"prices"});
+  CHECK(listed_under(list.output, "model parameters") ==
+        std::vector<std::string>{"efficiency", "network"});
+  // Each line carries the file's description.
+  CHECK(contains(list.output, "  efficiency  Default kernel efficiencies"));
 }
 
 TEST_CASE("a path to a YAML file is accepted wherever a catalog name is") {

@@ -98,14 +98,16 @@ TEST_CASE("an unknown key is reported at the key with a did-you-mean") {
   CHECK(e.suggestion() == "capacity");
 }
 
-TEST_CASE("a missing key is reported at its map, listing the keys present") {
+TEST_CASE("a missing key is reported at the key that misspells it, else at its map") {
   const ConfigNode gpu = ConfigNode::load_file(fixture("errors/broken_gpu.yaml"));
   const ConfigError e = config_error([&] { gpu.at("memory").at("capacity"); });
-  // The block map under `memory:` starts at its first key, line 5 column 3.
+  // Line 5 is `  capcity: "141 GB"`, one edit from the missing `capacity`. (Before: the error
+  // was at the map and suggested the misspelling back, "did you mean 'capcity'?".)
   CHECK(std::string{e.what()} == fixture("errors/broken_gpu.yaml") +
-                                     ":5:3: memory: expected key 'capacity', found a map with "
-                                     "keys capcity, bandwidth (did you mean 'capcity'?)");
+                                     ":5:3: memory.capcity: expected key 'capacity', found key "
+                                     "'capcity' (did you mean 'capacity'?)");
   const ConfigError root = config_error([&] { gpu.at("power"); });
+  CHECK(root.found().starts_with("a map with keys"));
   CHECK(root.key_path().empty());
   CHECK(std::string{root.what()}.find(": <root>: expected key 'power'") != std::string::npos);
 }
@@ -250,6 +252,30 @@ TEST_CASE("a recursive alias and several documents are rejected") {
   const ConfigError docs = config_error([] { ConfigNode::parse("a: 1\n---\nb: 2\n", "inline"); });
   CHECK(docs.expected() == "a single YAML document");
   CHECK(docs.found() == "2 documents");
+}
+
+TEST_CASE("a missing required key points at the present key that misspells it") {
+  // Before: the suggestion was the closest *present* key, which is what the user typed:
+  // `dis` for `dist` said "did you mean 'dis'?", `EP` for `ep` said "did you mean 'tp'?" (one
+  // edit from "ep", the case-sensitive "EP" two), `f8p` for `fp8` said "did you mean 'fp4'?".
+  const ConfigNode dist = ConfigNode::parse("len: {mean: 10, dis: lognormal}", "inline");
+  const ConfigError e = config_error([&] { dist.at("len").at("dist"); });
+  CHECK(e.key_path() == "len.dis");
+  CHECK(e.where().column == 17);  // `dis` starts at column 17
+  CHECK(e.expected() == "key 'dist'");
+  CHECK(e.found() == "key 'dis'");
+  CHECK(e.suggestion() == "dist");
+  const ConfigNode plan = ConfigNode::parse("{tp: 8, EP: 8}", "inline");
+  const ConfigError ep = config_error([&] { plan.at("ep"); });
+  CHECK(ep.found() == "key 'EP'");
+  CHECK(ep.suggestion() == "ep");
+  // "fp4" and "f8p" are both one edit from "fp8"; the swap is the likelier slip.
+  const ConfigNode peaks = ConfigNode::parse("{fp4: 1, f8p: 2}", "inline");
+  CHECK(config_error([&] { peaks.at("fp8"); }).found() == "key 'f8p'");
+  // With no present key near it, the error is at the map, with no suggestion.
+  const ConfigError far = config_error([&] { plan.at("attention_dp"); });
+  CHECK(far.found() == "a map with keys tp, EP");
+  CHECK(far.suggestion().empty());
 }
 
 TEST_CASE("a map used as a key is rejected") {

@@ -5,8 +5,6 @@
 #include <string>
 #include <vector>
 
-#include "sim/core/suggest.hpp"
-
 namespace moesim {
 namespace {
 
@@ -246,28 +244,6 @@ TEST_CASE("quantity_form describes each kind with two examples") {
   CHECK(quantity_form(QuantityKind::kBandwidth) ==
         "a data rate such as \"900 GB/s\" or \"400 Gb/s\"");
   CHECK(quantity_form(QuantityKind::kDuration) == "a duration such as \"2 us\" or \"1.5 ms\"");
-}
-
-TEST_CASE("edit distance counts single-character insertions, deletions and substitutions") {
-  // kitten -> sitten (substitute) -> sittin (substitute) -> sitting (insert): 3.
-  CHECK(edit_distance("kitten", "sitting") == 3);
-  CHECK(edit_distance("", "abc") == 3);  // three insertions
-  CHECK(edit_distance("abc", "") == 3);
-  CHECK(edit_distance("capacity", "capacity") == 0);
-  CHECK(edit_distance("capcity", "capacity") == 1);   // one insertion
-  CHECK(edit_distance("Capacity", "capacity") == 1);  // case-sensitive
-}
-
-TEST_CASE("closest_match suggests a plausible typo and nothing for an unrelated word") {
-  const std::vector<std::string> keys = {"bandwidth", "capacity", "type"};
-  CHECK(closest_match("capcity", keys) == "capacity");
-  CHECK(closest_match("bandwith", keys) == "bandwidth");
-  // "xyz" is 3 edits from "type" (limit max(2, 3 / 3) = 2) and further from the others.
-  CHECK(closest_match("xyz", keys).empty());
-  // Ties go to the earlier candidate: "ab" is one edit from both.
-  const std::vector<std::string> tied = {"ax", "ay"};
-  CHECK(closest_match("ab", tied) == "ax");
-  CHECK(closest_match("anything", std::vector<std::string>{}).empty());
 }
 
 TEST_CASE("ceil_duration rounds up to whole picoseconds with a one-tick minimum") {

@@ -130,6 +130,53 @@ TEST_CASE("precision keys and values are checked with a did-you-mean") {
   CHECK_THROWS_AS(parse("{kv_cache: fp4}", m), ConfigError);
 }
 
+TEST_CASE("the weight names users type map onto the formats moesim models") {
+  const ModelSpec m = model("deepseek-r1");
+  // fp8 = fp8_block128 (DeepSeek-V3/R1's and Qwen3's FP8 checkpoints), fp4 = nvfp4.
+  CHECK(parse("{weights: fp8}", m).weights.of(TensorClass::kRoutedExperts) ==
+        WeightFormat::kFP8Block128);
+  CHECK(parse("{weights: fp4}", m).weights.of(TensorClass::kAttention) == WeightFormat::kNVFP4);
+  // int4 = mxfp4 with auto (BF16) activations: W4A16.
+  const Precision int4 = parse("{weights: {routed_experts: int4}}", m);
+  CHECK(int4.weights.of(TensorClass::kRoutedExperts) == WeightFormat::kMXFP4);
+  CHECK_FALSE(int4.activations.has_value());
+  CHECK(resolve_precision(int4, gpu("h200")).of(TensorClass::kRoutedExperts).compute ==
+        DType::kBF16);
+  // w4a8 = mxfp4 weights and FP8 activations: the FP8 rate on H200, no fallback note.
+  const Precision w4a8 = parse("{weights: w4a8}", m);
+  CHECK(w4a8.weights.of(TensorClass::kRoutedExperts) == WeightFormat::kMXFP4);
+  CHECK(w4a8.activations == DType::kFP8);
+  const ResolvedPrecision r = resolve_precision(w4a8, gpu("h200"));
+  CHECK(r.of(TensorClass::kRoutedExperts).compute == DType::kFP8);
+  CHECK(r.notes.empty());
+  CHECK(parse("{weights: w4a8, activations: auto}", m).activations == DType::kFP8);
+  CHECK_THROWS_WITH_AS(parse("{weights: w4a8, activations: bf16}", m),
+                       doctest::Contains("means FP8 activations: W4A8"), ConfigError);
+  // The names are those of the weights key only: model cards keep the exact format names.
+  CHECK_THROWS_AS(parse("{kv_cache: int4}", m), ConfigError);
+}
+
+TEST_CASE("an unknown weight format lists the common names and suggests by prefix or swap") {
+  const ModelSpec m = model("deepseek-r1");
+  // Before: "fp8" was unknown and the did-you-mean was fp16 (two edits) over fp8_block128.
+  // Now an unknown name's message states what each common name means.
+  try {
+    parse("{weights: fp6}", m);
+    FAIL("fp6 is not a weight format");
+  } catch (const ConfigError& e) {
+    CHECK(std::string(e.expected()).find("fp8 (= fp8_block128)") != std::string::npos);
+    CHECK(std::string(e.expected()).find("int4 (= mxfp4") != std::string::npos);
+  }
+  // A swap of two characters: f8p -> fp8, not fp4 (two substitutions).
+  CHECK_THROWS_WITH_AS(parse("{weights: f8p}", m), doctest::Contains("did you mean 'fp8'"),
+                       ConfigError);
+  // A truncated name: nvf -> nvfp4; a name in capitals: FP8 -> fp8.
+  CHECK_THROWS_WITH_AS(parse("{weights: nvf}", m), doctest::Contains("did you mean 'nvfp4'"),
+                       ConfigError);
+  CHECK_THROWS_WITH_AS(parse("{weights: FP8}", m), doctest::Contains("did you mean 'fp8'"),
+                       ConfigError);
+}
+
 TEST_CASE("dispatch and combine payloads carry their scale factors") {
   // FP8: 7,168 values + one FP32 scale per 128 = 7,168 + 4 x 56 = 7,392 B.
   CHECK(payload_bytes_per_token(7168, DType::kFP8) == bytes(7392));
