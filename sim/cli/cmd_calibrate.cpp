@@ -108,6 +108,7 @@ int run_calibrate(const std::vector<std::string>& words) {
   const Args args("calibrate", spelled, specs);
   const auto output = args.value("output");
   if (!output) throw ConfigError(kCommandLine, "--output", "a file to write (-o FILE)", "nothing");
+  check_writable(*output, "--output");
   const config::Catalog catalog(
       args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
   const Loaded loaded = load_measurements(args.positional());

@@ -120,6 +120,9 @@ int run_compare(const std::vector<std::string>& words) {
   const config::Catalog catalog(
       args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
   if (args.flag("hardware")) return run_hardware(args, catalog);
+  for (const char* out : {"csv", "json", "plot"}) {
+    if (const auto path = args.value(out)) check_writable(*path, std::string("--") + out);
+  }
 
   std::vector<std::string> systems = args.values("system");
   const bool main_job = systems.empty();
@@ -128,12 +131,12 @@ int run_compare(const std::vector<std::string>& words) {
     throw ConfigError(kCommandLine, "--system", "two systems (--system A --system B)",
                       std::to_string(systems.size()) + " given");
   }
-  const std::string precision_a = study::precision_yaml(
-      args.value("precision-a").value_or(main_job ? kDefaultPrecisionA : ""), "--precision-a");
-  const std::string precision_b = study::precision_yaml(
-      args.value("precision-b").value_or(main_job ? kDefaultPrecisionB : ""), "--precision-b");
   study::SweepBase base;
   base.model = args.value("model").value_or(base.model);
+  const std::string precision_a = precision_option(
+      args, "precision-a", main_job ? kDefaultPrecisionA : "", base.model, catalog);
+  const std::string precision_b = precision_option(
+      args, "precision-b", main_job ? kDefaultPrecisionB : "", base.model, catalog);
   base.isl = parse_tokens(args, "isl", base.isl);
   base.osl = parse_tokens(args, "osl", base.osl);
   base.price_sheet = args.value("prices").value_or(base.price_sheet);

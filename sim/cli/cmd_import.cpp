@@ -1,11 +1,11 @@
 // `moesim import hf config.json`: turns a Hugging Face config.json into a moesim model card.
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "sim/cli/args.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/cli/output.hpp"
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
 #include "sim/llm/hf_import.hpp"
@@ -34,11 +34,10 @@ int run_import(const std::vector<std::string>& words) {
     throw ConfigError(where, "moesim import", "'hf' and a config.json path",
                       std::to_string(pos.size()) + " words");
   }
+  if (const auto out = args.value("output")) check_writable(*out, "--output");
   const std::string card = llm::import_hf_config(config::ConfigNode::load_file(pos[1]));
   if (const auto out = args.value("output")) {
-    std::ofstream file(*out);
-    if (!file) throw ConfigError(where, "--output", "a writable file path", *out);
-    file << card;
+    write_text_file(*out, card, "--output");
   } else {
     std::cout << card;
   }

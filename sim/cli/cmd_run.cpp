@@ -1,6 +1,5 @@
 // `moesim run SCENARIO`: one serving simulation, request by request, with a readable summary and
 // machine-readable outputs (JSON metrics, per-request CSV, a Perfetto trace).
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -8,6 +7,7 @@
 
 #include "sim/cli/args.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/cli/output.hpp"
 #include "sim/config/catalog.hpp"
 #include "sim/core/error.hpp"
 #include "sim/hw/price_sheet.hpp"
@@ -21,17 +21,6 @@ namespace moesim::cli {
 namespace {
 
 const SourceLocation kCommandLine{"<command line>", 0, 0};
-
-/// Writes `text` to the file `path`, or to stdout when `path` is "-".
-void write_output(const std::string& path, const std::string& text) {
-  if (path == "-") {
-    std::cout << text;
-    return;
-  }
-  std::ofstream out(path);
-  if (!out) throw ConfigError(kCommandLine, path, "a writable file path", path);
-  out << text;
-}
 
 std::vector<OptionSpec> run_options() {
   return {{"set", true, "KEY=VALUE", "override a scenario key, e.g. deployment.aggregated.ep=72"},
@@ -77,6 +66,9 @@ int run_run(const std::vector<std::string>& words) {
     throw ConfigError(kCommandLine, "moesim run", "one scenario file",
                       std::to_string(args.positional().size()) + " positional words");
   }
+  for (const char* out : {"json", "csv", "trace"}) {
+    if (const auto path = args.value(out)) check_writable(*path, std::string("--") + out);
+  }
   const config::Catalog catalog(
       args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
   std::vector<std::string> settings = args.values("set");
@@ -117,7 +109,7 @@ int run_run(const std::vector<std::string>& words) {
                             static_cast<std::int32_t>(replicas), pricing);
     std::cout << serve::summary_text(summary.runs.front());
     const std::string json = serve::replicas_json(summary, info);
-    if (const auto path = args.value("json")) write_output(*path, json);
+    if (const auto path = args.value("json")) write_text_file(*path, json, "--json");
     return 0;
   }
   serve::RunOptions options;
@@ -128,17 +120,16 @@ int run_run(const std::vector<std::string>& words) {
     std::cout << serve::summary_text(result.metrics);
   }
   if (const auto path = args.value("json")) {
-    write_output(*path, serve::metrics_json(result.metrics, info));
+    write_text_file(*path, serve::metrics_json(result.metrics, info), "--json");
   }
   if (const auto path = args.value("csv")) {
-    std::ofstream out(*path);
-    if (!out) throw ConfigError(kCommandLine, "--csv", "a writable file path", *path);
-    serve::write_requests_csv(out, result.requests, scenario.workload);
+    write_file(*path, "--csv", [&](std::ostream& out) {
+      serve::write_requests_csv(out, result.requests, scenario.workload);
+    });
   }
   if (const auto path = args.value("trace")) {
-    std::ofstream out(*path);
-    if (!out) throw ConfigError(kCommandLine, "--trace", "a writable file path", *path);
-    serve::write_trace_json(out, result.steps, engine);
+    write_file(*path, "--trace",
+               [&](std::ostream& out) { serve::write_trace_json(out, result.steps, engine); });
   }
   return 0;
 }

@@ -117,15 +117,17 @@ int run_size(const std::vector<std::string>& words) {
     throw ConfigError(kCommandLine, "moesim size", "options only (see --help)",
                       args.positional().front());
   }
+  if (const auto path = args.value("json")) check_writable(*path, "--json");
   const std::vector<std::string> systems = args.values("system");
   if (systems.empty()) {
     throw ConfigError(kCommandLine, "--system", "a system name or path", "nothing");
   }
   const std::vector<std::string> precisions = args.values("precision");
   if (precisions.size() > 1 && precisions.size() != systems.size()) {
-    throw ConfigError(
-        kCommandLine, "--precision", "one precision, or one per --system",
-        std::to_string(precisions.size()) + " for " + std::to_string(systems.size()) + " systems");
+    throw ConfigError(kCommandLine, "--precision", "one precision, or one per --system",
+                      std::to_string(precisions.size()) + " for " + std::to_string(systems.size()) +
+                          " systems (--precision " + precisions[0] + " and --precision " +
+                          precisions[1] + ")");
   }
   const config::Catalog catalog(
       args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
@@ -171,11 +173,15 @@ int run_size(const std::vector<std::string>& words) {
   const auto start = std::chrono::steady_clock::now();
   std::vector<study::SystemSizing> results;
   std::vector<std::string> precision_text;
+  std::vector<std::string> precision_yaml;  // checked, all of them, before any sizing
+  for (std::size_t i = 0; i < systems.size(); ++i) {
+    const std::string p = precisions.empty() ? "" : precisions[precisions.size() > 1 ? i : 0];
+    precision_yaml.push_back(checked_precision(p, "--precision", base.model, catalog));
+  }
   for (std::size_t i = 0; i < systems.size(); ++i) {
     study::SweepBase b = base;
     b.system = systems[i];
-    const std::string p = precisions.empty() ? "" : precisions[precisions.size() > 1 ? i : 0];
-    b.precision = study::precision_yaml(p, "--precision");
+    b.precision = precision_yaml[i];
     b.stack = stack_option(args, i, systems.size());
     precision_text.push_back(b.precision.empty() ? "checkpoint" : b.precision);
     options.progress = terminal_progress("size " + b.system);

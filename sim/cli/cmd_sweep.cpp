@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <span>
 #include <stdexcept>
@@ -15,7 +14,10 @@
 #include "sim/cli/args.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/config/catalog.hpp"
+#include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
+#include "sim/llm/model.hpp"
+#include "sim/llm/precision.hpp"
 #include "sim/study/svg_plot.hpp"
 #include "sim/study/sweep.hpp"
 
@@ -172,14 +174,30 @@ std::vector<study::DisaggRatio> parse_ratios(const std::string& text) {
 
 }  // namespace
 
-void write_text_file(const std::string& path, const std::string& text, const std::string& option) {
-  if (path == "-") {
-    std::cout << text;
-    return;
+std::string precision_option(const Args& args, const std::string& name, const std::string& fallback,
+                             const std::string& model, const config::Catalog& catalog) {
+  const std::vector<std::string> given = args.values(name);
+  if (given.size() > 1) {
+    throw ConfigError(kCommandLine, "--" + name, "one precision (merge the keys into one list)",
+                      "--" + name + " " + given[0] + " and --" + name + " " + given[1]);
   }
-  std::ofstream out(path);
-  if (!out) throw ConfigError(kCommandLine, option, "a writable file path", path);
-  out << text;
+  return checked_precision(given.empty() ? fallback : given[0], "--" + name, model, catalog);
+}
+
+std::string checked_precision(const std::string& text, const std::string& option,
+                              const std::string& model, const config::Catalog& catalog) {
+  const std::string yaml = study::precision_yaml(text, option);
+  if (yaml.empty()) return yaml;
+  // The parser `moesim run` applies to a scenario's `precision:`, so that every command accepts
+  // and rejects the same values, here before anything is simulated.
+  const llm::ModelSpec spec = llm::load_model(catalog, model);
+  try {
+    llm::parse_precision(config::ConfigNode::parse(yaml, option), spec);
+  } catch (const ConfigError& e) {
+    throw ConfigError(kCommandLine, option + (e.key_path().empty() ? "" : " " + e.key_path()),
+                      e.expected(), e.found(), e.suggestion());
+  }
+  return yaml;
 }
 
 study::SweepProgress terminal_progress(std::string what) {
@@ -197,6 +215,9 @@ study::SweepProgress terminal_progress(std::string what) {
 }
 
 void warn_internal_errors(const study::SweepResult& r) {
+  if (const std::string why = study::nothing_simulated_reason(r); !why.empty()) {
+    std::cerr << "warning: " << r.system_name << ": " << why << "\n";
+  }
   if (r.internal_errors() == 0) return;
   std::cerr << "warning: " << r.internal_errors() << " point(s) on " << r.system_name
             << " hit an internal error (please report; see --all):\n";
@@ -229,6 +250,9 @@ int run_sweep(const std::vector<std::string>& words) {
     throw ConfigError(kCommandLine, "moesim sweep", "options only (see --help)",
                       args.positional().front());
   }
+  for (const char* out : {"csv", "json", "plot"}) {
+    if (const auto path = args.value(out)) check_writable(*path, std::string("--") + out);
+  }
   const auto system = args.value("system");
   if (!system) throw ConfigError(kCommandLine, "--system", "a system name or path", "nothing");
   const config::Catalog catalog(
@@ -236,7 +260,7 @@ int run_sweep(const std::vector<std::string>& words) {
   study::SweepBase base;
   base.model = args.value("model").value_or(base.model);
   base.system = *system;
-  base.precision = study::precision_yaml(args.value("precision").value_or(""), "--precision");
+  base.precision = precision_option(args, "precision", "", base.model, catalog);
   base.isl = parse_tokens(args, "isl", base.isl);
   base.osl = parse_tokens(args, "osl", base.osl);
   base.price_sheet = args.value("prices").value_or(base.price_sheet);

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "sim/cli/args.hpp"
+#include "sim/cli/output.hpp"
+#include "sim/config/catalog.hpp"
 #include "sim/study/sweep.hpp"
 
 namespace moesim::cli {
@@ -36,13 +38,11 @@ int run_validate(const std::vector<std::string>& words);
 
 // Helpers shared by `sweep` and `compare` (cmd_sweep.cpp).
 
-/// Writes `text` to the file `path`, or to stdout when `path` is "-"; a ConfigError at `option`
-/// when the file cannot be written.
-void write_text_file(const std::string& path, const std::string& text, const std::string& option);
 /// A progress callback that redraws a one-line bar on stderr, or none when stderr is not a
 /// terminal.
 study::SweepProgress terminal_progress(std::string what);
-/// Warns on stderr when some points of `r` hit an internal error, naming the first.
+/// Warns on stderr when `r` simulated nothing (saying why: study::nothing_simulated_reason) and
+/// when some points of `r` hit an internal error, naming the first.
 void warn_internal_errors(const study::SweepResult& r);
 /// --jobs N (>= 1), 0 when absent (every core); a ConfigError otherwise.
 unsigned parse_jobs(const Args& args);
@@ -51,6 +51,15 @@ unsigned parse_jobs(const Args& args);
 std::string stack_option(const Args& args, std::size_t i, std::size_t systems);
 /// The --stack option's help entry (repeatable where several systems are given).
 OptionSpec stack_option_spec(bool per_system);
+/// The precision of option `--name` (given at most once; `fallback` when absent) as a YAML flow
+/// map for study::SweepBase, checked with llm::parse_precision against `model`: a ConfigError at
+/// the option for a bad value or for the option given twice.
+std::string precision_option(const Args& args, const std::string& name, const std::string& fallback,
+                             const std::string& model, const config::Catalog& catalog);
+/// One precision `text` ("K=V,..." or a YAML map; "" for the checkpoint) of `option`, checked as
+/// precision_option() does.
+std::string checked_precision(const std::string& text, const std::string& option,
+                              const std::string& model, const config::Catalog& catalog);
 /// A positive integer option `--name` (e.g. --isl), `fallback` when absent; a ConfigError
 /// otherwise.
 std::int64_t parse_tokens(const Args& args, const char* name, std::int64_t fallback);

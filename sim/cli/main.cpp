@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/cli/commands.hpp"
+#include "sim/cli/output.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/suggest.hpp"
 
@@ -40,7 +41,11 @@ int main(int argc, char** argv) {
   const std::vector<std::string> rest(args.begin() + 1, args.end());
   try {
     for (const auto& c : moesim::cli::commands()) {
-      if (args[0] == c.name) return c.run(rest);
+      if (args[0] == c.name) {
+        const int status = c.run(rest);
+        moesim::cli::flush_stdout();  // output lost on a full disk is an error, not a success
+        return status;
+      }
     }
     std::vector<std::string> names;
     for (const auto& c : moesim::cli::commands()) names.emplace_back(c.name);

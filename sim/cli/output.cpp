@@ -1,5 +1,11 @@
 #include "sim/cli/output.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <vector>
 
@@ -7,6 +13,17 @@
 #include "sim/core/suggest.hpp"
 
 namespace moesim::cli {
+namespace {
+
+const SourceLocation kCommandLine{"<command line>", 0, 0};
+
+[[noreturn]] void fail(const std::string& option, const std::string& path, const char* what,
+                       int err) {
+  throw ConfigError(kCommandLine, option, "a writable file",
+                    path + " (" + what + ": " + std::strerror(err) + ")");
+}
+
+}  // namespace
 
 OptionSpec format_option() {
   return {"format", true, "text|csv|json", "output format (default: text)"};
@@ -24,6 +41,51 @@ void print_table(const Args& args, const study::Table& table) {
     const std::vector<std::string> formats{"text", "csv", "json"};
     throw ConfigError({"<command line>", 0, 0}, "--format", "one of text, csv, json", format,
                       closest_match(format, formats));
+  }
+}
+
+void check_writable(const std::string& path, const std::string& option) {
+  if (path == "-") return;
+  if (path.empty()) throw ConfigError(kCommandLine, option, "a file path", "an empty string");
+  // An existing file is opened without truncating it; a new one is created and removed again.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0) ::unlink(path.c_str());
+  }
+  if (fd < 0) fail(option, path, "cannot open for writing", errno);
+  ::close(fd);
+}
+
+void write_file(const std::string& path, const std::string& option,
+                const std::function<void(std::ostream&)>& fill) {
+  if (path == "-") {
+    fill(std::cout);
+    flush_stdout();
+    return;
+  }
+  errno = 0;
+  std::ofstream out(path);
+  if (!out) fail(option, path, "cannot open for writing", errno);
+  fill(out);
+  out.flush();
+  if (!out) fail(option, path, "write failed", errno);
+  out.close();
+  if (!out) fail(option, path, "close failed", errno);
+}
+
+void write_text_file(const std::string& path, const std::string& text, const std::string& option) {
+  write_file(path, option, [&](std::ostream& out) { out << text; });
+}
+
+void flush_stdout() {
+  errno = 0;
+  std::cout.flush();
+  if (!std::cout) {
+    const int err = errno;
+    throw ConfigError(
+        kCommandLine, "standard output", "a writable stream",
+        std::string("a failed write (") + (err != 0 ? std::strerror(err) : "unknown") + ")");
   }
 }
 

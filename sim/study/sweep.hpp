@@ -241,6 +241,11 @@ PlotSpec frontier_plot(std::span<const SweepResult> results, std::span<const dou
 /// reach the level.
 Table compare_table(const SweepResult& a, const SweepResult& b, std::span<const double> levels);
 
+/// Why `r` simulated nothing, when it did not: "all N deployments pruned, nothing simulated:"
+/// and the prune reasons, one per deployment, grouped where they differ only in their numbers
+/// (count and first instance of each, most frequent first). Empty when a point was simulated.
+std::string nothing_simulated_reason(const SweepResult& r);
+
 /// A precision written as "weights=nvfp4,kv_cache=fp8" or as a YAML flow map, as a YAML flow
 /// map; a ConfigError at `option` for a malformed entry. Empty stays empty.
 std::string precision_yaml(const std::string& text, const std::string& option);

@@ -1,5 +1,11 @@
 // Tables and plots of sweeps and comparisons (sweep.hpp).
+#include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <iterator>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "sim/core/error.hpp"
 #include "sim/study/pareto.hpp"
@@ -172,11 +178,53 @@ Table compare_table(const SweepResult& a, const SweepResult& b, std::span<const 
   return t;
 }
 
+std::string nothing_simulated_reason(const SweepResult& r) {
+  if (r.simulated() > 0) return "";
+  if (r.deployments.empty()) return "no deployment in the search space (see --help)";
+  // One reason per deployment (its first point's); reasons that differ only in their numbers
+  // form one group, shown with its first instance.
+  struct Group {
+    std::size_t count = 0;
+    std::string example;
+  };
+  std::vector<std::pair<std::string, Group>> groups;
+  std::vector<bool> seen(r.deployments.size(), false);
+  for (const SweepPoint& p : r.points) {
+    if (p.deployment >= seen.size() || seen[p.deployment]) continue;
+    seen[p.deployment] = true;
+    std::string key;
+    for (const char c : p.pruned) {
+      const bool digit = std::isdigit(static_cast<unsigned char>(c)) != 0;
+      if (!digit)
+        key += c;
+      else if (key.empty() || key.back() != '#')
+        key += '#';
+    }
+    auto it =
+        std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == key; });
+    if (it == groups.end()) {
+      groups.emplace_back(key, Group{0, p.pruned});
+      it = std::prev(groups.end());
+    }
+    ++it->second.count;
+  }
+  std::stable_sort(groups.begin(), groups.end(),
+                   [](const auto& a, const auto& b) { return a.second.count > b.second.count; });
+  std::string out =
+      "all " + std::to_string(r.deployments.size()) + " deployments pruned, nothing simulated:";
+  for (std::size_t i = 0; i < groups.size(); ++i) {
+    out += (i > 0 ? ";" : "") + std::string(" ") + std::to_string(groups[i].second.count) +
+           (groups[i].second.count > 1 ? " like " : " ") + groups[i].second.example;
+  }
+  return out;
+}
+
 std::string precision_yaml(const std::string& text, const std::string& option) {
   const std::string s = trim(text);
   if (s.empty() || s.front() == '{') return s;
   const SourceLocation where{"<command line>", 0, 0};
   std::string out = "{";
+  std::map<std::string, std::string> given;  // key -> its entry, to name both of a duplicate
   std::size_t start = 0;
   while (start <= s.size()) {
     const std::size_t comma = std::min(s.find(',', start), s.size());
@@ -189,8 +237,13 @@ std::string precision_yaml(const std::string& text, const std::string& option) {
                         "weights=nvfp4,kv_cache=fp8) or a YAML map",
                         text);
     }
+    const std::string key = trim(entry.substr(0, eq));
+    if (const auto seen = given.find(key); seen != given.end()) {
+      throw ConfigError(where, option + " " + key, "each key once", seen->second + " and " + entry);
+    }
+    given.emplace(key, entry);
     if (out.size() > 1) out += ", ";
-    out += trim(entry.substr(0, eq)) + ": " + trim(entry.substr(eq + 1));
+    out += key + ": " + trim(entry.substr(eq + 1));
     start = comma + 1;
   }
   return out + "}";
