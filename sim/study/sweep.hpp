@@ -243,7 +243,8 @@ Table compare_table(const SweepResult& a, const SweepResult& b, std::span<const 
 
 /// Why `r` simulated nothing, when it did not: "all N deployments pruned, nothing simulated:"
 /// and the prune reasons, one per deployment, grouped where they differ only in their numbers
-/// (count and first instance of each, most frequent first). Empty when a point was simulated.
+/// and the deployment (count and first instance of each, most frequent first). Empty when a point
+/// was simulated.
 std::string nothing_simulated_reason(const SweepResult& r);
 
 /// A precision written as "weights=nvfp4,kv_cache=fp8" or as a YAML flow map, as a YAML flow

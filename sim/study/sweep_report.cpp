@@ -181,8 +181,8 @@ Table compare_table(const SweepResult& a, const SweepResult& b, std::span<const 
 std::string nothing_simulated_reason(const SweepResult& r) {
   if (r.simulated() > 0) return "";
   if (r.deployments.empty()) return "no deployment in the search space (see --help)";
-  // One reason per deployment (its first point's); reasons that differ only in their numbers
-  // form one group, shown with its first instance.
+  // One reason per deployment (its first point's); reasons that differ only in the deployment
+  // and in their numbers form one group, shown with its first instance.
   struct Group {
     std::size_t count = 0;
     std::string example;
@@ -192,8 +192,12 @@ std::string nothing_simulated_reason(const SweepResult& r) {
   for (const SweepPoint& p : r.points) {
     if (p.deployment >= seen.size() || seen[p.deployment]) continue;
     seen[p.deployment] = true;
+    // Without the deployment's label (reasons quote it), then with numbers masked.
+    std::string reason = p.pruned;
+    const std::string label = r.deployments[p.deployment].label();
+    if (const auto at = reason.find(label); at != std::string::npos) reason.erase(at, label.size());
     std::string key;
-    for (const char c : p.pruned) {
+    for (const char c : reason) {
       const bool digit = std::isdigit(static_cast<unsigned char>(c)) != 0;
       if (!digit)
         key += c;
