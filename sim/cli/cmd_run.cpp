@@ -8,6 +8,7 @@
 
 #include "sim/cli/args.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/cli/output.hpp"
 #include "sim/config/catalog.hpp"
 #include "sim/core/error.hpp"
 #include "sim/hw/price_sheet.hpp"
@@ -77,8 +78,7 @@ int run_run(const std::vector<std::string>& words) {
     throw ConfigError(kCommandLine, "moesim run", "one scenario file",
                       std::to_string(args.positional().size()) + " positional words");
   }
-  const config::Catalog catalog(
-      args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
+  const config::Catalog catalog = open_catalog(args);
   std::vector<std::string> settings = args.values("set");
   if (const std::string stack = stack_option(args, 0, 1); !stack.empty()) {
     settings.push_back("stack=" + stack);  // --stack NAME is --set stack=NAME
