@@ -109,8 +109,7 @@ int run_calibrate(const std::vector<std::string>& words) {
   const auto output = args.value("output");
   if (!output) throw ConfigError(kCommandLine, "--output", "a file to write (-o FILE)", "nothing");
   check_writable(*output, "--output");
-  const config::Catalog catalog(
-      args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
+  const config::Catalog catalog = open_catalog(args);
   const Loaded loaded = load_measurements(args.positional());
 
   cost::StackProfile roofline;
@@ -203,8 +202,7 @@ int run_validate(const std::vector<std::string>& words) {
     return 0;
   }
   const Args args("validate", words, specs);
-  const config::Catalog catalog(
-      args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
+  const config::Catalog catalog = open_catalog(args);
   Loaded loaded = load_measurements(args.positional());
   if (args.flag("held-back")) {
     std::erase_if(loaded.rows, [](const cost::Measurement& m) { return !cost::held_back(m); });

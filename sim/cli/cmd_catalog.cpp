@@ -18,7 +18,9 @@
 #include "sim/hw/price_sheet.hpp"
 #include "sim/hw/system.hpp"
 #include "sim/hw/topology.hpp"
+#include "sim/llm/model.hpp"
 #include "sim/study/hardware_report.hpp"
+#include "sim/study/model_report.hpp"
 
 namespace moesim::cli {
 namespace {
@@ -29,11 +31,6 @@ OptionSpec data_dir_option() {
   return {"data-dir", true, "DIR",
           "catalog root holding topologies/, models/, workloads/ (default: $MOESIM_DATA_DIR or "
           "the source tree)"};
-}
-
-config::Catalog catalog_from(const Args& args) {
-  if (const auto dir = args.value("data-dir")) return config::Catalog(*dir);
-  return config::Catalog(config::Catalog::default_data_dir());
 }
 
 bool wants_help(const std::vector<std::string>& words) {
@@ -107,7 +104,7 @@ int run_list(const std::vector<std::string>& words) {
     throw ConfigError(kCommandLine, "moesim list", "no positional arguments",
                       args.positional().front());
   }
-  const config::Catalog catalog = catalog_from(args);
+  const config::Catalog catalog = open_catalog(args);
   std::cout << "catalog: " << catalog.data_dir().string() << "\n";
   for (const auto& s : kSections) {
     std::cout << "\n" << s.kind << " (" << s.dir << "/):\n";
@@ -136,20 +133,24 @@ int run_show(const std::vector<std::string>& words) {
       {"graph", false, "", "show system: print the topology as Graphviz DOT instead"}};
   if (wants_help(words) || words.empty()) {
     std::cout << "usage: moesim show gpu NAME|PATH\n"
-                 "       moesim show system NAME|PATH [--graph]\n\n"
+                 "       moesim show system NAME|PATH [--graph]\n"
+                 "       moesim show model NAME|PATH\n\n"
                  "Prints every figure of a catalog entry with its unit; for a system also the\n"
-                 "derived per-NVLink-domain figures and its price and power entry.\n\n"
+                 "derived per-NVLink-domain figures and its price and power entry; for a model\n"
+                 "its architecture, total and active parameters, KV-cache bytes per token (BF16,\n"
+                 "FP8) and weight bytes for the checkpoint, BF16, FP8 and NVFP4.\n\n"
               << format_options(specs);
     return words.empty() ? 2 : 0;
   }
   const Args args("show", words, specs);
   const auto& pos = args.positional();
-  const std::vector<std::string> kinds{"gpu", "system"};
+  const std::vector<std::string> kinds{"gpu", "system", "model"};
   if (pos.size() != 2) {
-    throw ConfigError(kCommandLine, "moesim show", "a kind (gpu or system) and a NAME or PATH",
+    throw ConfigError(kCommandLine, "moesim show",
+                      "a kind (gpu, system or model) and a NAME or PATH",
                       std::to_string(pos.size()) + " words");
   }
-  const config::Catalog catalog = catalog_from(args);
+  const config::Catalog catalog = open_catalog(args);
   if (pos[0] == "gpu") {
     print_table(args, study::gpu_report(hw::load_gpu(catalog, pos[1])));
   } else if (pos[0] == "system") {
@@ -162,8 +163,10 @@ int run_show(const std::vector<std::string>& words) {
     const hw::PriceSheet prices = hw::load_price_sheet(
         catalog, args.value("prices").value_or(std::string(hw::kDefaultPriceSheet)));
     print_table(args, study::system_report(system, prices.find(system.name)));
+  } else if (pos[0] == "model") {
+    print_table(args, study::model_report(llm::load_model(catalog, pos[1])));
   } else {
-    throw ConfigError(kCommandLine, "moesim show", "gpu or system", pos[0],
+    throw ConfigError(kCommandLine, "moesim show", "gpu, system or model", pos[0],
                       closest_match(pos[0], kinds));
   }
   return 0;

@@ -79,8 +79,7 @@ int run_collective(const std::vector<std::string>& words) {
     }
   }
   const Args args("collective", words, specs);
-  const config::Catalog catalog(
-      args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
+  const config::Catalog catalog = open_catalog(args);
   const hw::SystemSpec system =
       hw::load_system(catalog, args.value("system").value_or("gb200-nvl72"));
   const int domains = parse_positive("--domains", args.value("domains").value_or("1"));

@@ -117,8 +117,7 @@ int run_compare(const std::vector<std::string>& words) {
     throw ConfigError(kCommandLine, "moesim compare", "options only (see --help)",
                       args.positional().front());
   }
-  const config::Catalog catalog(
-      args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
+  const config::Catalog catalog = open_catalog(args);
   if (args.flag("hardware")) return run_hardware(args, catalog);
   for (const char* out : {"csv", "json", "plot"}) {
     if (const auto path = args.value(out)) check_writable(*path, std::string("--") + out);
@@ -223,7 +222,7 @@ const std::vector<Command>& commands() {
        run_import},
       {"list", "list the catalog: GPUs, systems, models, workloads, price sheets", run_list},
       {"run", "simulate serving a scenario request by request", run_run},
-      {"show", "print one GPU or system with every figure and its unit", run_show},
+      {"show", "print one GPU, system or model with every figure and its unit", run_show},
       {"size", "how many GPUs and which deployment serve a load under an SLA, at the lowest cost",
        run_size},
       {"sweep", "Pareto frontier of tok/s per GPU vs tok/s per user over deployments", run_sweep},

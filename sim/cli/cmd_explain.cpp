@@ -77,8 +77,7 @@ int run_explain(const std::vector<std::string>& words) {
     throw ConfigError(kCommandLine, "moesim explain", "options only (see --help)",
                       args.positional().front());
   }
-  const config::Catalog catalog(
-      args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
+  const config::Catalog catalog = open_catalog(args);
   study::ExplainRequest req;
   req.model = args.value("model").value_or(req.model);
   req.system = args.value("system").value_or(req.system);

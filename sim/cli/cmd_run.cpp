@@ -69,8 +69,7 @@ int run_run(const std::vector<std::string>& words) {
   for (const char* out : {"json", "csv", "trace"}) {
     if (const auto path = args.value(out)) check_writable(*path, std::string("--") + out);
   }
-  const config::Catalog catalog(
-      args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
+  const config::Catalog catalog = open_catalog(args);
   std::vector<std::string> settings = args.values("set");
   if (const std::string stack = stack_option(args, 0, 1); !stack.empty()) {
     settings.push_back("stack=" + stack);  // --stack NAME is --set stack=NAME

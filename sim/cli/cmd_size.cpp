@@ -10,6 +10,7 @@
 
 #include "sim/cli/args.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/cli/output.hpp"
 #include "sim/config/catalog.hpp"
 #include "sim/core/error.hpp"
 #include "sim/serve/workload.hpp"
@@ -129,8 +130,7 @@ int run_size(const std::vector<std::string>& words) {
                           " systems (--precision " + precisions[0] + " and --precision " +
                           precisions[1] + ")");
   }
-  const config::Catalog catalog(
-      args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
+  const config::Catalog catalog = open_catalog(args);
 
   study::SizingQuestion q;
   study::SweepBase base;

@@ -13,6 +13,7 @@
 
 #include "sim/cli/args.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/cli/output.hpp"
 #include "sim/config/catalog.hpp"
 #include "sim/config/config_node.hpp"
 #include "sim/core/error.hpp"
@@ -255,8 +256,7 @@ int run_sweep(const std::vector<std::string>& words) {
   }
   const auto system = args.value("system");
   if (!system) throw ConfigError(kCommandLine, "--system", "a system name or path", "nothing");
-  const config::Catalog catalog(
-      args.value("data-dir").value_or(config::Catalog::default_data_dir().string()));
+  const config::Catalog catalog = open_catalog(args);
   study::SweepBase base;
   base.model = args.value("model").value_or(base.model);
   base.system = *system;

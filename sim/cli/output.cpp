@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <vector>
@@ -24,6 +26,24 @@ const SourceLocation kCommandLine{"<command line>", 0, 0};
 }
 
 }  // namespace
+
+config::Catalog open_catalog(const Args& args) {
+  const auto given = args.value("data-dir");
+  const std::filesystem::path dir =
+      given ? std::filesystem::path(*given) : config::Catalog::default_data_dir();
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) {
+    const char* env = std::getenv("MOESIM_DATA_DIR");
+    const std::string key =
+        given ? "--data-dir" : (env != nullptr && *env != '\0' ? "MOESIM_DATA_DIR" : "data dir");
+    throw ConfigError(
+        {"<command line>", 0, 0}, key,
+        "an existing catalog directory (holding topologies/, models/, workloads/)",
+        dir.string() + " (" +
+            (std::filesystem::exists(dir, ec) ? "not a directory" : "no such directory") + ")");
+  }
+  return config::Catalog(dir);
+}
 
 OptionSpec format_option() {
   return {"format", true, "text|csv|json", "output format (default: text)"};

@@ -8,9 +8,15 @@
 #include <string>
 
 #include "sim/cli/args.hpp"
+#include "sim/config/catalog.hpp"
 #include "sim/study/table.hpp"
 
 namespace moesim::cli {
+
+/// The catalog at --data-dir, else at Catalog::default_data_dir() ($MOESIM_DATA_DIR or the source
+/// tree). A directory that does not exist is a ConfigError naming it (key --data-dir, or
+/// MOESIM_DATA_DIR when the default came from the environment), not an empty catalog.
+config::Catalog open_catalog(const Args& args);
 
 /// The `--format text|csv|json` option spec.
 OptionSpec format_option();

@@ -1,5 +1,7 @@
 #include "sim/hw/system.hpp"
 
+#include <filesystem>
+
 #include "sim/hw/impl/spec_readers.hpp"
 
 namespace moesim::hw {
@@ -98,7 +100,20 @@ SystemSpec parse_system(const config::Catalog& catalog, const ConfigNode& node) 
 }
 
 SystemSpec load_system(const config::Catalog& catalog, std::string_view name_or_path) {
-  return parse_system(catalog, catalog.load(kSystemSection, name_or_path));
+  const std::filesystem::path path = catalog.resolve(kSystemSection, name_or_path);
+  const ConfigNode node = ConfigNode::load_file(path);
+  SystemSpec s = parse_system(catalog, node);
+  // A system is priced by its name (PriceSheet::find(name) in `show` and `compare`) and by the
+  // name it was asked for in a scenario (Scenario::system_name: the file stem); the two agree
+  // only when the file is named after the system.
+  const std::string stem = path.stem().string();
+  if (s.name != stem) {
+    node.at("name").fail("the file stem '" + stem +
+                             "': a system file is named after its system (the price sheet is "
+                             "keyed by that name)",
+                         s.name, stem);
+  }
+  return s;
 }
 
 }  // namespace moesim::hw

@@ -5,12 +5,15 @@
 #include <initializer_list>
 #include <optional>
 #include <span>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "sim/core/error.hpp"
 #include "sim/llm/hf_import_detail.hpp"
+#include "sim/llm/model.hpp"
 
 namespace moesim::llm {
 
@@ -343,6 +346,26 @@ void import_llama(const ConfigNode& json, CardDraft& d) {
   read_checkpoint(json, d);
 }
 
+/// Parses `card` as the model loader does, so that no card is written that moesim then rejects
+/// (topk_group > n_group, a rope scaling factor of 0, ...). A rejection is a ConfigError in the
+/// config.json file: the card's key path, what the loader expected, and the generated line, whose
+/// comment names the config.json key it came from.
+void check_card_loads(const ConfigNode& json, const std::string& card) {
+  try {
+    (void)parse_model(ConfigNode::parse(card, "<generated card>"));
+  } catch (const ConfigError& e) {
+    std::string line;
+    std::istringstream lines(card);
+    for (int i = 0; i < e.where().line; ++i) std::getline(lines, line);
+    const std::size_t start = line.find_first_not_of(' ');
+    line = start == std::string::npos ? std::string{} : line.substr(start);
+    throw ConfigError({json.location().file, 0, 0}, e.key_path(),
+                      e.expected() + " (the card imported from this config does not load)",
+                      e.found() + (line.empty() ? "" : " in generated line `" + line + "`"),
+                      e.suggestion());
+  }
+}
+
 }  // namespace
 
 std::vector<std::string_view> supported_hf_architectures() {
@@ -366,7 +389,9 @@ std::string import_hf_config(const ConfigNode& json) {
   if (name == kGptOss) import_gpt_oss(json, d);
   if (name == kLlama4) import_llama4(json, d);
   if (name == kLlama) import_llama(json, d);
-  return detail::render_card(d);
+  std::string card = detail::render_card(d);
+  check_card_loads(json, card);
+  return card;
 }
 
 }  // namespace moesim::llm

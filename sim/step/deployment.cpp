@@ -7,12 +7,15 @@
 namespace moesim::step {
 
 llm::ModelSpec load_model_node(const config::Catalog& catalog, const config::ConfigNode& node) {
-  if (node.is_scalar()) return llm::load_model(catalog, node.as_string());
+  // resolve() locates an unknown name at the scenario's key, with a did-you-mean.
+  if (node.is_scalar()) return llm::load_model(catalog, catalog.resolve("models", node).string());
   return llm::parse_model(node);
 }
 
 hw::SystemSpec load_system_node(const config::Catalog& catalog, const config::ConfigNode& node) {
-  if (node.is_scalar()) return hw::load_system(catalog, node.as_string());
+  if (node.is_scalar()) {
+    return hw::load_system(catalog, catalog.resolve(hw::kSystemSection, node).string());
+  }
   return hw::parse_system(catalog, node);
 }
 

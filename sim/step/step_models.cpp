@@ -140,6 +140,9 @@ BuiltModels build_step_models(serve::Scenario& scenario, const config::Catalog& 
   BuiltModels out;
   check_against_model(scenario, load_model_node(catalog, scenario.model));
   if (scenario.step_model) {
+    // The analytic model prices steps without the system, but a system name that is not in
+    // the catalog is the same located error as with the plan-based model, never ignored.
+    if (scenario.system.is_scalar()) catalog.resolve(hw::kSystemSection, scenario.system);
     if (!scenario.disaggregated || scenario.kv_transfer) {
       out.models = serve::analytic_models(scenario);
       return out;

@@ -5,10 +5,14 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include "sim/config/config_node.hpp"
 #include "tests/cli/cli_test_util.hpp"
 
 using moesim::cli_test::contains;
@@ -69,6 +73,41 @@ std::vector<std::string> listed_under(const std::string& output, const std::stri
 }
 
 }  // namespace
+
+TEST_CASE("show model prints DeepSeek-R1's parameters and KV bytes per token, in JSON too") {
+  const Result text = run_moesim("show model deepseek-r1");
+  REQUIRE(text.status == 0);
+  CHECK(contains(text.output, "mla"));
+  CHECK(contains(text.output, "max position embeddings (tokens)"));
+  CHECK(contains(text.output, "163840"));
+
+  const Result json = run_moesim("show model deepseek-r1 --format json");
+  REQUIRE(json.status == 0);
+  // JSON is YAML, so the config parser reads it back.
+  const moesim::config::ConfigNode rows = moesim::config::ConfigNode::parse(json.output, "json");
+  REQUIRE(rows.is_sequence());
+  auto value = [&](const std::string& field) {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].at("field").as_string() == field) return rows[i].at("value").as_string();
+    }
+    FAIL("no field " << field);
+    return std::string{};
+  };
+  // DeepSeek-R1 README: 671B total, 37B activated. count_parameters() gives 671.03B total and
+  // 36.6B active without the input embedding (tests/llm/model_test.cpp).
+  CHECK(std::stod(value("total parameters (B)")) == doctest::Approx(671.0).epsilon(0.02));
+  CHECK(std::stod(value("active parameters per token (B)")) == doctest::Approx(37.0).epsilon(0.03));
+  // MLA caches kv_lora_rank 512 + qk_rope_head_dim 64 = 576 values per layer; 61 layers;
+  // BF16 is 2 B: 576 x 2 x 61 = 70,272 B; FP8 half of that.
+  CHECK(value("KV bytes per token bf16 (B)") == "70272");
+  CHECK(value("KV bytes per token fp8 (B)") == "35136");
+  CHECK(value("MoE layers") == "58");
+  CHECK(value("experts per token (top-k)") == "8");
+
+  const Result bad = run_moesim("show modle deepseek-r1");
+  CHECK(bad.status == 2);
+  CHECK(contains(bad.output, "did you mean 'model'?"));
+}
 
 TEST_CASE("list files the efficiency and network tables apart from the price sheets") {
   // Before: both appeared under "price sheets (topologies/)", beside prices.
@@ -398,4 +437,45 @@ TEST_CASE("with one output token per request TPOT and tokens/s per user are n/a,
   CHECK(text.status == 0);
   CHECK(contains(text.output, "per user     n/a"));
   CHECK(contains(text.output, "TPOT         n/a"));
+}
+
+TEST_CASE("an unknown model or system is a located status-2 error with the analytic model too") {
+  // agg_analytic.yaml prices steps with `step_model: {impl: analytic}`, which needs no system.
+  std::ifstream in(std::string(MOESIM_TEST_DATA_DIR) + "/serve/agg_analytic.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string fixture = text.str();
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / "moesim_analytic_names";
+  std::filesystem::create_directories(dir);
+  const auto with = [&](const std::string& from, const std::string& to) {
+    std::string out = fixture;
+    REQUIRE(out.find(from) != std::string::npos);
+    out.replace(out.find(from), from.size(), to);
+    const std::filesystem::path path = dir / "scenario.yaml";
+    std::ofstream(path) << out;
+    return path.string();
+  };
+  const Result system = run_moesim("run " + with("system: hgx-h200", "system: hgx-h2000"));
+  CHECK(system.status == 2);
+  CHECK(contains(system.output, "scenario.yaml:5:"));
+  CHECK(contains(system.output, "did you mean 'hgx-h200'?"));
+  const Result model = run_moesim("run " + with("model: deepseek-r1", "model: deepseek-r2"));
+  CHECK(model.status == 2);
+  CHECK(contains(model.output, "scenario.yaml:4:"));
+  CHECK(contains(model.output, "did you mean 'deepseek-r1'?"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("a --data-dir that does not exist is a status-2 error naming it, not an empty catalog") {
+  const std::vector<std::string> commands{
+      "list", "show gpu h200",
+      std::string("run ") + MOESIM_TEST_DATA_DIR + "/serve/agg_analytic.yaml"};
+  for (const std::string& command : commands) {
+    const Result r = run_moesim(command + " --data-dir /nonexistent/moesim-data");
+    CHECK(r.status == 2);
+    CHECK(contains(r.output, "--data-dir"));
+    CHECK(contains(r.output, "/nonexistent/moesim-data"));
+    CHECK_FALSE(contains(r.output, "(none)"));
+  }
 }

@@ -311,13 +311,13 @@ TEST_CASE("a user system names its GPU file by a path relative to itself") {
   write_file(dir / "gpus/h100-capped.yaml",
              "preset: h100\noverrides: {name: h100-capped, tdp: \"500 W\"}\n");
   std::string system = system_yaml("gpus/h100-capped.yaml");
-  write_file(dir / "my-rack.yaml", system);
-  const SystemSpec s = load_system(source_catalog(), (dir / "my-rack.yaml").string());
+  write_file(dir / "test-rack.yaml", system);
+  const SystemSpec s = load_system(source_catalog(), (dir / "test-rack.yaml").string());
   CHECK(s.gpu.name == "h100-capped");
   CHECK(in_watts(s.gpu.tdp) == doctest::Approx(500.0));
   // The rest is H100's: 72 x 989.4 TF BF16.
   CHECK(domain_pflops(s, DType::kBF16) == doctest::Approx(72 * 0.9894));
-  CHECK(s.location.file.find("my-rack.yaml") != std::string::npos);
+  CHECK(s.location.file.find("test-rack.yaml") != std::string::npos);
 }
 
 TEST_CASE("the price sheet has an entry for every system of the catalog") {
@@ -373,6 +373,38 @@ TEST_CASE("an idle power above the load power is rejected") {
     FAIL("idle above load was accepted");
   } catch (const ConfigError& e) {
     CHECK(e.key_path() == "systems.hgx-h100.power_per_gpu_idle");
+  }
+}
+
+}  // namespace
+}  // namespace moesim::hw
+
+namespace moesim::hw {
+namespace {
+
+TEST_CASE("a system file named other than its system is an error at its name key") {
+  // A run prices a system by the file stem it was asked for (Scenario::system_name), `show` and
+  // `compare` by its `name:`; were they allowed to differ, one system would be priced with
+  // another's price-sheet entry.
+  const fs::path dir = fs::temp_directory_path() / "moesim_system_stem";
+  fs::create_directories(dir);
+  const fs::path copy = dir / "my-h200.yaml";
+  fs::copy_file(fs::path{MOESIM_SOURCE_DIR} / "topologies/systems/hgx-h200.yaml", copy,
+                fs::copy_options::overwrite_existing);
+  try {
+    load_system(source_catalog(), copy.string());
+    FAIL("a system named hgx-h200 in my-h200.yaml loaded");
+  } catch (const ConfigError& e) {
+    CHECK(e.key_path() == "name");
+    CHECK(e.where().file == copy.string());
+    CHECK(e.where().line > 0);
+    CHECK(e.expected().find("'my-h200'") != std::string::npos);
+    CHECK(e.found() == "hgx-h200");
+  }
+  fs::remove_all(dir);
+  // Catalog entries are named after their files.
+  for (const auto& name : source_catalog().names(kSystemSection)) {
+    CHECK(load_system(source_catalog(), name).name == name);
   }
 }
 

@@ -3,6 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -119,6 +121,23 @@ TEST_CASE("an FP8 layout other than 128x128 blocks is rejected") {
       "quantization_config": {"quant_method": "fp8", "weight_block_size": [64, 64]}})";
   const ConfigError e = import_error(json);
   CHECK(e.key_path() == "quantization_config.weight_block_size");
+}
+
+TEST_CASE("a config whose card the model loader would reject is an error naming the field") {
+  // DeepSeek-R1's config with topk_group 16 > n_group 8: a token may not choose more expert
+  // groups than there are, so parse_model() rejects the card; the import must not write it.
+  std::ifstream file(std::filesystem::path(MOESIM_TEST_DATA_DIR) / "models" / "deepseek-r1.json");
+  std::stringstream text;
+  text << file.rdbuf();
+  std::string json = text.str();
+  const std::string from = "\"topk_group\": 4,";
+  REQUIRE(json.find(from) != std::string::npos);
+  json.replace(json.find(from), from.size(), "\"topk_group\": 16,");
+  const ConfigError e = import_error(json);
+  CHECK(e.key_path() == "moe.router.topk_group");
+  CHECK(e.where().file == "config.json");
+  // The generated line names the config.json key it came from.
+  CHECK(e.found().find("config.json topk_group") != std::string::npos);
 }
 
 TEST_CASE("a small Llama config imports to a card that parses") {
