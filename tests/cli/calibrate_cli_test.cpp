@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli_test_util.hpp"
+#include "test_util.hpp"
 
 namespace moesim::cli_test {
 namespace {
@@ -21,12 +22,7 @@ const std::string kSource = MOESIM_SOURCE_DIR;
 const std::string kGemmTable =
     kSource + "/topologies/measured/aiconfigurator/h200_sxm/trtllm-1.3.0rc20/gemm_perf.csv";
 
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
+using ::moesim::test::read_file;
 
 TEST_CASE("calibrate fits a published table, writes a calibration and reports held-back errors") {
   const fs::path out = fs::temp_directory_path() / "moesim_calibrate_cli_test.yaml";

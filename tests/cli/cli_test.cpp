@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sim/config/config_node.hpp"
+#include "test_util.hpp"
 #include "tests/cli/cli_test_util.hpp"
 
 using moesim::cli_test::contains;
@@ -292,16 +293,7 @@ int circles_in_series(const std::string& svg, const std::string& name) {
   return n;
 }
 
-std::string read_file(const std::string& path) {
-  std::string out;
-  FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) return out;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) out.append(buf.data(), n);
-  std::fclose(f);
-  return out;
-}
+using ::moesim::test::read_file;
 
 }  // namespace
 

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 
+#include "test_util.hpp"
+
 namespace moesim::config {
 namespace {
 
@@ -13,16 +15,7 @@ namespace fs = std::filesystem;
 
 std::string catalog_dir() { return std::string{MOESIM_TEST_DATA_DIR} + "/config/catalog"; }
 
-template <class F>
-ConfigError config_error(F f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e;
-  }
-  FAIL("no ConfigError thrown");
-  return ConfigError({}, "", "", "");
-}
+using ::moesim::test::config_error;
 
 /// Sets or clears an environment variable for one scope and restores it afterwards.
 class ScopedEnv {

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "test_util.hpp"
+
 namespace moesim::config {
 namespace {
 
@@ -12,16 +14,7 @@ std::string fixture(const std::string& name) {
 }
 
 /// Runs `f` and returns the ConfigError it throws; fails the test if none.
-template <class F>
-ConfigError config_error(F f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e;
-  }
-  FAIL("no ConfigError thrown");
-  return ConfigError({}, "", "", "");
-}
+using ::moesim::test::config_error;
 
 }  // namespace
 

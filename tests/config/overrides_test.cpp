@@ -4,6 +4,7 @@
 
 #include "sim/config/catalog.hpp"
 #include "sim/config/config_node.hpp"
+#include "test_util.hpp"
 
 namespace moesim::config {
 namespace {
@@ -14,16 +15,7 @@ std::string system_file(const std::string& name) {
   return catalog_dir() + "/topologies/systems/" + name;
 }
 
-template <class F>
-ConfigError config_error(F f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e;
-  }
-  FAIL("no ConfigError thrown");
-  return ConfigError({}, "", "", "");
-}
+using ::moesim::test::config_error;
 
 const char* const kBase =
     "memory:\n"

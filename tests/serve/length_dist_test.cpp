@@ -12,6 +12,7 @@
 #include "sim/core/error.hpp"
 #include "sim/core/stats.hpp"
 #include "sim/serve/workload.hpp"
+#include "test_util.hpp"
 
 namespace moesim::serve {
 namespace {
@@ -20,26 +21,9 @@ config::ConfigNode yaml(const std::string& text) {
   return config::ConfigNode::parse(text, "w.yaml");
 }
 
-template <class F>
-ConfigError config_error(F f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e;
-  }
-  FAIL("no ConfigError thrown");
-  return ConfigError({}, "", "", "");
-}
+using ::moesim::test::config_error;
 
-/// A temporary file removed on destruction.
-struct TempFile {
-  std::filesystem::path path;
-  TempFile(const std::string& name, const std::string& text)
-      : path(std::filesystem::temp_directory_path() / name) {
-    std::ofstream(path) << text;
-  }
-  ~TempFile() { std::filesystem::remove(path); }
-};
+using ::moesim::test::TempFile;
 
 /// `n` draws of `d` from one stream.
 SampleSet draws(const LengthDist& d, int n, std::uint64_t seed = 11) {

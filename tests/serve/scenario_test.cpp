@@ -12,6 +12,7 @@
 #include "sim/hw/price_sheet.hpp"
 #include "sim/serve/report.hpp"
 #include "sim/serve/run.hpp"
+#include "test_util.hpp"
 
 namespace moesim::serve {
 namespace {
@@ -25,16 +26,7 @@ std::string fixture(const std::string& name) {
   return std::string(MOESIM_TEST_DATA_DIR) + "/serve/" + name;
 }
 
-template <class F>
-ConfigError config_error(F f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e;
-  }
-  FAIL("no ConfigError thrown");
-  return ConfigError({}, "", "", "");
-}
+using ::moesim::test::config_error;
 
 Scenario load(const std::string& name, std::vector<std::string> settings = {}) {
   return load_scenario(fixture(name), settings, catalog());
