@@ -209,7 +209,6 @@ void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContex
   // comment) unless every rank has the same key.
   if (factored_ && ranks > 1 && prefill_seqs > 0) {
     rank_keys_.resize(ranks);
-    rank_tokens_.resize(ranks);
     bool same = true;
     for (std::size_t r = 0; r < ranks; ++r) {
       const RankWork& w = ranks_[r];
@@ -221,11 +220,10 @@ void PlanStepModel::price(const serve::StepBatch& batch, const serve::StepContex
       k[kPrefillTokens] = geometric_bucket(w.prefill_tokens);
       k[kDecodeContext] = w.decodes > 0 ? geometric_bucket(w.context / w.decodes) : 0;
       k[kPrefillPrefix] = w.prefills > 0 ? geometric_bucket(w.prefix / w.prefills) : 0;
-      rank_tokens_[r] = w.prefill_tokens + w.decode_tokens;
       same = same && k == rank_keys_.front();
     }
     if (!same) {
-      price_ranks(rank_keys_, rank_tokens_, ctx, out);
+      price_ranks(ctx, out);
       return;
     }
   }
@@ -249,11 +247,9 @@ const PlanStepModel::Entry& PlanStepModel::entry_of(const Key& key, Rng& rng) {
   return cache_.emplace(key, std::move(entry)).first->second;
 }
 
-void PlanStepModel::price_ranks(std::span<const Key> rank_keys,
-                                std::span<const std::int64_t> rank_tokens,
-                                const serve::StepContext& ctx, serve::StepTiming& out) {
+void PlanStepModel::price_ranks(const serve::StepContext& ctx, serve::StepTiming& out) {
   const Deployment& d = *deployment_;
-  const auto ranks = static_cast<std::int64_t>(rank_keys.size());
+  const auto ranks = static_cast<std::int64_t>(rank_keys_.size());
   // Each rank's own part of the step (attention, dense projections, shared experts, norms):
   // its symmetric step without the MoE exchange. The slowest sets the pace.
   distinct_.clear();
@@ -262,9 +258,9 @@ void PlanStepModel::price_ranks(std::span<const Key> rank_keys,
   Duration own_sum{};
   serve::StepBreakdown own_parts;
   std::int64_t tokens = 0;
-  for (std::size_t r = 0; r < rank_keys.size(); ++r) {
-    tokens += rank_tokens[r];
-    const Key& k = rank_keys[r];
+  for (std::size_t r = 0; r < rank_keys_.size(); ++r) {
+    tokens += ranks_[r].tokens();
+    const Key& k = rank_keys_[r];
     if (k[kHasPrefill] == 0 && k[kHasDecode] == 0) continue;  // an idle rank waits
     // Ranks mostly share a few keys: look each up once per step.
     auto seen = std::find_if(distinct_.begin(), distinct_.end(),
@@ -312,7 +308,7 @@ void PlanStepModel::price_ranks(std::span<const Key> rank_keys,
     // draw, or a traced run would differ from an untraced one), and the rank that set the pace.
     fill_detail(exchange, out.detail);
     out.detail.push_back({"attention-DP rank " + std::to_string(slowest_rank) + " sets the pace (" +
-                              std::to_string(rank_tokens[slowest_rank]) + " tokens; mean " +
+                              std::to_string(ranks_[slowest_rank].tokens()) + " tokens; mean " +
                               std::to_string(tokens / ranks) + ")",
                           "straggler", static_cast<std::int32_t>(slowest_rank), Duration{0},
                           slowest->own});

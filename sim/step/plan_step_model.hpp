@@ -62,7 +62,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -146,9 +145,9 @@ class PlanStepModel final : public serve::StepTimeModel {
   const OwnPart& own_of(const Key& key);
   /// The cached entry of `key` (priced on a miss).
   const Entry& entry_of(const Key& key, Rng& rng);
-  /// Factored, attention-DP ranks with different batches: see the file comment.
-  void price_ranks(std::span<const Key> rank_keys, std::span<const std::int64_t> rank_tokens,
-                   const serve::StepContext& ctx, serve::StepTiming& out);
+  /// Factored, attention-DP ranks with different batches (ranks_ and rank_keys_ of this
+  /// step): see the file comment.
+  void price_ranks(const serve::StepContext& ctx, serve::StepTiming& out);
   void fill_detail(const Entry& entry, std::vector<serve::StepSpan>& detail) const;
 
   std::shared_ptr<const Deployment> deployment_;
@@ -168,10 +167,10 @@ class PlanStepModel final : public serve::StepTimeModel {
     std::int64_t prefills = 0;
     std::int64_t prefill_tokens = 0;
     std::int64_t prefix = 0;  ///< summed over its prefill chunks
+    std::int64_t tokens() const { return prefill_tokens + decode_tokens; }
   };
-  std::vector<RankWork> ranks_;            ///< price(): per attention-DP rank, reused
-  std::vector<Key> rank_keys_;             ///< price(): per attention-DP rank, reused
-  std::vector<std::int64_t> rank_tokens_;  ///< price(): new tokens per rank, reused
+  std::vector<RankWork> ranks_;  ///< price(): per attention-DP rank, reused
+  std::vector<Key> rank_keys_;   ///< price(): per attention-DP rank, reused
   /// Factored: own parts per rank key; like shapes_, they depend on no draw and outlive runs.
   std::map<Key, OwnPart> own_;
   std::vector<std::pair<Key, const OwnPart*>> distinct_;  ///< price_ranks(): keys of the step
