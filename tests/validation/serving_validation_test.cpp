@@ -242,22 +242,32 @@ double predicted(const RunMetrics& m, Metric metric) {
   return 0.0;
 }
 
-TEST_CASE("serving predictions stay within the stated bounds of every published serving case") {
-  const config::Catalog catalog(fs::path{MOESIM_SOURCE_DIR});
+/// The metrics of tests/data/validation/serving/<id>.yaml, run as `moesim run` does.
+RunMetrics run_case(const std::string& id) {
+  static const config::Catalog catalog(fs::path{MOESIM_SOURCE_DIR});
   const fs::path dir = fs::path{MOESIM_TEST_DATA_DIR} / "validation" / "serving";
+  Scenario scenario = load_scenario(dir / (id + ".yaml"), {}, catalog);
+  const step::BuiltModels built = step::build_step_models(scenario, catalog);
+  return run_serving(scenario.engine_config(), scenario.workload, built.models.view(),
+                     scenario.seed, std::nullopt)
+      .metrics;
+}
 
+TEST_CASE("serving predictions stay within the stated bounds of every published serving case") {
   std::printf(
       "\nServing validation: moesim vs published serving cases (data/published/cases.yaml)\n");
   std::printf("%-42s %-24s %10s %10s %8s %6s\n", "case", "metric", "published", "predicted",
               "error", "bound");
   int asserted = 0;
+  std::string last_id;  // a case with two metrics is listed twice in a row: run it once
+  RunMetrics last;
   for (const ServingCase& c : published_cases()) {
     CAPTURE(c.id);
-    Scenario scenario = load_scenario(dir / (c.id + ".yaml"), {}, catalog);
-    const step::BuiltModels built = step::build_step_models(scenario, catalog);
-    const RunResult result = run_serving(scenario.engine_config(), scenario.workload,
-                                         built.models.view(), scenario.seed, std::nullopt);
-    const double p = predicted(result.metrics, c.metric);
+    if (c.id != last_id) {
+      last = run_case(c.id);
+      last_id = c.id;
+    }
+    const double p = predicted(last, c.metric);
     const double error = p / c.published - 1.0;
     // Ratios (the balance) with three decimals, rates with one.
     const char* row = c.published < 10.0 ? "%-42s %-24s %10.3f %10.3f %+7.1f%% %5.0f%%\n"
@@ -280,17 +290,8 @@ TEST_CASE("TensorRT-LLM's attention-DP balance gate raises throughput and balanc
   // Published: 25,664 -> 34,140 tokens/s (1.33x), balance ratio 54.11 % -> 87.70 %. The model
   // must show the direction: the gate holds context until every rank has some, so the ranks
   // stop waiting for one rank's prefill at every MoE all-to-all.
-  const config::Catalog catalog(fs::path{MOESIM_SOURCE_DIR});
-  const fs::path dir = fs::path{MOESIM_TEST_DATA_DIR} / "validation" / "serving";
-  auto run = [&](const char* id) {
-    Scenario scenario = load_scenario(dir / (std::string(id) + ".yaml"), {}, catalog);
-    const step::BuiltModels built = step::build_step_models(scenario, catalog);
-    return run_serving(scenario.engine_config(), scenario.workload, built.models.view(),
-                       scenario.seed, std::nullopt)
-        .metrics;
-  };
-  const RunMetrics base = run("trtllm-dsv3-gb200x8-adp-baseline");
-  const RunMetrics balanced = run("trtllm-dsv3-gb200x8-adp-balance");
+  const RunMetrics base = run_case("trtllm-dsv3-gb200x8-adp-baseline");
+  const RunMetrics balanced = run_case("trtllm-dsv3-gb200x8-adp-balance");
   const double speedup = balanced.output_tok_s_per_gpu / base.output_tok_s_per_gpu;
   std::printf(
       "\nADP balance (tech blog 10): speed-up %.3fx (published 1.33x), balance %.1f%% -> "
