@@ -244,6 +244,7 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
     const std::int64_t ctx = std::int64_t{s.kv_tokens} + decode_tokens;
     if (!covered(s, ctx) && !ensure_blocks(inst, rank, i, ctx, preempted, false)) break;  // newest
     add_work(inst, id, r, decode_tokens, ctx, Phase::kDecode);
+    inst.step_context_sum += ctx;
     tokens_left -= decode_tokens;
     ++decodes;
     fresh = false;
@@ -271,6 +272,7 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
     add_prefill(id, chunk, ctx);
   }
   decodes += group.sequences;
+  inst.step_context_sum += group.context_tokens;
   totals.decode_tokens += static_cast<std::int64_t>(decodes) * decode_tokens;
   totals.decode_sequences += decodes;
   if (preempted) return;
@@ -315,6 +317,7 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
 void Engine::Impl::schedule_ranks(Instance& inst, StepBatch& batch, detail::ContextGate gate) {
   inst.batch.clear();
   inst.rank_begin.clear();
+  inst.step_context_sum = 0;
   const auto ranks = static_cast<std::int32_t>(inst.ranks.size());
   std::int64_t max_tokens = 0;
   for (std::int32_t r = 0; r < ranks; ++r) {
@@ -334,20 +337,7 @@ void Engine::Impl::schedule_ranks(Instance& inst, StepBatch& batch, detail::Cont
   inst.step_balance = max_tokens > 0 ? static_cast<double>(tokens) /
                                            static_cast<double>(max_tokens * std::int64_t{ranks})
                                      : 1.0;
-  // The decodes' contexts: the listed ones, then the groups'.
-  std::int64_t context = 0;
-  std::int64_t decodes = 0;
-  for (const SequenceWork& w : inst.batch) {
-    if (w.phase != Phase::kDecode) continue;
-    context += w.context_tokens;
-    ++decodes;
-  }
-  for (const DecodeGroupWork& g : inst.groups) {
-    context += g.context_tokens;
-    decodes += g.sequences;
-  }
-  inst.step_context_sum = context;
-  inst.step_decodes = decodes;
+  inst.step_decodes = batch.decode_sequences;  // their contexts summed as they were listed
 }
 
 void Engine::Impl::start_step(Instance& inst) {
