@@ -28,15 +28,76 @@ double Accumulator::population_variance() const {
 
 double Accumulator::stddev() const { return std::sqrt(variance()); }
 
+void SampleSet::Bins::add(double magnitude) {
+  int e = 0;
+  const double f = std::frexp(magnitude, &e);  // magnitude = f 2^e, f in [0.5, 1)
+  const auto m =
+      std::min(static_cast<std::int32_t>((2.0 * f - 1.0) * kBinsPerOctave), kBinsPerOctave - 1);
+  if (counts.empty()) e_lo = e;
+  if (e < e_lo) {  // grow downwards: the new octaves go in front
+    counts.insert(counts.begin(), static_cast<std::size_t>(e_lo - e) * kBinsPerOctave, 0);
+    e_lo = e;
+  }
+  const auto i = static_cast<std::size_t>(e - e_lo) * kBinsPerOctave + static_cast<std::size_t>(m);
+  if (i >= counts.size()) counts.resize((i / kBinsPerOctave + 1) * kBinsPerOctave, 0);
+  ++counts[i];
+}
+
+double SampleSet::Bins::midpoint(std::size_t i) const {
+  const auto e = e_lo + static_cast<std::int32_t>(i / kBinsPerOctave);
+  const auto m = static_cast<double>(i % kBinsPerOctave);
+  return std::ldexp(0.5 + (m + 0.5) / (2.0 * kBinsPerOctave), e);
+}
+
+void SampleSet::bin(double x) {
+  if (x > 0.0) {
+    positive_.add(x);
+  } else if (x < 0.0) {
+    negative_.add(-x);
+  } else {
+    ++zeros_;
+  }
+}
+
 void SampleSet::add(double x) {
   moments_.add(x);
-  values_.push_back(x);
+  if (binned_) {
+    bin(x);
+    return;
+  }
   sorted_valid_ = false;
+  if (values_.size() < exact_limit_) {
+    values_.push_back(x);
+    return;
+  }
+  binned_ = true;
+  for (const double v : values_) bin(v);
+  bin(x);
+  std::vector<double>().swap(values_);
+  std::vector<double>().swap(sorted_);
 }
 
 double SampleSet::quantile(double q) const {
-  MOESIM_ASSERT(!values_.empty(), "quantile of an empty sample set");
+  MOESIM_ASSERT(count() > 0, "quantile of an empty sample set");
   MOESIM_ASSERT(q >= 0.0 && q <= 1.0, "quantile level must be in [0, 1]");
+  if (binned_) {
+    // The bin holding the value of rank floor((n - 1) q), in increasing order of value: the
+    // negative bins from the largest magnitude down, zero, then the positive bins.
+    const auto rank = static_cast<std::int64_t>(std::floor(static_cast<double>(count() - 1) * q));
+    auto clamp = [&](double v) { return std::clamp(v, moments_.min(), moments_.max()); };
+    std::int64_t seen = 0;
+    for (std::size_t i = negative_.counts.size(); i-- > 0;) {
+      seen += negative_.counts[i];
+      if (seen > rank) return clamp(-negative_.midpoint(i));
+    }
+    seen += zeros_;
+    if (seen > rank) return 0.0;
+    for (std::size_t i = 0; i < positive_.counts.size(); ++i) {
+      seen += positive_.counts[i];
+      if (seen > rank) return clamp(positive_.midpoint(i));
+    }
+    return moments_.max();
+  }
   if (!sorted_valid_) {
     sorted_ = values_;
     std::sort(sorted_.begin(), sorted_.end());

@@ -2,7 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -74,7 +76,7 @@ TEST_CASE("sample-set quantiles interpolate linearly between order statistics") 
   CHECK(s.quantile(0.25) == doctest::Approx(4.0));  // h = 1.75: 4 + 0.75 (4 - 4)
   CHECK(s.moments().mean() == doctest::Approx(5.0));
   CHECK(s.count() == 8);
-  CHECK(s.values().front() == 9.0);  // insertion order kept
+  CHECK(s.exact());
   s.add(100.0);           // invalidates the cached sort: sorted 2 4 4 4 5 5 7 9 100, h = 8 q
   CHECK(s.p50() == 5.0);  // h = 4: x[4] = 5
   CHECK(s.quantile(1.0) == 100.0);
@@ -84,6 +86,39 @@ TEST_CASE("sample-set quantiles interpolate linearly between order statistics") 
   SampleSet empty;
   CHECK_THROWS_AS(empty.p50(), InvariantError);
   CHECK_THROWS_AS(one.quantile(1.5), InvariantError);
+}
+
+TEST_CASE("past its exact limit a sample set bins its values and keeps quantiles within 0.2 %") {
+  SampleSet s(1000);
+  // -100..-1, 0 (x 50), then 1..10000: the order statistics are known.
+  std::vector<double> all;
+  for (int i = 1; i <= 10000; ++i) all.push_back(i);
+  for (int i = 1; i <= 100; ++i) all.push_back(-i);
+  for (int i = 0; i < 50; ++i) all.push_back(0.0);
+  for (const double x : all) s.add(x);
+  CHECK_FALSE(s.exact());
+  CHECK(s.count() == all.size());
+  std::sort(all.begin(), all.end());
+  for (const double q : {0.0, 0.001, 0.005, 0.0092, 0.3, 0.5, 0.9, 0.99, 1.0}) {
+    const double want = all[static_cast<std::size_t>(q * static_cast<double>(all.size() - 1))];
+    CAPTURE(q);
+    if (want == 0.0) {
+      CHECK(s.quantile(q) == 0.0);
+    } else {
+      CHECK(std::abs(s.quantile(q) - want) <= 0.002 * std::abs(want));
+    }
+  }
+  CHECK(s.quantile(0.0) == -100.0);  // clamped to the least value
+  CHECK(s.quantile(1.0) == 10000.0);
+  CHECK(s.moments().mean() == doctest::Approx(std::accumulate(all.begin(), all.end(), 0.0) /
+                                              static_cast<double>(all.size())));
+  // Exactly at the limit it is still exact.
+  SampleSet at(3);
+  for (double x : {1.0, 2.0, 4.0}) at.add(x);
+  CHECK(at.exact());
+  CHECK(at.p50() == 2.0);
+  at.add(8.0);
+  CHECK_FALSE(at.exact());
 }
 
 TEST_CASE("a time-weighted signal integrates its value over simulated time") {
