@@ -398,46 +398,60 @@ std::vector<TraceRow> read_trace_csv(const std::filesystem::path& path,
 
 // ---- generation ----
 
-std::vector<RequestSpec> generate_requests(const WorkloadSpec& spec, std::uint64_t seed) {
+RequestGenerator::RequestGenerator(const WorkloadSpec& spec, std::uint64_t seed)
+    : spec_(spec),
+      class_rng_(seed, stream_id("serve.workload.class")),
+      length_rng_(seed, stream_id("serve.workload.length")),
+      arrival_rng_(seed, stream_id("serve.workload.arrival")) {
   MOESIM_ASSERT(!spec.classes.empty() && spec.requests >= 1, "workload not parsed");
-  Rng class_rng(seed, stream_id("serve.workload.class"));
-  Rng length_rng(seed, stream_id("serve.workload.length"));
-  Rng arrival_rng(seed, stream_id("serve.workload.arrival"));
-  double total_weight = 0.0;
-  for (const RequestClass& c : spec.classes) total_weight += c.weight;
+  for (const RequestClass& c : spec.classes) total_weight_ += c.weight;
+  if (spec.arrival == ArrivalProcess::kPoisson) mean_gap_ = ceil_duration(1.0 / spec.rate_per_s);
+  next_.id = 0;
+  draw();
+}
 
-  std::vector<RequestSpec> out(static_cast<std::size_t>(spec.requests));
-  Duration clock{};
-  const Duration mean_gap =
-      spec.arrival == ArrivalProcess::kPoisson ? ceil_duration(1.0 / spec.rate_per_s) : Duration{};
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    RequestSpec& r = out[i];
-    r.id = static_cast<std::int64_t>(i);
-    if (!spec.trace.empty()) {
-      const TraceRow& row = spec.trace[i % spec.trace.size()];
-      r.class_index = row.class_index;
-      r.input_tokens = row.input_tokens;
-      r.output_tokens = row.output_tokens;
-      if (spec.arrival == ArrivalProcess::kTrace) r.arrival = TimePoint{} + *row.arrival;
-    } else {
-      std::size_t k = 0;
-      if (spec.classes.size() > 1) {
-        double u = class_rng.uniform() * total_weight;
-        while (k + 1 < spec.classes.size() && u >= spec.classes[k].weight) {
-          u -= spec.classes[k].weight;
-          ++k;
-        }
+RequestSpec RequestGenerator::take() {
+  MOESIM_ASSERT(!done(), "every request has been drawn");
+  RequestSpec out = next_;
+  next_ = RequestSpec{};
+  next_.id = out.id + 1;
+  if (!done()) draw();
+  return out;
+}
+
+void RequestGenerator::draw() {
+  RequestSpec& r = next_;
+  const auto i = static_cast<std::size_t>(r.id);
+  if (!spec_.trace.empty()) {
+    const TraceRow& row = spec_.trace[i % spec_.trace.size()];
+    r.class_index = row.class_index;
+    r.input_tokens = row.input_tokens;
+    r.output_tokens = row.output_tokens;
+    if (spec_.arrival == ArrivalProcess::kTrace) r.arrival = TimePoint{} + *row.arrival;
+  } else {
+    std::size_t k = 0;
+    if (spec_.classes.size() > 1) {
+      double u = class_rng_.uniform() * total_weight_;
+      while (k + 1 < spec_.classes.size() && u >= spec_.classes[k].weight) {
+        u -= spec_.classes[k].weight;
+        ++k;
       }
-      r.class_index = static_cast<std::int32_t>(k);
-      r.input_tokens = spec.classes[k].isl.sample(length_rng);
-      r.output_tokens = spec.classes[k].osl.sample(length_rng);
     }
-    if (spec.arrival == ArrivalProcess::kPoisson) {
-      // The first request arrives at time zero; gaps are exponential with mean 1 / rate.
-      if (i > 0) clock += arrival_rng.exponential(mean_gap);
-      r.arrival = TimePoint{} + clock;
-    }
+    r.class_index = static_cast<std::int32_t>(k);
+    r.input_tokens = spec_.classes[k].isl.sample(length_rng_);
+    r.output_tokens = spec_.classes[k].osl.sample(length_rng_);
   }
+  if (spec_.arrival == ArrivalProcess::kPoisson) {
+    // The first request arrives at time zero; gaps are exponential with mean 1 / rate.
+    if (i > 0) clock_ += arrival_rng_.exponential(mean_gap_);
+    r.arrival = TimePoint{} + clock_;
+  }
+}
+
+std::vector<RequestSpec> generate_requests(const WorkloadSpec& spec, std::uint64_t seed) {
+  std::vector<RequestSpec> out;
+  out.reserve(static_cast<std::size_t>(spec.requests));
+  for (RequestGenerator gen(spec, seed); !gen.done();) out.push_back(gen.take());
   return out;
 }
 

@@ -49,6 +49,7 @@
 #include <vector>
 
 #include "sim/config/config_node.hpp"
+#include "sim/core/rng.hpp"
 #include "sim/core/units.hpp"
 #include "sim/serve/length_dist.hpp"
 
@@ -144,10 +145,36 @@ void check_max_sequence(const config::ConfigNode& node, const WorkloadSpec& spec
 std::vector<TraceRow> read_trace_csv(const std::filesystem::path& path,
                                      const std::vector<std::string>& class_names);
 
-/// Draws the requests of a run: class (by weight), lengths and, for Poisson and trace arrivals,
-/// arrival times. Draws from the streams Rng(seed, stream_id(name)) for the names
-/// "serve.workload.class", "serve.workload.length" and "serve.workload.arrival" (the streams
-/// Simulation(seed).rng(name) would give), so they do not depend on what the engine draws.
+/// Draws the requests of a run one at a time, in id order: class (by weight), lengths and, for
+/// Poisson and trace arrivals, arrival times. Draws from the streams Rng(seed, stream_id(name))
+/// for the names "serve.workload.class", "serve.workload.length" and "serve.workload.arrival"
+/// (the streams Simulation(seed).rng(name) would give), so they do not depend on what the engine
+/// draws. Holds no request but the next: a run's memory does not grow with `spec.requests`.
+/// `spec` must outlive the generator.
+class RequestGenerator {
+ public:
+  RequestGenerator(const WorkloadSpec& spec, std::uint64_t seed);
+  /// Whether every request has been drawn.
+  bool done() const { return next_.id >= spec_.requests; }
+  /// The next request, not yet drawn past (requires !done()).
+  const RequestSpec& peek() const { return next_; }
+  /// Returns the next request and draws the one after it (requires !done()).
+  RequestSpec take();
+
+ private:
+  void draw();
+
+  const WorkloadSpec& spec_;
+  Rng class_rng_;
+  Rng length_rng_;
+  Rng arrival_rng_;
+  double total_weight_ = 0.0;
+  Duration mean_gap_{};
+  Duration clock_{};
+  RequestSpec next_;
+};
+
+/// All the requests of a run (RequestGenerator's, in a vector: for tests and small workloads).
 std::vector<RequestSpec> generate_requests(const WorkloadSpec& spec, std::uint64_t seed);
 
 }  // namespace moesim::serve
