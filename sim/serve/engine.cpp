@@ -69,7 +69,7 @@ void Engine::Impl::hand_off(Instance& inst, std::int64_t id, Seq& s, TimePoint t
 void Engine::Impl::start_transfer(Instance& dst, std::int32_t dst_rank, std::int64_t id) {
   Seq& s = seqs[id];
   KvTransfer t;
-  t.request_id = id;
+  t.request_id = request_ids[id];
   t.tokens = s.isl;
   t.bytes = e.config_.kv_bytes_per_token * static_cast<std::int64_t>(s.isl);
   t.source_instance = cold[id].src_instance;
@@ -138,10 +138,10 @@ void Engine::Impl::end_step(Instance& inst) {
   std::int64_t output = 0;  // every token emitted (prefill's first tokens and decodes)
   for (std::size_t j = 0; j < batch_size; ++j) {
     if (j + detail::kPrefetchDistance < batch_size) {
-      detail::prefetch(&seqs[inst.batch[j + detail::kPrefetchDistance].request_id]);
+      detail::prefetch(&seqs[inst.batch_slots[j + detail::kPrefetchDistance]]);
     }
     const SequenceWork& w = inst.batch[j];
-    const std::int64_t id = w.request_id;
+    const std::int64_t id = inst.batch_slots[j];
     Seq& s = seqs[id];
     if (w.phase == Phase::kPrefill) {
       c.prefill_tokens += w.new_tokens;
@@ -208,16 +208,33 @@ void Engine::Impl::end_step(Instance& inst) {
         e.sim_.stop();
         // Requests still in flight (warm-up stragglers) keep their counters so far.
         for (std::size_t j = 0; j < seqs.size(); ++j) {
+          if (seqs[j].state == SeqState::kDone) continue;
           current_progress(static_cast<std::int64_t>(j), e.records_[j].emissions,
                            e.records_[j].itl_max);
         }
       }
     }
-    if (e.listener_ != nullptr) e.listener_->on_request_complete(e.sim_, id);
+    // The slot is free before the listener sends the next request, which may take it.
+    const RequestRecord record = e.records_[id];
+    free_slots.push_back(id);
+    if (e.listener_ != nullptr) e.listener_->on_request_complete(e.sim_, record);
   }
   inst.finished.clear();
   inst.in_step_end = false;
   start_step(inst);
+}
+
+std::int64_t Engine::Impl::take_slot() {
+  if (!free_slots.empty()) {
+    const std::int64_t slot = free_slots.back();
+    free_slots.pop_back();
+    return slot;
+  }
+  seqs.emplace_back();
+  cold.emplace_back();
+  request_ids.push_back(0);
+  e.records_.emplace_back();
+  return static_cast<std::int64_t>(seqs.size()) - 1;
 }
 
 // ---- Engine ----
@@ -239,9 +256,6 @@ Engine::Engine(Simulation& sim, EngineConfig config, EngineModels models, Engine
   im.k = config_.spec.draft_tokens();
   im.grouping = options.group_decodes && im.k == 0;
   im.measured_total = options.total_requests - options.first_measured;
-  records_.resize(static_cast<std::size_t>(options.total_requests));
-  im.seqs.resize(static_cast<std::size_t>(options.total_requests));
-  im.cold.resize(static_cast<std::size_t>(options.total_requests));
 
   auto build_pool = [&](const PoolConfig& pc, StepTimeModel* model, std::int32_t pool_index) {
     Pool pool;
@@ -272,41 +286,45 @@ Engine::~Engine() = default;
 
 void Engine::submit(const RequestSpec& request) {
   Impl& im = *impl_;
-  MOESIM_ASSERT(request.id >= 0 && request.id < static_cast<std::int64_t>(records_.size()),
-                "request id out of range");
+  MOESIM_ASSERT(request.id >= 0 && request.id < options_.total_requests, "request id out of range");
   MOESIM_ASSERT(request.input_tokens >= 1 && request.output_tokens >= 1, "empty request");
   const TimePoint now = sim_.now();
-  const std::int64_t id = request.id;
+  // Checked before a slot is taken: a request that cannot fit leaves no trace.
+  Seq probe;
+  probe.isl = request.input_tokens;
+  probe.osl = request.output_tokens;
+  for (const Pool& pool : im.pools) {
+    const std::int64_t need =
+        Impl::ceil_div(im.full_need_tokens(pool.config.role, probe), pool.config.kv_block_size);
+    if (need > pool.config.blocks_per_rank()) {
+      throw ConfigError(
+          {"<engine config>", 0, 0},
+          "deployment." + std::string(to_string(pool.config.role)) + ".kv_capacity_tokens",
+          "room for one request of " + std::to_string(probe.isl) + " input + " +
+              std::to_string(probe.osl) + " output tokens per attention-DP rank (" +
+              std::to_string(need * pool.config.kv_block_size) + " tokens)",
+          std::to_string(pool.config.blocks_per_rank() * pool.config.kv_block_size) +
+              " tokens per rank");
+    }
+  }
+  const std::int64_t id = im.take_slot();  // the engine's handle of the request
+  im.request_ids[id] = request.id;
   Seq& s = im.seqs[id];
   s = Seq{};
   im.cold[id] = SeqCold{};
   s.isl = request.input_tokens;
   s.osl = request.output_tokens;
   s.prefill_target = s.isl;
-  s.measured = id >= options_.first_measured;
-  for (const Pool& pool : im.pools) {
-    const std::int64_t need =
-        Impl::ceil_div(im.full_need_tokens(pool.config.role, s), pool.config.kv_block_size);
-    if (need > pool.config.blocks_per_rank()) {
-      throw ConfigError(
-          {"<engine config>", 0, 0},
-          "deployment." + std::string(to_string(pool.config.role)) + ".kv_capacity_tokens",
-          "room for one request of " + std::to_string(s.isl) + " input + " + std::to_string(s.osl) +
-              " output tokens per attention-DP rank (" +
-              std::to_string(need * pool.config.kv_block_size) + " tokens)",
-          std::to_string(pool.config.blocks_per_rank() * pool.config.kv_block_size) +
-              " tokens per rank");
-    }
-  }
+  s.measured = request.id >= options_.first_measured;
   RequestRecord& rec = records_[id];
   rec = RequestRecord{};
-  rec.id = id;
+  rec.id = request.id;
   rec.class_index = request.class_index;
   rec.input_tokens = request.input_tokens;
   rec.output_tokens = request.output_tokens;
   rec.arrival = now;
 
-  if (id == options_.first_measured && !window_start_) {
+  if (request.id == options_.first_measured && !window_start_) {
     window_start_ = now;
     for (Pool& pool : im.pools) {
       pool.start_counters = pool.counters;
@@ -324,6 +342,21 @@ void Engine::submit(const RequestSpec& request) {
   ++inst.outstanding;
   inst.ranks[r].waiting.push_back(id);
   im.poke(inst);
+}
+
+std::vector<RequestRecord> Engine::in_flight() const {
+  std::vector<RequestRecord> out;
+  for (std::size_t j = 0; j < impl_->seqs.size(); ++j) {
+    if (impl_->seqs[j].state == SeqState::kDone) continue;
+    out.push_back(records_[j]);
+    if (!window_end_) {
+      impl_->current_progress(static_cast<std::int64_t>(j), out.back().emissions,
+                              out.back().itl_max);
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const RequestRecord& a, const RequestRecord& b) { return a.id < b.id; });
+  return out;
 }
 
 const PoolCounters& Engine::counters(PoolRole role) const {

@@ -65,6 +65,10 @@
 /// in advance, and the model gets the group as one DecodeGroupWork per rank. So a steady decode
 /// costs O(1) per rank and step instead of O(1) per sequence, with the same results.
 ///
+/// Memory: the engine holds the requests in flight (a slot each, reused after completion) and
+/// per-instance buffers; a request's record goes to the listener when it completes. So a run's
+/// memory grows with the requests in flight, not with the requests sent.
+///
 /// Events: one per step per instance (priority kLow, so requests arriving at the same instant
 /// join that step), one wake-up when an idle instance gets work, and the transfer completions.
 /// Work per step is O(listed sequences + ranks), plus O(log n) per sequence joining or leaving
@@ -281,12 +285,15 @@ struct EngineOptions {
   std::int64_t total_requests = 0;  ///< ids are 0..total_requests-1
 };
 
-/// Notified when a request completes (closed-loop clients send the next one).
+/// Notified when a request completes: its record goes to the metrics (the engine keeps records
+/// of the requests in flight only), and closed-loop clients send the next request.
 class CompletionListener {
  public:
   virtual ~CompletionListener() = default;
-  /// Called from the step-end event that emitted the request's last token.
-  virtual void on_request_complete(Simulation& sim, std::int64_t request_id) = 0;
+  /// Called from the step-end event that emitted the request's last token, with its final
+  /// record. The engine has forgotten the request: a request submitted from here may take its
+  /// place.
+  virtual void on_request_complete(Simulation& sim, const RequestRecord& record) = 0;
 };
 
 /// The serving engine. Not copyable or movable (events hold its address).
@@ -306,8 +313,11 @@ class Engine {
   /// the request can never fit one rank's KV cache.
   void submit(const RequestSpec& request);
 
-  /// Per-request records, indexed by id.
-  const std::vector<RequestRecord>& requests() const { return records_; }
+  /// Records of the requests submitted and not completed, by id, with their progress so far
+  /// (emissions, longest gap). Completed requests' records went to the listener.
+  std::vector<RequestRecord> in_flight() const;
+  /// The most requests in flight at once so far: the slots the engine has allocated.
+  std::int64_t peak_in_flight() const { return static_cast<std::int64_t>(records_.size()); }
   /// Cumulative counters of the primary pool (aggregated or prefill) and the decode pool.
   const PoolCounters& counters(PoolRole role) const;
   /// Counters when the first measured request arrived (zero before that).
@@ -331,7 +341,7 @@ class Engine {
   EngineConfig config_;
   CompletionListener* listener_ = nullptr;
   EngineOptions options_;
-  std::vector<RequestRecord> records_;
+  std::vector<RequestRecord> records_;  ///< of the requests in flight, by slot (engine_state.hpp)
   DurationHistogram itl_;
   std::vector<StepRecord> steps_;
   std::optional<TimePoint> window_start_;

@@ -33,33 +33,6 @@ double per_second(double amount, double window_s) {
   return window_s > 0.0 ? amount / window_s : 0.0;
 }
 
-/// Samples of one group of requests (the whole run or one class).
-struct Samples {
-  SampleSet ttft_ms;
-  SampleSet tpot_ms;
-  SampleSet e2e_ms;
-  SampleSet user_tok_s;
-  std::int64_t requests = 0;
-  std::int64_t sla_met = 0;
-
-  void add(const RequestRecord& r, const Sla& sla) {
-    const Duration ttft = r.first_token - r.arrival;
-    const Duration e2e = r.completion - r.arrival;
-    std::optional<Duration> tpot;
-    ++requests;
-    ttft_ms.add(exact_ms(ttft));
-    e2e_ms.add(exact_ms(e2e));
-    if (r.output_tokens > 1) {
-      const double per_token_ms = exact_ms(e2e - ttft) / static_cast<double>(r.output_tokens - 1);
-      tpot = ceil_duration(per_token_ms * scale::kMilli);
-      tpot_ms.add(per_token_ms);
-      // 1 / TPOT in tokens per second = 1000 / TPOT_ms (the published README's interactivity).
-      if (per_token_ms > 0.0) user_tok_s.add(1.0 / (per_token_ms * scale::kMilli));
-    }
-    if (sla.met(ttft, tpot)) ++sla_met;
-  }
-};
-
 /// The q-quantile over decode sequence-steps of their step's mean decode context: the upper edge
 /// of the bin that holds the one of rank floor(q (count - 1)); 0 without decodes.
 double context_quantile(const PoolCounters& c, double q) {
@@ -115,8 +88,40 @@ PoolMetrics pool_metrics(const Engine& engine, const PoolConfig& pc, double wind
 
 }  // namespace
 
-RunMetrics compute_metrics(const Engine& engine, const WorkloadSpec& workload,
+void RequestStats::Group::add(const RequestRecord& r, const Sla& sla) {
+  const Duration ttft = r.first_token - r.arrival;
+  const Duration e2e = r.completion - r.arrival;
+  std::optional<Duration> tpot;
+  ++requests;
+  ttft_ms.add(exact_ms(ttft));
+  e2e_ms.add(exact_ms(e2e));
+  if (r.output_tokens > 1) {
+    const double per_token_ms = exact_ms(e2e - ttft) / static_cast<double>(r.output_tokens - 1);
+    tpot = ceil_duration(per_token_ms * scale::kMilli);
+    tpot_ms.add(per_token_ms);
+    // 1 / TPOT in tokens per second = 1000 / TPOT_ms (the published README's interactivity).
+    if (per_token_ms > 0.0) user_tok_s.add(1.0 / (per_token_ms * scale::kMilli));
+  }
+  if (sla.met(ttft, tpot)) ++sla_met;
+}
+
+RequestStats::RequestStats(const WorkloadSpec& w) : workload(w), classes(w.classes.size()) {}
+
+void RequestStats::add(const RequestRecord& r) {
+  MOESIM_ASSERT(r.completed, "only completed requests are measured");
+  if (r.id < workload.warmup) return;
+  const Sla& sla = workload.classes[r.class_index].sla;
+  all.add(r, sla);
+  classes[r.class_index].add(r, sla);
+  if (r.decode_instance >= 0 && r.output_tokens > 1) {
+    transfer_ms.add(exact_ms(r.decode_ready - r.decode_admit));
+    decode_wait_ms.add(exact_ms(r.decode_admit - r.prefill_done));
+  }
+}
+
+RunMetrics compute_metrics(const Engine& engine, const RequestStats& stats,
                            const std::optional<Pricing>& pricing) {
+  const WorkloadSpec& workload = stats.workload;
   MOESIM_ASSERT(engine.window_start() && engine.window_end(),
                 "metrics need a finished run: every measured request completed");
   const EngineConfig& cfg = engine.config();
@@ -176,20 +181,7 @@ RunMetrics compute_metrics(const Engine& engine, const WorkloadSpec& workload,
   }
 
   // Per request.
-  Samples all;
-  std::vector<Samples> per_class(workload.classes.size());
-  SampleSet transfer_ms;
-  SampleSet decode_wait_ms;
-  for (const RequestRecord& r : engine.requests()) {
-    if (r.id < workload.warmup || !r.completed) continue;
-    const Sla& sla = workload.classes[r.class_index].sla;
-    all.add(r, sla);
-    per_class[r.class_index].add(r, sla);
-    if (cfg.disaggregated && r.output_tokens > 1) {
-      transfer_ms.add(exact_ms(r.decode_ready - r.decode_admit));
-      decode_wait_ms.add(exact_ms(r.decode_admit - r.prefill_done));
-    }
-  }
+  const RequestStats::Group& all = stats.all;
   m.measured_requests = all.requests;
   m.ttft_ms = summarize(all.ttft_ms);
   m.tpot_ms = summarize(all.tpot_ms);
@@ -205,11 +197,11 @@ RunMetrics compute_metrics(const Engine& engine, const WorkloadSpec& workload,
   m.sla_attainment =
       all.requests > 0 ? static_cast<double>(all.sla_met) / static_cast<double>(all.requests) : 0.0;
   if (cfg.disaggregated) {
-    m.kv_transfer_ms = summarize(transfer_ms);
-    m.decode_wait_ms = summarize(decode_wait_ms);
+    m.kv_transfer_ms = summarize(stats.transfer_ms);
+    m.decode_wait_ms = summarize(stats.decode_wait_ms);
   }
-  for (std::size_t i = 0; i < per_class.size(); ++i) {
-    const Samples& s = per_class[i];
+  for (std::size_t i = 0; i < stats.classes.size(); ++i) {
+    const RequestStats::Group& s = stats.classes[i];
     ClassMetrics c;
     c.name = workload.classes[i].name;
     c.requests = s.requests;

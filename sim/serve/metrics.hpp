@@ -50,6 +50,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/core/stats.hpp"
 #include "sim/core/units.hpp"
 #include "sim/hw/price_sheet.hpp"
 #include "sim/serve/engine.hpp"
@@ -163,9 +164,37 @@ struct RunMetrics {
   std::vector<ClassMetrics> classes;
 };
 
-/// Computes the run's metrics from a finished engine (the window must have ended, i.e. every
-/// measured request completed; asserted). `pricing` absent: cost and energy are absent.
-RunMetrics compute_metrics(const Engine& engine, const WorkloadSpec& workload,
+/// The per-request statistics of a run, gathered as its requests complete: streaming, so its
+/// memory does not grow with the requests (SampleSet: quantiles exact up to its limit of
+/// values, within 0.2 % beyond).
+struct RequestStats {
+  /// Samples of one group of requests (the whole run or one class).
+  struct Group {
+    SampleSet ttft_ms;
+    SampleSet tpot_ms;
+    SampleSet e2e_ms;
+    SampleSet user_tok_s;  ///< 1 / TPOT
+    std::int64_t requests = 0;
+    std::int64_t sla_met = 0;
+    void add(const RequestRecord& r, const Sla& sla);
+  };
+
+  /// Statistics of `workload`'s measured requests (`workload` must outlive this).
+  explicit RequestStats(const WorkloadSpec& workload);
+  /// Adds a completed request; warm-up requests are not measured and ignored.
+  void add(const RequestRecord& r);
+
+  const WorkloadSpec& workload;
+  Group all;
+  std::vector<Group> classes;  ///< by class index
+  SampleSet transfer_ms;       ///< disaggregated: KV transfer durations (OSL > 1)
+  SampleSet decode_wait_ms;    ///< disaggregated: prefill done -> decode admit (OSL > 1)
+};
+
+/// Computes the run's metrics from a finished engine and the statistics of its completed
+/// requests (the window must have ended, i.e. every measured request completed; asserted).
+/// `pricing` absent: cost and energy are absent.
+RunMetrics compute_metrics(const Engine& engine, const RequestStats& stats,
                            const std::optional<Pricing>& pricing);
 
 /// One metric as a dotted key with its unit in the name ("ttft_ms.p50") and a value (absent:

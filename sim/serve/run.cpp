@@ -1,8 +1,8 @@
 #include "sim/serve/run.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
-#include <map>
 
 #include "sim/core/simulation.hpp"
 #include "sim/core/stats.hpp"
@@ -11,36 +11,59 @@ namespace moesim::serve {
 
 namespace {
 
-/// Sends the requests: closed loop (a new one per completion) or open loop (at arrival times).
+/// Sends the requests (closed loop: a new one per completion; open loop: at arrival times) and
+/// gathers the completed ones' statistics, keeping their records only when asked.
 class Client final : public CompletionListener {
  public:
-  Client(Simulation& sim, Engine& engine, const WorkloadSpec& workload,
-         std::vector<RequestSpec> requests)
-      : sim_(sim), engine_(engine), workload_(workload), requests_(std::move(requests)) {}
+  Client(Simulation& sim, Engine& engine, const WorkloadSpec& workload, std::uint64_t seed,
+         const RunOptions& options)
+      : sim_(sim),
+        engine_(engine),
+        workload_(workload),
+        requests_(workload, seed),
+        stats_(workload),
+        keep_records_(options.keep_requests),
+        progress_(options.progress),
+        progress_step_(std::max<std::int64_t>(1, workload.requests / 200)) {}
 
   void start() {
     if (workload_.arrival == ArrivalProcess::kClosedLoop) {
-      const auto first = std::min<std::int64_t>(workload_.concurrency,
-                                                static_cast<std::int64_t>(requests_.size()));
+      const auto first = std::min<std::int64_t>(workload_.concurrency, workload_.requests);
       for (std::int64_t i = 0; i < first; ++i) send_next();
     } else {
       schedule_arrival();
     }
   }
 
-  void on_request_complete(Simulation& /*sim*/, std::int64_t /*request_id*/) override {
+  void on_request_complete(Simulation& /*sim*/, const RequestRecord& record) override {
+    stats_.add(record);
+    if (keep_records_) records_.push_back(record);
+    if (progress_ && ++completed_ % progress_step_ == 0 && completed_ < workload_.requests) {
+      progress_(completed_, workload_.requests);
+    }
     if (workload_.arrival == ArrivalProcess::kClosedLoop) send_next();
+  }
+
+  const RequestStats& stats() const { return stats_; }
+
+  /// The completed requests' records and then those in flight, by id (keep_records only).
+  std::vector<RequestRecord> take_records() {
+    std::vector<RequestRecord> out = std::move(records_);
+    std::vector<RequestRecord> open = engine_.in_flight();
+    out.insert(out.end(), open.begin(), open.end());
+    std::sort(out.begin(), out.end(),
+              [](const RequestRecord& a, const RequestRecord& b) { return a.id < b.id; });
+    return out;
   }
 
  private:
   void send_next() {
-    if (next_ >= requests_.size()) return;
-    engine_.submit(requests_[next_++]);
+    if (!requests_.done()) engine_.submit(requests_.take());
   }
 
   void schedule_arrival() {
-    if (next_ >= requests_.size()) return;
-    sim_.schedule_at(requests_[next_].arrival, [this](Simulation&) {
+    if (requests_.done()) return;
+    sim_.schedule_at(requests_.peek().arrival, [this](Simulation&) {
       send_next();
       schedule_arrival();
     });
@@ -49,8 +72,13 @@ class Client final : public CompletionListener {
   Simulation& sim_;
   Engine& engine_;
   const WorkloadSpec& workload_;
-  std::vector<RequestSpec> requests_;
-  std::size_t next_ = 0;
+  RequestGenerator requests_;
+  RequestStats stats_;
+  bool keep_records_;
+  std::vector<RequestRecord> records_;  ///< completed (keep_records only)
+  Progress progress_;
+  std::int64_t progress_step_;
+  std::int64_t completed_ = 0;
 };
 
 }  // namespace
@@ -67,17 +95,19 @@ RunResult run_serving(const EngineConfig& config, const WorkloadSpec& workload,
   eo.total_requests = workload.requests;
   eo.first_measured = workload.warmup;
   Engine engine(sim, config, models, eo);
-  Client client(sim, engine, workload, generate_requests(workload, seed));
+  Client client(sim, engine, workload, seed, options);
   engine.set_listener(&client);
   client.start();
   sim.run();
+  if (options.progress) options.progress(workload.requests, workload.requests);
 
   RunResult result;
   result.seed = seed;
-  result.metrics = compute_metrics(engine, workload, pricing);
-  result.requests = engine.requests();
+  result.metrics = compute_metrics(engine, client.stats(), pricing);
+  if (options.keep_requests) result.requests = client.take_records();
   result.steps = engine.steps();
   result.events = sim.events_executed();
+  result.peak_in_flight = engine.peak_in_flight();
   result.end = sim.now();
   return result;
 }
@@ -104,20 +134,22 @@ double student_t_975(std::int64_t df) {
   return z + g1 / v + g2 / (v * v) + g3 / (v * v * v);
 }
 
-std::vector<ReplicaStat> summarize_replicas(const std::vector<std::vector<MetricValue>>& runs) {
-  std::vector<ReplicaStat> out;
-  if (runs.empty()) return out;
-  std::map<std::string, Accumulator, std::less<>> acc;
-  for (const auto& run : runs) {
-    for (const MetricValue& m : run) {
-      if (m.value) acc[m.key].add(*m.value);
-    }
+void ReplicaStats::add(const std::vector<MetricValue>& run) {
+  if (keys_.empty()) {
+    for (const MetricValue& m : run) keys_.push_back(m.key);
   }
-  for (const MetricValue& m : runs.front()) {
+  for (const MetricValue& m : run) {
+    if (m.value) moments_[m.key].add(*m.value);
+  }
+}
+
+std::vector<ReplicaStat> ReplicaStats::stats() const {
+  std::vector<ReplicaStat> out;
+  for (const std::string& key : keys_) {
     ReplicaStat s;
-    s.key = m.key;
-    const auto it = acc.find(m.key);
-    if (it != acc.end()) {
+    s.key = key;
+    const auto it = moments_.find(key);
+    if (it != moments_.end()) {
       const Accumulator& a = it->second;
       s.n = static_cast<std::int64_t>(a.count());
       s.mean = a.mean();
@@ -132,20 +164,27 @@ std::vector<ReplicaStat> summarize_replicas(const std::vector<std::vector<Metric
   return out;
 }
 
+std::vector<ReplicaStat> summarize_replicas(const std::vector<std::vector<MetricValue>>& runs) {
+  ReplicaStats acc;
+  for (const auto& run : runs) acc.add(run);
+  return acc.stats();
+}
+
 ReplicaSummary run_replicas(const EngineConfig& config, const WorkloadSpec& workload,
                             const EngineModels& models, std::uint64_t seed, std::int32_t replicas,
-                            const std::optional<Pricing>& pricing) {
+                            const std::optional<Pricing>& pricing, const Progress& progress) {
   MOESIM_ASSERT(replicas >= 1, "at least one replica");
   ReplicaSummary summary;
-  std::vector<std::vector<MetricValue>> flat;
+  ReplicaStats acc;
   for (std::int32_t i = 0; i < replicas; ++i) {
     const std::uint64_t s = seed + static_cast<std::uint64_t>(i);
     RunResult r = run_serving(config, workload, models, s, pricing);
     summary.seeds.push_back(s);
-    flat.push_back(flatten(r.metrics));
-    summary.runs.push_back(std::move(r.metrics));
+    acc.add(flatten(r.metrics));
+    if (i == 0) summary.first = std::move(r.metrics);
+    if (progress) progress(i + 1, replicas);
   }
-  summary.stats = summarize_replicas(flat);
+  summary.stats = acc.stats();
   return summary;
 }
 

@@ -39,7 +39,8 @@ void check_same_both_ways(const EngineConfig& c, const WorkloadSpec& w, std::uin
                             c.disaggregated ? &kv : nullptr};
   const Pricing pricing{usd_per_hour(3.6), watts(1000), watts(200), "test"};
   RunOptions grouped;
-  RunOptions listed;
+  grouped.keep_requests = true;
+  RunOptions listed = grouped;
   listed.group_decodes = false;
   const RunResult a = run_serving(c, w, models, seed, pricing, grouped);
   const RunResult b = run_serving(c, w, models, seed, pricing, listed);

@@ -48,7 +48,7 @@ struct Fixture {
     pool.attention_dp = 2;
     pool.gpus_per_instance = 2;
     r = run_serving(test::aggregated(pool), w, {&model, nullptr, nullptr}, 1, std::nullopt,
-                    RunOptions{true});
+                    RunOptions{.record_steps = true, .keep_requests = true});
   }
 };
 

@@ -29,8 +29,9 @@ TEST_CASE("closed loop keeps exactly `concurrency` requests in flight while requ
   w.arrival = ArrivalProcess::kClosedLoop;
   w.concurrency = 8;
   AnalyticStepModel model(test::simple_params(microseconds(1)));
-  const RunResult r = run_serving(test::aggregated(test::roomy_pool()), w,
-                                  {&model, nullptr, nullptr}, 3, std::nullopt);
+  const RunResult r =
+      run_serving(test::aggregated(test::roomy_pool()), w, {&model, nullptr, nullptr}, 3,
+                  std::nullopt, RunOptions{.keep_requests = true});
   const auto& reqs = r.requests;
   TimePoint last_send{};
   for (const RequestRecord& q : reqs) last_send = std::max(last_send, q.arrival);
@@ -44,6 +45,59 @@ TEST_CASE("closed loop keeps exactly `concurrency` requests in flight while requ
     CHECK(in_flight == 8);
   }
   CHECK(r.metrics.measured_requests == 100);
+}
+
+TEST_CASE("a run holds the requests in flight, not the requests sent") {
+  // 20,000 requests, 8 at a time: the engine's slots (RequestRecord, hot and cold state) stay
+  // at 8, the per-request records are not kept unless asked for, and the metrics still count
+  // every measured request.
+  WorkloadSpec w = fixed_workload(50, 10, 20000);
+  w.classes[0].osl = LengthDist::uniform(2, 30);
+  w.arrival = ArrivalProcess::kClosedLoop;
+  w.concurrency = 8;
+  w.warmup = 100;
+  AnalyticStepModel model(test::simple_params(microseconds(1)));
+  const EngineConfig c = test::aggregated(test::roomy_pool());
+  const RunResult lean = run_serving(c, w, {&model, nullptr, nullptr}, 5, std::nullopt);
+  CHECK(lean.peak_in_flight == 8);
+  CHECK(lean.requests.empty());
+  CHECK(lean.metrics.measured_requests == 19900);
+  CHECK(lean.metrics.tpot_ms.count == 19900);
+  // Keeping the records changes nothing else.
+  const RunResult kept = run_serving(c, w, {&model, nullptr, nullptr}, 5, std::nullopt,
+                                     RunOptions{.keep_requests = true});
+  REQUIRE(kept.requests.size() == 20000);
+  for (std::size_t i = 0; i < kept.requests.size(); ++i) {
+    CHECK(kept.requests[i].id == static_cast<std::int64_t>(i));
+  }
+  CHECK(flatten(kept.metrics).size() == flatten(lean.metrics).size());
+  CHECK(metrics_json(kept.metrics, {}) == metrics_json(lean.metrics, {}));
+  // Poisson arrivals faster than service: in flight grows, but never past the requests sent.
+  w.arrival = ArrivalProcess::kPoisson;
+  w.rate_per_s = 1e5;
+  w.requests = 2000;
+  const RunResult open = run_serving(c, w, {&model, nullptr, nullptr}, 5, std::nullopt);
+  CHECK(open.peak_in_flight > 8);
+  CHECK(open.peak_in_flight <= 2000);
+}
+
+TEST_CASE("progress is reported as requests complete and once at the end") {
+  WorkloadSpec w = fixed_workload(20, 5, 1000);
+  w.arrival = ArrivalProcess::kClosedLoop;
+  w.concurrency = 4;
+  AnalyticStepModel model(test::simple_params(microseconds(1)));
+  std::vector<std::int64_t> seen;
+  RunOptions o;
+  o.progress = [&](std::int64_t done, std::int64_t total) {
+    CHECK(total == 1000);
+    seen.push_back(done);
+  };
+  run_serving(test::aggregated(test::roomy_pool()), w, {&model, nullptr, nullptr}, 1, std::nullopt,
+              o);
+  REQUIRE(seen.size() == 200);  // every 5 completions (0.5 %) up to 995, then the end
+  CHECK(seen.front() == 5);
+  CHECK(seen.back() == 1000);
+  CHECK(std::is_sorted(seen.begin(), seen.end()));
 }
 
 TEST_CASE("Poisson arrivals have the configured mean rate") {
@@ -80,7 +134,8 @@ struct BusyRun {
   }
   RunResult run(std::uint64_t seed) {
     return run_serving(c, w, {&model, nullptr, nullptr}, seed,
-                       Pricing{usd_per_hour(3.6), watts(1000), watts(200), "test"});
+                       Pricing{usd_per_hour(3.6), watts(1000), watts(200), "test"},
+                       RunOptions{.keep_requests = true});
   }
 };
 
@@ -181,11 +236,12 @@ TEST_CASE("replicas run consecutive seeds and bracket their mean") {
       run_replicas(b.c, b.w, {&b.model, nullptr, nullptr}, 20, 3,
                    Pricing{usd_per_hour(3.6), watts(1000), watts(200), "test"});
   CHECK(s.seeds == std::vector<std::uint64_t>{20, 21, 22});
-  REQUIRE(s.runs.size() == 3);
   const auto it = std::find_if(s.stats.begin(), s.stats.end(),
                                [](const ReplicaStat& x) { return x.key == "ttft_ms.p50"; });
   REQUIRE(it != s.stats.end());
-  const double mean = (s.runs[0].ttft_ms.p50 + s.runs[1].ttft_ms.p50 + s.runs[2].ttft_ms.p50) / 3.0;
+  double mean = 0.0;
+  for (std::uint64_t seed : {20, 21, 22}) mean += b.run(seed).metrics.ttft_ms.p50 / 3.0;
+  CHECK(s.first.ttft_ms.p50 == b.run(20).metrics.ttft_ms.p50);
   CHECK(it->mean == doctest::Approx(mean));
   CHECK(it->ci95_low <= mean);
   CHECK(it->ci95_high >= mean);

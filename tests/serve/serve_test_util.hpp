@@ -93,18 +93,27 @@ struct Arrival {
 /// every SequenceWork of a RecordingModel ask for them listed.
 enum class Decodes : std::uint8_t { kGrouped, kListed };
 
-/// Runs `arrivals` (ids in order) through an engine and returns it after the run.
-struct Harness {
+/// Runs `arrivals` (ids in order) through an engine and keeps every request's record.
+struct Harness final : CompletionListener {
   Simulation sim{7};
   std::optional<Engine> engine;
+  std::vector<RequestRecord> completed;  ///< by id; completed == false until it completes
 
   Harness(const EngineConfig& config, EngineModels models, std::int64_t requests,
-          bool record_steps = false, Decodes decodes = Decodes::kGrouped) {
+          bool record_steps = false, Decodes decodes = Decodes::kGrouped)
+      : completed(static_cast<std::size_t>(requests)) {
     EngineOptions o;
     o.total_requests = requests;
     o.record_steps = record_steps;
     o.group_decodes = decodes == Decodes::kGrouped;
     engine.emplace(sim, config, models, o);
+    engine->set_listener(this);
+  }
+  Harness(const Harness&) = delete;
+  Harness& operator=(const Harness&) = delete;
+
+  void on_request_complete(Simulation& /*sim*/, const RequestRecord& record) override {
+    completed[static_cast<std::size_t>(record.id)] = record;
   }
 
   void run(const std::vector<Arrival>& arrivals) {
@@ -118,7 +127,15 @@ struct Harness {
     sim.run();
   }
 
-  const RequestRecord& req(std::size_t i) const { return engine->requests()[i]; }
+  /// Request i's record: final when it completed, else its progress so far (or empty when it
+  /// was never submitted).
+  RequestRecord req(std::size_t i) const {
+    if (completed[i].completed) return completed[i];
+    for (const RequestRecord& r : engine->in_flight()) {
+      if (r.id == static_cast<std::int64_t>(i)) return r;
+    }
+    return RequestRecord{};
+  }
 };
 
 }  // namespace moesim::serve::test

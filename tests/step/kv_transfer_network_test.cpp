@@ -317,7 +317,8 @@ TEST_CASE("a disaggregated scenario without kv_transfer moves KV on the network"
   CHECK(d.find("network flows (max_min) on gb200-nvl72") == 0);
   const serve::EngineConfig engine = sc.engine_config();
   const serve::RunResult r =
-      serve::run_serving(engine, sc.workload, built.models.view(), sc.seed, std::nullopt);
+      serve::run_serving(engine, sc.workload, built.models.view(), sc.seed, std::nullopt,
+                         serve::RunOptions{.keep_requests = true});
   REQUIRE(r.metrics.kv_transfer_ms);
   CHECK(r.metrics.kv_transfer_ms->count > 0);
   // One NVL72: a transfer takes at least 0.6 us + ISL x 35136 B / 721.8 GB/s (more when it
@@ -332,7 +333,8 @@ TEST_CASE("a disaggregated scenario without kv_transfer moves KV on the network"
   CHECK(transfers > 0);
   // A second run on the same models (a new Simulation) is identical.
   const serve::RunResult again =
-      serve::run_serving(engine, sc.workload, built.models.view(), sc.seed, std::nullopt);
+      serve::run_serving(engine, sc.workload, built.models.view(), sc.seed, std::nullopt,
+                         serve::RunOptions{.keep_requests = true});
   REQUIRE(again.requests.size() == r.requests.size());
   for (std::size_t i = 0; i < r.requests.size(); ++i) {
     CHECK(again.requests[i].decode_ready == r.requests[i].decode_ready);

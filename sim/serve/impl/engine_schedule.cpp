@@ -316,6 +316,7 @@ void Engine::Impl::schedule_rank(Instance& inst, std::int32_t r, StepBatch& tota
 
 void Engine::Impl::schedule_ranks(Instance& inst, StepBatch& batch, detail::ContextGate gate) {
   inst.batch.clear();
+  inst.batch_slots.clear();
   inst.rank_begin.clear();
   inst.step_context_sum = 0;
   const auto ranks = static_cast<std::int32_t>(inst.ranks.size());

@@ -23,8 +23,13 @@ enum class SeqState : std::uint8_t {
   kDecoding,    ///< running, generating
   kReceiving,   ///< running on a decode rank, KV transfer in flight
   kHandoff,     ///< prefill done on a prefill rank, holding its KV until transferred
-  kDone,
+  kDone,        ///< completed: the slot is free
 };
+
+/// A request in flight is known inside the engine by its slot: the index of its Seq, SeqCold and
+/// RequestRecord, taken when it is submitted and reused once it completes, so that the engine's
+/// memory grows with the requests in flight, not with the requests sent. The "id" parameters of
+/// Engine::Impl are slots; Engine::Impl::request_ids maps a slot to the request's id.
 
 /// The hot state of a request in flight: what every step reads and writes, in one 64-byte
 /// cache line (the engine touches one per sequence per step, in no particular order). While the
@@ -110,8 +115,8 @@ struct Rank {
   std::int64_t active() const { return static_cast<std::int64_t>(running.size()) + group.size(); }
 };
 
-/// A request that emitted its last token in the step that just ended, with its place in the
-/// canonical completion order: by rank, decodes before prefills, then by admission.
+/// A request (by slot) that emitted its last token in the step that just ended, with its place in
+/// the canonical completion order: by rank, decodes before prefills, then by admission.
 struct Finished {
   std::int64_t id = 0;
   std::int32_t rank = 0;
@@ -136,6 +141,7 @@ struct Instance {
   Rng* step_rng = nullptr;
   Rng* mtp_rng = nullptr;
   std::vector<SequenceWork> batch;
+  std::vector<std::int64_t> batch_slots;  ///< the slot of each entry of `batch`
   std::vector<std::int32_t> rank_begin;
   std::vector<DecodeGroupWork> groups;  ///< per rank, the decode group's share of the step
   std::vector<Finished> finished;
@@ -197,11 +203,13 @@ struct Engine::Impl {
 
   Engine& e;
   EngineModels models;
-  std::vector<Pool> pools;    ///< [0] primary, [1] decode when disaggregated
-  std::vector<Seq> seqs;      ///< indexed by request id
-  std::vector<SeqCold> cold;  ///< indexed by request id
-  std::int32_t k = 0;         ///< draft tokens
-  bool grouping = false;      ///< steady decodes advance in decode groups (no MTP, option on)
+  std::vector<Pool> pools;                ///< [0] primary, [1] decode when disaggregated
+  std::vector<Seq> seqs;                  ///< by slot
+  std::vector<SeqCold> cold;              ///< by slot
+  std::vector<std::int64_t> request_ids;  ///< by slot: the request's id
+  std::vector<std::int64_t> free_slots;   ///< slots of completed requests, reused last-in first
+  std::int32_t k = 0;                     ///< draft tokens
+  bool grouping = false;  ///< steady decodes advance in decode groups (no MTP, option on)
   std::int64_t measured_total = 0;
   std::int64_t measured_done = 0;
 
@@ -258,11 +266,15 @@ struct Engine::Impl {
   std::int32_t chunk_for(const Instance& inst, std::int64_t remaining, std::int64_t tokens_left,
                          std::int64_t prefill_left, bool fresh) const;
 
-  /// Appends one sequence's work to the step being built.
+  /// Appends the work of the sequence in slot `id` to the step being built.
   void add_work(Instance& inst, std::int64_t id, std::int32_t rank, std::int32_t tokens,
                 std::int64_t context, Phase phase) {
-    inst.batch.push_back(SequenceWork{id, tokens, rank, context, phase});
+    inst.batch.push_back(SequenceWork{request_ids[id], tokens, rank, context, phase});
+    inst.batch_slots.push_back(id);
   }
+
+  /// A slot for a new request: a free one, or a new one.
+  std::int64_t take_slot();
 
   /// Returns the blocks `s` holds on `rank`.
   void free_blocks(Rank& rank, Seq& s) {
