@@ -1,6 +1,8 @@
 // `moesim run SCENARIO`: one serving simulation, request by request, with a readable summary and
 // machine-readable outputs (JSON metrics, per-request CSV, a Perfetto trace).
+#include <chrono>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -45,6 +47,19 @@ std::int64_t parse_count(const Args& args, const char* name, std::int64_t fallba
   throw ConfigError(kCommandLine, std::string("--") + name, "a non-negative integer", *v);
 }
 
+/// A progress bar on a terminal for a job that has run for more than a second (short runs draw
+/// nothing); none when stderr is not a terminal.
+serve::Progress run_progress(std::string what, std::string unit) {
+  study::SweepProgress bar = terminal_progress(std::move(what), std::move(unit));
+  if (!bar) return {};
+  const auto start = std::chrono::steady_clock::now();
+  return [bar = std::move(bar), start](std::int64_t done, std::int64_t total) {
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    if (elapsed.count() < 1.0) return;
+    bar(static_cast<std::size_t>(done), static_cast<std::size_t>(total), elapsed);
+  };
+}
+
 }  // namespace
 
 int run_run(const std::vector<std::string>& words) {
@@ -79,6 +94,10 @@ int run_run(const std::vector<std::string>& words) {
       parse_count(args, "seed", static_cast<std::int64_t>(scenario.seed)));
   const auto replicas = parse_count(args, "replicas", 1);
   if (replicas < 1) throw ConfigError(kCommandLine, "--replicas", "at least 1", "0");
+  if (replicas > std::numeric_limits<std::int32_t>::max()) {
+    throw ConfigError(kCommandLine, "--replicas", "at most 2147483647 replicas",
+                      std::to_string(replicas));
+  }
   for (const char* per_run : {"csv", "trace"}) {
     if (replicas > 1 && args.value(per_run)) {
       throw ConfigError(kCommandLine, std::string{"--"} + per_run,
@@ -103,16 +122,18 @@ int run_run(const std::vector<std::string>& words) {
                                {"step_model", built.models.primary->describe()}};
   const serve::EngineConfig engine = scenario.engine_config();
   if (replicas > 1) {
-    const serve::ReplicaSummary summary =
-        serve::run_replicas(engine, scenario.workload, built.models.view(), seed,
-                            static_cast<std::int32_t>(replicas), pricing);
-    std::cout << serve::summary_text(summary.runs.front());
+    const serve::ReplicaSummary summary = serve::run_replicas(
+        engine, scenario.workload, built.models.view(), seed, static_cast<std::int32_t>(replicas),
+        pricing, run_progress("run " + scenario.name, "replicas"));
+    std::cout << serve::summary_text(summary.first);
     const std::string json = serve::replicas_json(summary, info);
     if (const auto path = args.value("json")) write_text_file(*path, json, "--json");
     return 0;
   }
   serve::RunOptions options;
   options.record_steps = args.value("trace").has_value();
+  options.keep_requests = args.value("csv").has_value();
+  options.progress = run_progress("run " + scenario.name, "requests");
   const serve::RunResult result =
       serve::run_serving(engine, scenario.workload, built.models.view(), seed, pricing, options);
   if (args.value("json") != std::optional<std::string>("-")) {

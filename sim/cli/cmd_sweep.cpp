@@ -201,15 +201,15 @@ std::string checked_precision(const std::string& text, const std::string& option
   return yaml;
 }
 
-study::SweepProgress terminal_progress(std::string what) {
+study::SweepProgress terminal_progress(std::string what, std::string unit) {
   if (isatty(STDERR_FILENO) == 0) return {};
-  return [what = std::move(what)](std::size_t done, std::size_t total,
-                                  std::chrono::duration<double> elapsed) {
+  return [what = std::move(what), unit = std::move(unit)](std::size_t done, std::size_t total,
+                                                          std::chrono::duration<double> elapsed) {
     const std::size_t filled = total > 0 ? done * kBarWidth / total : kBarWidth;
     std::string bar(filled, '#');
     bar.resize(kBarWidth, '-');
-    std::fprintf(stderr, "\r%s [%s] %zu/%zu points, %.1f s", what.c_str(), bar.c_str(), done, total,
-                 elapsed.count());
+    std::fprintf(stderr, "\r%s [%s] %zu/%zu %s, %.1f s", what.c_str(), bar.c_str(), done, total,
+                 unit.c_str(), elapsed.count());
     if (done == total) std::fprintf(stderr, "\n");
     std::fflush(stderr);
   };

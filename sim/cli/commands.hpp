@@ -40,7 +40,7 @@ int run_validate(const std::vector<std::string>& words);
 
 /// A progress callback that redraws a one-line bar on stderr, or none when stderr is not a
 /// terminal.
-study::SweepProgress terminal_progress(std::string what);
+study::SweepProgress terminal_progress(std::string what, std::string unit = "points");
 /// Warns on stderr when `r` simulated nothing (saying why: study::nothing_simulated_reason) and
 /// when some points of `r` hit an internal error, naming the first.
 void warn_internal_errors(const study::SweepResult& r);
