@@ -1,6 +1,7 @@
 #include "sim/serve/report.hpp"
 
 #include <charconv>
+#include <cstdint>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -15,10 +16,15 @@ namespace {
 /// microseconds print exactly ("4.02", not the "4.0200000000000005" of two scalings).
 double exact_ms(Duration d) { return static_cast<double>(d.count()) / scale::kGiga; }
 
-/// Shortest round-trip text of a finite double; "null" otherwise.
+/// Shortest round-trip text of a finite double, whole numbers below 2^53 in plain digits
+/// (counts: "100000000", not "1e+08"); "null" when not finite.
 std::string number(double v) {
   if (!std::isfinite(v)) return "null";
   char buf[32];
+  if (v == std::trunc(v) && std::abs(v) < 0x1p53) {
+    const auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), static_cast<std::int64_t>(v));
+    return std::string(buf, ptr);
+  }
   const auto [ptr, ec] = std::to_chars(buf, buf + sizeof(buf), v);
   return std::string(buf, ptr);
 }
