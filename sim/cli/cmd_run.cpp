@@ -30,7 +30,7 @@ std::vector<OptionSpec> run_options() {
           stack_option_spec(false),
           {"replicas", true, "N", "run N seeds (seed, seed+1, ...) and report 95% intervals"},
           {"json", true, "FILE|-", "write every metric as JSON (units in the key names)"},
-          {"csv", true, "FILE", "write one CSV row per request"},
+          {"csv", true, "FILE|-", "write one CSV row per request, as requests complete"},
           {"trace", true, "FILE", "write a Chrome/Perfetto trace (open in ui.perfetto.dev)"},
           {"data-dir", true, "DIR", "catalog root (default: $MOESIM_DATA_DIR or the source tree)"}};
 }
@@ -81,8 +81,17 @@ int run_run(const std::vector<std::string>& words) {
     throw ConfigError(kCommandLine, "moesim run", "one scenario file",
                       std::to_string(args.positional().size()) + " positional words");
   }
+  std::string on_stdout;
   for (const char* out : {"json", "csv", "trace"}) {
-    if (const auto path = args.value(out)) check_writable(*path, std::string("--") + out);
+    const auto path = args.value(out);
+    if (!path) continue;
+    check_writable(*path, std::string("--") + out);
+    if (*path != "-") continue;
+    if (!on_stdout.empty()) {
+      throw ConfigError(kCommandLine, std::string("--") + out,
+                        "a file: standard output already takes " + on_stdout, "-");
+    }
+    on_stdout = std::string("--") + out;
   }
   const config::Catalog catalog = open_catalog(args);
   std::vector<std::string> settings = args.values("set");
@@ -132,20 +141,28 @@ int run_run(const std::vector<std::string>& words) {
   }
   serve::RunOptions options;
   options.record_steps = args.value("trace").has_value();
-  options.keep_requests = args.value("csv").has_value();
   options.progress = run_progress("run " + scenario.name, "requests");
-  const serve::RunResult result =
-      serve::run_serving(engine, scenario.workload, built.models.view(), seed, pricing, options);
-  if (args.value("json") != std::optional<std::string>("-")) {
-    std::cout << serve::summary_text(result.metrics);
+  serve::RunResult result;
+  auto simulate = [&] {
+    result =
+        serve::run_serving(engine, scenario.workload, built.models.view(), seed, pricing, options);
+  };
+  if (const auto path = args.value("csv")) {
+    // Rows are written as requests complete: a run of any length writes its CSV in constant
+    // memory.
+    write_file(*path, "--csv", [&](std::ostream& out) {
+      serve::RequestsCsvWriter csv(out, scenario.workload);
+      options.on_request = [&csv](const serve::RequestRecord& r) { csv.write(r); };
+      simulate();
+    });
+  } else {
+    simulate();
   }
+  const bool data_on_stdout = args.value("json") == std::optional<std::string>("-") ||
+                              args.value("csv") == std::optional<std::string>("-");
+  if (!data_on_stdout) std::cout << serve::summary_text(result.metrics);
   if (const auto path = args.value("json")) {
     write_text_file(*path, serve::metrics_json(result.metrics, info), "--json");
-  }
-  if (const auto path = args.value("csv")) {
-    write_file(*path, "--csv", [&](std::ostream& out) {
-      serve::write_requests_csv(out, result.requests, scenario.workload);
-    });
   }
   if (const auto path = args.value("trace")) {
     write_file(*path, "--trace",

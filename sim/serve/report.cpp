@@ -1,8 +1,8 @@
 #include "sim/serve/report.hpp"
 
 #include <charconv>
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -207,35 +207,42 @@ std::string replicas_json(const ReplicaSummary& summary, const ReportInfo& info)
   return finish(root);
 }
 
+RequestsCsvWriter::RequestsCsvWriter(std::ostream& out, const WorkloadSpec& workload)
+    : out_(out), workload_(workload) {
+  out_ << "id,class,input_tokens,output_tokens,arrival_s,ttft_ms,tpot_ms,itl_max_ms,e2e_ms,"
+          "emissions,preemptions,instance,decode_instance,decode_wait_ms,kv_transfer_ms,measured,"
+          "completed,sla_met\n";
+}
+
+void RequestsCsvWriter::write(const RequestRecord& r) {
+  const bool measured = r.id >= workload_.warmup;
+  const bool has_first = r.emissions > 0;
+  const bool disagg = r.decode_instance >= 0 && r.decode_ready > TimePoint{};
+  const Duration ttft = r.first_token - r.arrival;
+  const Duration e2e = r.completion - r.arrival;
+  std::optional<Duration> tpot;
+  std::string tpot_text;
+  if (r.completed && r.output_tokens > 1) {
+    const double per_token_ms = exact_ms(e2e - ttft) / static_cast<double>(r.output_tokens - 1);
+    tpot = ceil_duration(per_token_ms * scale::kMilli);
+    tpot_text = number(per_token_ms);
+  }
+  const RequestClass& cls = workload_.classes[r.class_index];
+  out_ << r.id << ',' << cls.name << ',' << r.input_tokens << ',' << r.output_tokens << ','
+       << number(to_seconds(r.arrival.time_since_epoch())) << ','
+       << (has_first ? number(exact_ms(ttft)) : "") << ',' << tpot_text << ','
+       << number(exact_ms(r.itl_max)) << ',' << (r.completed ? number(exact_ms(e2e)) : "") << ','
+       << r.emissions << ',' << r.preemptions << ',' << r.instance << ',' << r.decode_instance
+       << ',' << (disagg ? number(exact_ms(r.decode_admit - r.prefill_done)) : "") << ','
+       << (disagg ? number(exact_ms(r.decode_ready - r.decode_admit)) : "") << ','
+       << (measured ? 1 : 0) << ',' << (r.completed ? 1 : 0) << ','
+       << (r.completed ? (cls.sla.met(ttft, tpot) ? "1" : "0") : "") << '\n';
+}
+
 void write_requests_csv(std::ostream& out, const std::vector<RequestRecord>& requests,
                         const WorkloadSpec& workload) {
-  out << "id,class,input_tokens,output_tokens,arrival_s,ttft_ms,tpot_ms,itl_max_ms,e2e_ms,"
-         "emissions,preemptions,instance,decode_instance,decode_wait_ms,kv_transfer_ms,measured,"
-         "completed,sla_met\n";
-  for (const RequestRecord& r : requests) {
-    const bool measured = r.id >= workload.warmup;
-    const bool has_first = r.emissions > 0;
-    const bool disagg = r.decode_instance >= 0 && r.decode_ready > TimePoint{};
-    const Duration ttft = r.first_token - r.arrival;
-    const Duration e2e = r.completion - r.arrival;
-    std::optional<Duration> tpot;
-    std::string tpot_text;
-    if (r.completed && r.output_tokens > 1) {
-      const double per_token_ms = exact_ms(e2e - ttft) / static_cast<double>(r.output_tokens - 1);
-      tpot = ceil_duration(per_token_ms * scale::kMilli);
-      tpot_text = number(per_token_ms);
-    }
-    const RequestClass& cls = workload.classes[r.class_index];
-    out << r.id << ',' << cls.name << ',' << r.input_tokens << ',' << r.output_tokens << ','
-        << number(to_seconds(r.arrival.time_since_epoch())) << ','
-        << (has_first ? number(exact_ms(ttft)) : "") << ',' << tpot_text << ','
-        << number(exact_ms(r.itl_max)) << ',' << (r.completed ? number(exact_ms(e2e)) : "") << ','
-        << r.emissions << ',' << r.preemptions << ',' << r.instance << ',' << r.decode_instance
-        << ',' << (disagg ? number(exact_ms(r.decode_admit - r.prefill_done)) : "") << ','
-        << (disagg ? number(exact_ms(r.decode_ready - r.decode_admit)) : "") << ','
-        << (measured ? 1 : 0) << ',' << (r.completed ? 1 : 0) << ','
-        << (r.completed ? (cls.sla.met(ttft, tpot) ? "1" : "0") : "") << '\n';
-  }
+  RequestsCsvWriter writer(out, workload);
+  for (const RequestRecord& r : requests) writer.write(r);
 }
 
 namespace {

@@ -34,10 +34,25 @@ std::string summary_text(const RunMetrics& metrics);
 /// {"mean", "stddev", "ci95_low", "ci95_high", "n"}>}, nested as in metrics_json.
 std::string replicas_json(const ReplicaSummary& summary, const ReportInfo& info);
 
-/// Per-request CSV, one row per request (warm-up included, flagged):
+/// Per-request CSV, one row per request (warm-up included, flagged), written as records come
+/// (RunOptions::on_request: in order of completion, unfinished requests last), so that a run
+/// of any length writes it in constant memory. Columns:
 /// id,class,input_tokens,output_tokens,arrival_s,ttft_ms,tpot_ms,itl_max_ms,e2e_ms,emissions,
 /// preemptions,instance,decode_instance,decode_wait_ms,kv_transfer_ms,measured,completed,sla_met.
 /// Undefined values (TPOT of a one-token output, times of an unfinished request) are empty.
+class RequestsCsvWriter {
+ public:
+  /// Writes the header to `out`; `out` and `workload` must outlive the writer.
+  RequestsCsvWriter(std::ostream& out, const WorkloadSpec& workload);
+  /// Writes one request's row.
+  void write(const RequestRecord& r);
+
+ private:
+  std::ostream& out_;
+  const WorkloadSpec& workload_;
+};
+
+/// The CSV above of `requests`, in their order.
 void write_requests_csv(std::ostream& out, const std::vector<RequestRecord>& requests,
                         const WorkloadSpec& workload);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <functional>
 
 #include "sim/core/simulation.hpp"
 #include "sim/core/stats.hpp"
@@ -12,7 +13,7 @@ namespace moesim::serve {
 namespace {
 
 /// Sends the requests (closed loop: a new one per completion; open loop: at arrival times) and
-/// gathers the completed ones' statistics, keeping their records only when asked.
+/// gathers the completed ones' statistics, handing their records on (RunOptions::on_request).
 class Client final : public CompletionListener {
  public:
   Client(Simulation& sim, Engine& engine, const WorkloadSpec& workload, std::uint64_t seed,
@@ -22,7 +23,7 @@ class Client final : public CompletionListener {
         workload_(workload),
         requests_(workload, seed),
         stats_(workload),
-        keep_records_(options.keep_requests),
+        on_request_(options.on_request),
         progress_(options.progress),
         progress_step_(std::max<std::int64_t>(1, workload.requests / 200)) {}
 
@@ -37,7 +38,7 @@ class Client final : public CompletionListener {
 
   void on_request_complete(Simulation& /*sim*/, const RequestRecord& record) override {
     stats_.add(record);
-    if (keep_records_) records_.push_back(record);
+    if (on_request_) on_request_(record);
     if (progress_ && ++completed_ % progress_step_ == 0 && completed_ < workload_.requests) {
       progress_(completed_, workload_.requests);
     }
@@ -46,14 +47,10 @@ class Client final : public CompletionListener {
 
   const RequestStats& stats() const { return stats_; }
 
-  /// The completed requests' records and then those in flight, by id (keep_records only).
-  std::vector<RequestRecord> take_records() {
-    std::vector<RequestRecord> out = std::move(records_);
-    std::vector<RequestRecord> open = engine_.in_flight();
-    out.insert(out.end(), open.begin(), open.end());
-    std::sort(out.begin(), out.end(),
-              [](const RequestRecord& a, const RequestRecord& b) { return a.id < b.id; });
-    return out;
+  /// Hands on the records of the requests still in flight, by id.
+  void finish() {
+    if (!on_request_) return;
+    for (const RequestRecord& r : engine_.in_flight()) on_request_(r);
   }
 
  private:
@@ -74,8 +71,7 @@ class Client final : public CompletionListener {
   const WorkloadSpec& workload_;
   RequestGenerator requests_;
   RequestStats stats_;
-  bool keep_records_;
-  std::vector<RequestRecord> records_;  ///< completed (keep_records only)
+  std::function<void(const RequestRecord&)> on_request_;
   Progress progress_;
   std::int64_t progress_step_;
   std::int64_t completed_ = 0;
@@ -99,12 +95,12 @@ RunResult run_serving(const EngineConfig& config, const WorkloadSpec& workload,
   engine.set_listener(&client);
   client.start();
   sim.run();
+  client.finish();
   if (options.progress) options.progress(workload.requests, workload.requests);
 
   RunResult result;
   result.seed = seed;
   result.metrics = compute_metrics(engine, client.stats(), pricing);
-  if (options.keep_requests) result.requests = client.take_records();
   result.steps = engine.steps();
   result.events = sim.events_executed();
   result.peak_in_flight = engine.peak_in_flight();

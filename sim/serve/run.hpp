@@ -25,9 +25,10 @@ using Progress = std::function<void(std::int64_t done, std::int64_t total)>;
 struct RunOptions {
   bool record_steps = false;  ///< keep per-step records for the trace
   bool group_decodes = true;  ///< EngineOptions::group_decodes (speed only)
-  /// Keep every request's record (RunResult::requests, for a per-request CSV): memory grows
-  /// with the requests sent. Off, a run holds the requests in flight only.
-  bool keep_requests = false;
+  /// Receives every request's record: each as it completes (in order of completion), then,
+  /// when the run ends, those of the requests still unfinished (warm-up stragglers), by id. For
+  /// a per-request CSV written as the run goes; may be empty. A run keeps no record itself.
+  std::function<void(const RequestRecord&)> on_request;
   /// Called as requests complete, about every 0.5 % of them, and with done = total when the run
   /// ends (warm-up requests may be left unfinished then); may be empty.
   Progress progress;
@@ -37,8 +38,6 @@ struct RunOptions {
 struct RunResult {
   std::uint64_t seed = 0;
   RunMetrics metrics;
-  /// Indexed by id, warm-up included; empty unless RunOptions::keep_requests.
-  std::vector<RequestRecord> requests;
   std::vector<StepRecord> steps;    ///< empty unless record_steps
   std::uint64_t events = 0;         ///< DES events executed
   std::int64_t peak_in_flight = 0;  ///< the most requests in the engine at once

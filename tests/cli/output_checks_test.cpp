@@ -3,7 +3,9 @@
 // parser `moesim run` uses, before sweeping.
 #include <doctest/doctest.h>
 
+#include <cctype>
 #include <filesystem>
+#include <sstream>
 #include <string>
 
 #include "cli_test_util.hpp"
@@ -33,6 +35,24 @@ TEST_CASE("a write to a full device exits 2 and names the file, never 0 with the
   // which the helper sends to the same place).
   const Result out = run_moesim("list >/dev/full");
   CHECK(out.status == 2);
+}
+
+TEST_CASE("run streams its per-request CSV and lets one output take standard output") {
+  const Result both = run_moesim("run " + kScenario + " --json - --csv -");
+  CHECK(both.status == 2);
+  CHECK(contains(both.output, "--csv: expected a file: standard output already takes --json"));
+  // The CSV alone on stdout: a header and one row per request (written as they complete), and no
+  // summary mixed in.
+  const Result csv = run_moesim("run " + kScenario +
+                                " --csv - --set workload.requests=12 "
+                                "--set workload.warmup=2");
+  REQUIRE(csv.status == 0);
+  CHECK(contains(csv.output, "id,class,input_tokens,"));
+  CHECK_FALSE(contains(csv.output, "throughput"));
+  std::istringstream lines(csv.output);
+  int rows = 0;
+  for (std::string line; std::getline(lines, line);) rows += std::isdigit(line[0]) != 0 ? 1 : 0;
+  CHECK(rows == 12);
 }
 
 TEST_CASE("an output path in a missing directory is an error before anything is simulated") {

@@ -38,14 +38,12 @@ void check_same_both_ways(const EngineConfig& c, const WorkloadSpec& w, std::uin
   const EngineModels models{&primary, c.disaggregated ? &decode : nullptr,
                             c.disaggregated ? &kv : nullptr};
   const Pricing pricing{usd_per_hour(3.6), watts(1000), watts(200), "test"};
-  RunOptions grouped;
-  grouped.keep_requests = true;
-  RunOptions listed = grouped;
+  RunOptions listed;
   listed.group_decodes = false;
-  const RunResult a = run_serving(c, w, models, seed, pricing, grouped);
-  const RunResult b = run_serving(c, w, models, seed, pricing, listed);
+  const test::RunWithRequests a = test::run_with_requests(c, w, models, seed, pricing);
+  const test::RunWithRequests b = test::run_with_requests(c, w, models, seed, pricing, listed);
   const ReportInfo info{{"scenario", "groups"}};
-  CHECK(metrics_json(a.metrics, info) == metrics_json(b.metrics, info));
+  CHECK(metrics_json(a.result.metrics, info) == metrics_json(b.result.metrics, info));
   std::ostringstream csv_a, csv_b;
   write_requests_csv(csv_a, a.requests, w);
   write_requests_csv(csv_b, b.requests, w);
@@ -57,11 +55,11 @@ void check_same_both_ways(const EngineConfig& c, const WorkloadSpec& w, std::uin
     CHECK(a.requests[i].emissions == b.requests[i].emissions);
     CHECK(a.requests[i].completion == b.requests[i].completion);
   }
-  CHECK(a.events == b.events);
-  CHECK(a.end == b.end);
+  CHECK(a.result.events == b.result.events);
+  CHECK(a.result.end == b.result.end);
   // The run is not trivial: requests completed and tokens were emitted.
-  CHECK(a.metrics.measured_requests > 0);
-  CHECK(a.metrics.output_tok_s > 0.0);
+  CHECK(a.result.metrics.measured_requests > 0);
+  CHECK(a.result.metrics.output_tok_s > 0.0);
 }
 
 TEST_CASE("decode groups give the same run as listed decodes: aggregated, Poisson, chunked") {

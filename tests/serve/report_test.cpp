@@ -35,6 +35,7 @@ struct Fixture {
   WorkloadSpec w;
   AnalyticStepModel model{test::simple_params()};
   RunResult r;
+  std::vector<RequestRecord> requests;
   Fixture() {
     RequestClass c;
     c.name = "default";
@@ -47,8 +48,11 @@ struct Fixture {
     PoolConfig pool = test::roomy_pool();
     pool.attention_dp = 2;
     pool.gpus_per_instance = 2;
-    r = run_serving(test::aggregated(pool), w, {&model, nullptr, nullptr}, 1, std::nullopt,
-                    RunOptions{.record_steps = true, .keep_requests = true});
+    test::RunWithRequests run =
+        test::run_with_requests(test::aggregated(pool), w, {&model, nullptr, nullptr}, 1,
+                                std::nullopt, RunOptions{.record_steps = true});
+    r = std::move(run.result);
+    requests = std::move(run.requests);
   }
 };
 
@@ -74,7 +78,7 @@ TEST_CASE("the readable summary names the headline metrics") {
 TEST_CASE("the request CSV has one row per request and flags warm-up") {
   Fixture f;
   std::ostringstream out;
-  write_requests_csv(out, f.r.requests, f.w);
+  write_requests_csv(out, f.requests, f.w);
   const std::string csv = out.str();
   CAPTURE(csv);
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 5);

@@ -29,9 +29,8 @@ TEST_CASE("closed loop keeps exactly `concurrency` requests in flight while requ
   w.arrival = ArrivalProcess::kClosedLoop;
   w.concurrency = 8;
   AnalyticStepModel model(test::simple_params(microseconds(1)));
-  const RunResult r =
-      run_serving(test::aggregated(test::roomy_pool()), w, {&model, nullptr, nullptr}, 3,
-                  std::nullopt, RunOptions{.keep_requests = true});
+  const test::RunWithRequests r = test::run_with_requests(
+      test::aggregated(test::roomy_pool()), w, {&model, nullptr, nullptr}, 3, std::nullopt);
   const auto& reqs = r.requests;
   TimePoint last_send{};
   for (const RequestRecord& q : reqs) last_send = std::max(last_send, q.arrival);
@@ -44,13 +43,12 @@ TEST_CASE("closed loop keeps exactly `concurrency` requests in flight while requ
     });
     CHECK(in_flight == 8);
   }
-  CHECK(r.metrics.measured_requests == 100);
+  CHECK(r.result.metrics.measured_requests == 100);
 }
 
 TEST_CASE("a run holds the requests in flight, not the requests sent") {
   // 20,000 requests, 8 at a time: the engine's slots (RequestRecord, hot and cold state) stay
-  // at 8, the per-request records are not kept unless asked for, and the metrics still count
-  // every measured request.
+  // at 8, and the metrics still count every measured request.
   WorkloadSpec w = fixed_workload(50, 10, 20000);
   w.classes[0].osl = LengthDist::uniform(2, 30);
   w.arrival = ArrivalProcess::kClosedLoop;
@@ -60,18 +58,16 @@ TEST_CASE("a run holds the requests in flight, not the requests sent") {
   const EngineConfig c = test::aggregated(test::roomy_pool());
   const RunResult lean = run_serving(c, w, {&model, nullptr, nullptr}, 5, std::nullopt);
   CHECK(lean.peak_in_flight == 8);
-  CHECK(lean.requests.empty());
   CHECK(lean.metrics.measured_requests == 19900);
   CHECK(lean.metrics.tpot_ms.count == 19900);
-  // Keeping the records changes nothing else.
-  const RunResult kept = run_serving(c, w, {&model, nullptr, nullptr}, 5, std::nullopt,
-                                     RunOptions{.keep_requests = true});
+  // Every record reaches RunOptions::on_request, once, and taking them changes nothing.
+  const test::RunWithRequests kept =
+      test::run_with_requests(c, w, {&model, nullptr, nullptr}, 5, std::nullopt);
   REQUIRE(kept.requests.size() == 20000);
   for (std::size_t i = 0; i < kept.requests.size(); ++i) {
     CHECK(kept.requests[i].id == static_cast<std::int64_t>(i));
   }
-  CHECK(flatten(kept.metrics).size() == flatten(lean.metrics).size());
-  CHECK(metrics_json(kept.metrics, {}) == metrics_json(lean.metrics, {}));
+  CHECK(metrics_json(kept.result.metrics, {}) == metrics_json(lean.metrics, {}));
   // Poisson arrivals faster than service: in flight grows, but never past the requests sent.
   w.arrival = ArrivalProcess::kPoisson;
   w.rate_per_s = 1e5;
@@ -133,25 +129,27 @@ struct BusyRun {
     c.spec.acceptance = {0.7, 0.5};
   }
   RunResult run(std::uint64_t seed) {
-    return run_serving(c, w, {&model, nullptr, nullptr}, seed,
-                       Pricing{usd_per_hour(3.6), watts(1000), watts(200), "test"},
-                       RunOptions{.keep_requests = true});
+    return run_serving(c, w, {&model, nullptr, nullptr}, seed, pricing());
   }
+  test::RunWithRequests run_with_requests(std::uint64_t seed) {
+    return test::run_with_requests(c, w, {&model, nullptr, nullptr}, seed, pricing());
+  }
+  static Pricing pricing() { return {usd_per_hour(3.6), watts(1000), watts(200), "test"}; }
 };
 
 TEST_CASE("the same seed gives bit-identical reports, another seed a different one") {
   BusyRun b;
-  const RunResult r1 = b.run(5);
-  const RunResult r2 = b.run(5);
+  const test::RunWithRequests r1 = b.run_with_requests(5);
+  const test::RunWithRequests r2 = b.run_with_requests(5);
   const RunResult r3 = b.run(6);
   const ReportInfo info{{"scenario", "busy"}};
-  CHECK(metrics_json(r1.metrics, info) == metrics_json(r2.metrics, info));
+  CHECK(metrics_json(r1.result.metrics, info) == metrics_json(r2.result.metrics, info));
   std::ostringstream c1, c2;
   write_requests_csv(c1, r1.requests, b.w);
   write_requests_csv(c2, r2.requests, b.w);
   CHECK(c1.str() == c2.str());
-  CHECK(r1.events == r2.events);
-  CHECK(metrics_json(r1.metrics, info) != metrics_json(r3.metrics, info));
+  CHECK(r1.result.events == r2.result.events);
+  CHECK(metrics_json(r1.result.metrics, info) != metrics_json(r3.metrics, info));
 }
 
 TEST_CASE("run metrics follow their definitions on a single request") {

@@ -3,6 +3,7 @@
 /// Helpers for the sim/serve tests: deployments with hand-checkable numbers, a recording
 /// step-time model, and a driver that submits requests at given times.
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include "sim/core/simulation.hpp"
 #include "sim/serve/analytic_step_model.hpp"
 #include "sim/serve/engine.hpp"
+#include "sim/serve/run.hpp"
 #include "sim/serve/workload.hpp"
 
 namespace moesim::serve::test {
@@ -137,5 +139,25 @@ struct Harness final : CompletionListener {
     return RequestRecord{};
   }
 };
+
+/// A run and every request's record, by id.
+struct RunWithRequests {
+  RunResult result;
+  std::vector<RequestRecord> requests;
+};
+
+/// run_serving, gathering every request's record (RunOptions::on_request) and sorting them by
+/// id.
+inline RunWithRequests run_with_requests(const EngineConfig& config, const WorkloadSpec& workload,
+                                         const EngineModels& models, std::uint64_t seed,
+                                         const std::optional<Pricing>& pricing,
+                                         RunOptions options = {}) {
+  RunWithRequests out;
+  options.on_request = [&](const RequestRecord& r) { out.requests.push_back(r); };
+  out.result = run_serving(config, workload, models, seed, pricing, options);
+  std::sort(out.requests.begin(), out.requests.end(),
+            [](const RequestRecord& a, const RequestRecord& b) { return a.id < b.id; });
+  return out;
+}
 
 }  // namespace moesim::serve::test

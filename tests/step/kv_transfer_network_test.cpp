@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "serve/serve_test_util.hpp"
 #include "sim/config/catalog.hpp"
 #include "sim/config/config_node.hpp"
 #include "sim/core/simulation.hpp"
@@ -316,11 +317,10 @@ TEST_CASE("a disaggregated scenario without kv_transfer moves KV on the network"
   const std::string d = built.models.kv_transfer->describe();
   CHECK(d.find("network flows (max_min) on gb200-nvl72") == 0);
   const serve::EngineConfig engine = sc.engine_config();
-  const serve::RunResult r =
-      serve::run_serving(engine, sc.workload, built.models.view(), sc.seed, std::nullopt,
-                         serve::RunOptions{.keep_requests = true});
-  REQUIRE(r.metrics.kv_transfer_ms);
-  CHECK(r.metrics.kv_transfer_ms->count > 0);
+  const serve::test::RunWithRequests r = serve::test::run_with_requests(
+      engine, sc.workload, built.models.view(), sc.seed, std::nullopt);
+  REQUIRE(r.result.metrics.kv_transfer_ms);
+  CHECK(r.result.metrics.kv_transfer_ms->count > 0);
   // One NVL72: a transfer takes at least 0.6 us + ISL x 35136 B / 721.8 GB/s (more when it
   // shares a GPU's NVLink with others).
   int transfers = 0;
@@ -332,9 +332,8 @@ TEST_CASE("a disaggregated scenario without kv_transfer moves KV on the network"
   }
   CHECK(transfers > 0);
   // A second run on the same models (a new Simulation) is identical.
-  const serve::RunResult again =
-      serve::run_serving(engine, sc.workload, built.models.view(), sc.seed, std::nullopt,
-                         serve::RunOptions{.keep_requests = true});
+  const serve::test::RunWithRequests again = serve::test::run_with_requests(
+      engine, sc.workload, built.models.view(), sc.seed, std::nullopt);
   REQUIRE(again.requests.size() == r.requests.size());
   for (std::size_t i = 0; i < r.requests.size(); ++i) {
     CHECK(again.requests[i].decode_ready == r.requests[i].decode_ready);
