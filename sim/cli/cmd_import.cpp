@@ -21,8 +21,11 @@ int run_import(const std::vector<std::string>& words) {
                    "Reads a Hugging Face config.json and writes a moesim model card (YAML). "
                    "Supported\narchitectures:";
       for (const auto a : llm::supported_hf_architectures()) std::cout << " " << a;
-      std::cout << ".\nFacts the config does not state are filled by family rules and marked "
-                   "'# inferred\nfrom architecture family' in the card.\n\n"
+      std::cout << ".\nKeys the config leaves out take the default of the family's transformers "
+                   "configuration\nclass, marked '# transformers default (<class>): <key> absent'; "
+                   "dimensions have no\ndefault. Facts no config key states are filled by family "
+                   "rules and marked\n'# inferred from architecture family'. See models/README.md, "
+                   "\"Importing a Hugging\nFace config\".\n\n"
                 << format_options(specs);
       return 0;
     }

@@ -18,13 +18,25 @@
 namespace moesim::llm {
 
 using config::ConfigNode;
+using detail::attention_bias;
+using detail::bool_or;
 using detail::bool_val;
+using detail::bool_val_or;
 using detail::CardDraft;
 using detail::check_family_keys;
-using detail::check_silu;
 using detail::FfnDraft;
+using detail::HfDefaults;
 using detail::int_at;
+using detail::int_or;
 using detail::int_val;
+using detail::int_val_or;
+using detail::kDeepseekV3Defaults;
+using detail::kDeepseekV3Modeling;
+using detail::kGptOssDefaults;
+using detail::kLlama4TextDefaults;
+using detail::kLlamaDefaults;
+using detail::kMixtralDefaults;
+using detail::kQwen3MoeDefaults;
 using detail::layer_types;
 using detail::LayerSet;
 using detail::MoeDraft;
@@ -36,6 +48,7 @@ using detail::read_gqa;
 using detail::read_header;
 using detail::read_position;
 using detail::read_trunk;
+using detail::silu_activation;
 using detail::swiglu_ffn;
 using detail::Val;
 
@@ -54,8 +67,10 @@ void import_deepseek_v3(const ConfigNode& json, CardDraft& d) {
                            "n_shared_experts", "first_k_dense_replace", "moe_layer_freq", "n_group",
                            "topk_group", "topk_method", "scoring_func", "norm_topk_prob",
                            "routed_scaling_factor", "num_nextn_predict_layers"});
-  const std::int64_t layers = read_trunk(json, d, json);
-  check_silu(json);
+  const HfDefaults& def = kDeepseekV3Defaults;
+  const std::string_view cls = def.config_class;
+  const std::int64_t layers = read_trunk(json, d, json, cls);
+  const Val act = silu_activation(json, cls);
   d.attn_kind = Val::inferred("mla", "DeepSeek-V3 multi-head latent attention");
   d.num_heads = int_val(json, "num_attention_heads");
   if (present(json, "q_lora_rank")) {
@@ -70,26 +85,30 @@ void import_deepseek_v3(const ConfigNode& json, CardDraft& d) {
   d.kv_values = Val::derived(
       std::to_string(int_at(json, "kv_lora_rank", 1) + int_at(json, "qk_rope_head_dim", 1)),
       "kv_lora_rank + qk_rope_head_dim");
-  if (json.at("attention_bias").as_bool()) json.at("attention_bias").fail("false for MLA");
-  d.attn_bias = Val::from(json.at("attention_bias"), "none");
+  if (bool_or(json, "attention_bias", false)) json.at("attention_bias").fail("false for MLA");
+  d.attn_bias = attention_bias(json, def);
   d.qk_norm = Val::inferred("none", "MLA normalises its latents instead");
   d.sinks = Val::inferred("false", "no attention sinks");
-  read_position(json, d);
+  read_position(json, d, def);
 
-  const std::int64_t first_dense = int_at(json, "first_k_dense_replace", 0);
-  const std::int64_t freq = int_at(json, "moe_layer_freq", 1);
+  const std::int64_t first_dense = int_or(json, "first_k_dense_replace", 0, 3);
+  const std::int64_t freq = int_or(json, "moe_layer_freq", 1, 1);
   LayerSet moe_layers(static_cast<std::size_t>(layers), false);
   for (std::int64_t i = first_dense; i < layers; ++i) {
     moe_layers[static_cast<std::size_t>(i)] = i % freq == 0;
   }
-  if (first_dense > 0 || freq > 1) d.ffn = swiglu_ffn(int_val(json, "intermediate_size"));
+  if (first_dense > 0 || freq > 1) d.ffn = swiglu_ffn(int_val(json, "intermediate_size"), act);
 
   MoeDraft m;
-  m.layers = Val::from(json.at("first_k_dense_replace"), detail::layer_set_text(moe_layers));
-  m.layers.note += ", moe_layer_freq";
+  const std::string moe_text = detail::layer_set_text(moe_layers);
+  m.layers = int_val_or(json, "first_k_dense_replace", 0, cls, first_dense);
+  m.layers.text = moe_text;
+  m.layers.note += present(json, "moe_layer_freq")
+                       ? ", moe_layer_freq"
+                       : "; " + Val::hf_default("", kDeepseekV3Modeling, "moe_layer_freq").note;
   m.num_experts = int_val(json, "n_routed_experts");
   m.experts_per_token = int_val(json, "num_experts_per_tok");
-  m.expert = swiglu_ffn(int_val(json, "moe_intermediate_size"));
+  m.expert = swiglu_ffn(int_val(json, "moe_intermediate_size"), act);
   const auto shared = present(json, "n_shared_experts");
   const std::int64_t n_shared = shared ? int_at(json, "n_shared_experts", 0) : 0;
   m.shared_experts = shared ? Val::from(*shared, std::to_string(n_shared))
@@ -100,24 +119,35 @@ void import_deepseek_v3(const ConfigNode& json, CardDraft& d) {
                       "each shared expert has the routed width (one MLP of "
                       "n_shared_experts x moe_intermediate_size)");
   }
-  const ConfigNode scoring = json.at("scoring_func");
-  m.router.scoring = Val::from(scoring, scoring.as_choice({"sigmoid", "softmax"}));
-  m.router.normalize_topk = bool_val(json, "norm_topk_prob");
-  const ConfigNode scale = json.at("routed_scaling_factor");
-  m.router.scaling_factor = Val::from(scale, Val::number(scale.as_double()));
-  const ConfigNode method = json.at("topk_method");
-  const std::string how = method.as_choice({"noaux_tc", "group_limited_greedy", "greedy"});
-  if (how == "greedy") {
-    m.router.n_group = Val::from(method, "1");
-    m.router.topk_group = Val::from(method, "1");
+  if (const auto scoring = present(json, "scoring_func")) {
+    m.router.scoring = Val::from(*scoring, scoring->as_choice({"sigmoid", "softmax"}));
   } else {
-    m.router.n_group = int_val(json, "n_group");
-    m.router.topk_group = int_val(json, "topk_group");
+    m.router.scoring = Val::hf_default("sigmoid", kDeepseekV3Modeling, "scoring_func");
+  }
+  m.router.normalize_topk = bool_val_or(json, "norm_topk_prob", cls, true);
+  if (const auto scale = present(json, "routed_scaling_factor")) {
+    m.router.scaling_factor = Val::from(*scale, Val::number(scale->as_double()));
+  } else {
+    m.router.scaling_factor = Val::hf_default("2.5", cls, "routed_scaling_factor");
+  }
+  const auto method = present(json, "topk_method");
+  const std::string how =
+      method ? method->as_choice({"noaux_tc", "group_limited_greedy", "greedy"}) : "noaux_tc";
+  if (how == "greedy") {
+    m.router.n_group = Val::from(*method, "1");
+    m.router.topk_group = Val::from(*method, "1");
+  } else {
+    m.router.n_group = int_val_or(json, "n_group", 1, cls, 8);
+    m.router.topk_group = int_val_or(json, "topk_group", 1, cls, 4);
   }
   m.router.bias = Val::inferred("false", "router without bias");
-  m.router.correction_bias = Val::from(method, how == "noaux_tc" ? "true" : "false");
+  const std::string correction = how == "noaux_tc" ? "true" : "false";
+  m.router.correction_bias = method
+                                 ? Val::from(*method, correction)
+                                 : Val::hf_default(correction, kDeepseekV3Modeling, "topk_method",
+                                                   "noaux_tc: e_score_correction_bias");
   d.moe = std::move(m);
-  d.mtp_layers = int_val(json, "num_nextn_predict_layers", 0);
+  d.mtp_layers = int_val_or(json, "num_nextn_predict_layers", 0, kDeepseekV3Modeling, 0);
   read_checkpoint(json, d);
 }
 
@@ -125,11 +155,12 @@ void import_qwen3_moe(const ConfigNode& json, CardDraft& d) {
   check_family_keys(json, {"moe_intermediate_size", "num_experts", "decoder_sparse_step",
                            "mlp_only_layers", "norm_topk_prob", "use_sliding_window",
                            "sliding_window", "max_window_layers", "layer_types"});
-  const std::int64_t layers = read_trunk(json, d, json);
-  check_silu(json);
-  read_gqa(json, d);
-  d.attn_bias =
-      Val::from(json.at("attention_bias"), json.at("attention_bias").as_bool() ? "qkvo" : "none");
+  const HfDefaults& def = kQwen3MoeDefaults;
+  const std::string_view cls = def.config_class;
+  const std::int64_t layers = read_trunk(json, d, json, cls);
+  const Val act = silu_activation(json, cls);
+  read_gqa(json, d, def);
+  d.attn_bias = attention_bias(json, def);
   d.qk_norm = Val::inferred("rms", "Qwen3 RMSNorm on each head's q and k");
   d.sinks = Val::inferred("false", "no attention sinks");
   if (const auto types = present(json, "layer_types")) {
@@ -137,7 +168,7 @@ void import_qwen3_moe(const ConfigNode& json, CardDraft& d) {
       d.local = detail::LocalDraft{Val::from(*types, "sliding"), int_val(json, "sliding_window"),
                                    Val::from(*types, detail::layer_set_text(*set))};
     }
-  } else if (json.has("use_sliding_window") && json.at("use_sliding_window").as_bool()) {
+  } else if (bool_or(json, "use_sliding_window", false)) {
     const std::int64_t from = int_at(json, "max_window_layers", 0);
     LayerSet set(static_cast<std::size_t>(layers), false);
     for (std::int64_t i = from; i < layers; ++i) set[static_cast<std::size_t>(i)] = true;
@@ -147,29 +178,34 @@ void import_qwen3_moe(const ConfigNode& json, CardDraft& d) {
           Val::from(json.at("max_window_layers"), detail::layer_set_text(set))};
     }
   }
-  read_position(json, d);
+  read_position(json, d, def);
 
-  const std::int64_t step = int_at(json, "decoder_sparse_step", 1);
+  const std::int64_t step = int_or(json, "decoder_sparse_step", 1, 1);
   LayerSet moe_layers(static_cast<std::size_t>(layers), false);
   for (std::int64_t i = 0; i < layers; ++i)
     moe_layers[static_cast<std::size_t>(i)] = (i + 1) % step == 0;
-  for (const ConfigNode& item : json.at("mlp_only_layers").items()) {
-    const std::int64_t i = item.as_int();
-    if (i < 0 || i >= layers) item.fail("a layer index below num_hidden_layers");
-    moe_layers[static_cast<std::size_t>(i)] = false;
+  const auto dense_list = present(json, "mlp_only_layers");
+  if (dense_list) {
+    for (const ConfigNode& item : dense_list->items()) {
+      const std::int64_t i = item.as_int();
+      if (i < 0 || i >= layers) item.fail("a layer index below num_hidden_layers");
+      moe_layers[static_cast<std::size_t>(i)] = false;
+    }
   }
   const bool any_dense = std::find(moe_layers.begin(), moe_layers.end(), false) != moe_layers.end();
-  if (any_dense) d.ffn = swiglu_ffn(int_val(json, "intermediate_size"));
+  if (any_dense) d.ffn = swiglu_ffn(int_val(json, "intermediate_size"), act);
 
   MoeDraft m;
-  m.layers = Val::from(json.at("decoder_sparse_step"), detail::layer_set_text(moe_layers));
-  m.layers.note += ", mlp_only_layers";
+  m.layers = int_val_or(json, "decoder_sparse_step", 1, cls, 1);
+  m.layers.text = detail::layer_set_text(moe_layers);
+  m.layers.note += dense_list ? ", mlp_only_layers"
+                              : "; " + Val::hf_default("", cls, "mlp_only_layers", "[]").note;
   m.num_experts = int_val(json, "num_experts");
   m.experts_per_token = int_val(json, "num_experts_per_tok");
-  m.expert = swiglu_ffn(int_val(json, "moe_intermediate_size"));
+  m.expert = swiglu_ffn(int_val(json, "moe_intermediate_size"), act);
   no_shared_experts(m, "Qwen3-MoE has no shared experts");
   plain_router(m, "softmax", "Qwen3-MoE softmax over all experts, then top-k",
-               bool_val(json, "norm_topk_prob"));
+               bool_val_or(json, "norm_topk_prob", cls, false));
   d.moe = std::move(m);
   d.mtp_layers = Val::inferred("0", "no MTP module");
   read_checkpoint(json, d);
@@ -177,9 +213,11 @@ void import_qwen3_moe(const ConfigNode& json, CardDraft& d) {
 
 void import_mixtral(const ConfigNode& json, CardDraft& d) {
   check_family_keys(json, {"num_local_experts", "sliding_window"});
-  const std::int64_t layers = read_trunk(json, d, json);
-  check_silu(json);
-  read_gqa(json, d);
+  const HfDefaults& def = kMixtralDefaults;
+  const std::string_view cls = def.config_class;
+  const std::int64_t layers = read_trunk(json, d, json, cls);
+  const Val act = silu_activation(json, cls);
+  read_gqa(json, d, def);
   d.attn_bias = Val::inferred("none", "Mixtral attention has no biases");
   d.qk_norm = Val::inferred("none", "no q/k norm");
   d.sinks = Val::inferred("false", "no attention sinks");
@@ -187,13 +225,13 @@ void import_mixtral(const ConfigNode& json, CardDraft& d) {
     d.local = detail::LocalDraft{Val::from(*window, "sliding"), int_val(json, "sliding_window"),
                                  Val::from(*window, "all")};
   }
-  read_position(json, d);
+  read_position(json, d, def);
   MoeDraft m;
   m.layers = Val::inferred(detail::layer_set_text(LayerSet(static_cast<std::size_t>(layers), true)),
                            "every Mixtral layer is sparse");
   m.num_experts = int_val(json, "num_local_experts");
   m.experts_per_token = int_val(json, "num_experts_per_tok");
-  m.expert = swiglu_ffn(int_val(json, "intermediate_size"));
+  m.expert = swiglu_ffn(int_val(json, "intermediate_size"), act);
   no_shared_experts(m, "Mixtral has no shared experts");
   plain_router(m, "softmax", "Mixtral softmax over all experts, then top-k",
                Val::inferred("true", "Mixtral renormalises the top-k weights"));
@@ -205,19 +243,30 @@ void import_mixtral(const ConfigNode& json, CardDraft& d) {
 void import_gpt_oss(const ConfigNode& json, CardDraft& d) {
   check_family_keys(json, {"num_local_experts", "experts_per_token", "layer_types",
                            "sliding_window", "swiglu_limit"});
-  const std::int64_t layers = read_trunk(json, d, json);
-  check_silu(json);
-  read_gqa(json, d);
-  d.attn_bias =
-      Val::from(json.at("attention_bias"), json.at("attention_bias").as_bool() ? "qkvo" : "none");
+  const HfDefaults& def = kGptOssDefaults;
+  const std::string_view cls = def.config_class;
+  const std::int64_t layers = read_trunk(json, d, json, cls);
+  silu_activation(json, cls);  // validates hidden_act; the experts' activation is clamped
+  read_gqa(json, d, def);
+  d.attn_bias = attention_bias(json, def);
   d.qk_norm = Val::inferred("none", "no q/k norm");
   d.sinks = Val::inferred("true", "gpt-oss learned sink logit per head in every layer");
-  if (auto set = layer_types(json.at("layer_types"), layers, "sliding_attention")) {
-    d.local = detail::LocalDraft{Val::from(json.at("layer_types"), "sliding"),
-                                 int_val(json, "sliding_window"),
-                                 Val::from(json.at("layer_types"), detail::layer_set_text(*set))};
+  const Val window = int_val_or(json, "sliding_window", 1, cls, 128);
+  if (const auto types = present(json, "layer_types")) {
+    if (auto set = layer_types(*types, layers, "sliding_attention")) {
+      d.local = detail::LocalDraft{Val::from(*types, "sliding"), window,
+                                   Val::from(*types, detail::layer_set_text(*set))};
+    }
+  } else {
+    // GptOssConfig.__post_init__: layer i slides when (i + 1) % 2 != 0, i.e. the even layers.
+    LayerSet set(static_cast<std::size_t>(layers), false);
+    for (std::size_t i = 0; i < set.size(); i += 2) set[i] = true;
+    const std::string how = "sliding on even layers";
+    d.local =
+        detail::LocalDraft{Val::hf_default("sliding", cls, "layer_types", how), window,
+                           Val::hf_default(detail::layer_set_text(set), cls, "layer_types", how)};
   }
-  read_position(json, d);
+  read_position(json, d, def);
   MoeDraft m;
   m.layers = Val::inferred(detail::layer_set_text(LayerSet(static_cast<std::size_t>(layers), true)),
                            "every gpt-oss block is MoE");
@@ -230,8 +279,11 @@ void import_gpt_oss(const ConfigNode& json, CardDraft& d) {
   m.experts_per_token = int_val(json, "num_experts_per_tok");
   m.expert.intermediate_size = int_val(json, "intermediate_size");
   m.expert.activation = Val::inferred("clamped_swiglu", "gpt-oss (g * sigmoid(1.702 g)) * (u + 1)");
-  const ConfigNode limit = json.at("swiglu_limit");
-  m.expert.swiglu_limit = Val::from(limit, Val::number(limit.as_double()));
+  if (const auto limit = present(json, "swiglu_limit")) {
+    m.expert.swiglu_limit = Val::from(*limit, Val::number(limit->as_double()));
+  } else {
+    m.expert.swiglu_limit = Val::hf_default("7", cls, "swiglu_limit");
+  }
   m.expert.bias = Val::inferred("true", "gpt-oss expert biases mlp1_bias, mlp2_bias");
   no_shared_experts(m, "gpt-oss has no shared experts");
   plain_router(m, "topk_softmax", "gpt-oss softmax over the top-k logits only",
@@ -252,29 +304,43 @@ void import_llama4(const ConfigNode& json, CardDraft& d) {
              "moe_layers", "num_local_experts", "no_rope_layers", "no_rope_layer_interval",
              "use_qk_norm", "attn_temperature_tuning", "floor_scale", "attn_scale", "layer_types"});
   d.notes.push_back("Text model only: the vision encoder (vision_config) is not described.");
-  const std::int64_t layers = read_trunk(text, d, json);
-  check_silu(text);
-  read_gqa(text, d);
-  d.attn_bias =
-      Val::from(text.at("attention_bias"), text.at("attention_bias").as_bool() ? "qkvo" : "none");
-  const ConfigNode qk = text.at("use_qk_norm");
-  d.qk_norm = qk.as_bool() ? Val::inferred("l2", "Llama-4 use_qk_norm is a weightless L2 norm")
-                           : Val::from(qk, "none");
+  const HfDefaults& def = kLlama4TextDefaults;
+  const std::string_view cls = def.config_class;
+  const std::int64_t layers = read_trunk(text, d, json, "Llama4Config");
+  const Val act = silu_activation(text, cls);
+  read_gqa(text, d, def);
+  d.attn_bias = attention_bias(text, def);
+  if (const auto qk = present(text, "use_qk_norm"); qk && !qk->as_bool()) {
+    d.qk_norm = Val::from(*qk, "none");
+  } else {
+    d.qk_norm = Val::inferred("l2", "Llama-4 use_qk_norm is a weightless L2 norm");
+    if (!qk) d.qk_norm.note += "; " + Val::hf_default("", cls, "use_qk_norm", "true").note;
+  }
   d.sinks = Val::inferred("false", "no attention sinks");
 
   LayerSet nope(static_cast<std::size_t>(layers), false);
   Val nope_note;
-  if (const auto list = present(text, "no_rope_layers")) {
-    if (list->size() != nope.size()) list->fail("one entry per layer");
-    for (std::size_t i = 0; i < nope.size(); ++i) nope[i] = (*list)[i].as_int() == 0;
-    nope_note = Val::from(*list, "");
+  const auto nope_list = present(text, "no_rope_layers");
+  if (nope_list && !nope_list->is_sequence())
+    nope_list->fail("a list with one 0 (NoPE) or 1 (RoPE) per layer");
+  if (nope_list && nope_list->size() > 0) {
+    if (nope_list->size() != nope.size()) nope_list->fail("one entry per layer");
+    for (std::size_t i = 0; i < nope.size(); ++i) nope[i] = (*nope_list)[i].as_int() == 0;
+    nope_note = Val::from(*nope_list, "");
   } else {
+    // Llama4TextConfig.__post_init__: an absent or empty no_rope_layers makes every
+    // no_rope_layer_interval-th layer NoPE.
     std::int64_t interval = 4;
     if (const auto n = present(text, "no_rope_layer_interval")) {
       interval = int_at(text, "no_rope_layer_interval", 1);
       nope_note = Val::from(*n, "");
     } else {
-      nope_note = Val::inferred("", "Llama4TextConfig no_rope_layer_interval 4");
+      nope_note = Val::hf_default("", cls, "no_rope_layer_interval", "4");
+    }
+    if (nope_list) {
+      nope_note.note += "; config.json no_rope_layers empty";
+    } else {
+      nope_note.note += "; no_rope_layers absent";
     }
     for (std::int64_t i = 0; i < layers; ++i) {
       nope[static_cast<std::size_t>(i)] = (i + 1) % interval == 0;
@@ -282,7 +348,8 @@ void import_llama4(const ConfigNode& json, CardDraft& d) {
   }
   nope_note.text = detail::layer_set_text(nope);
   d.nope_layers = nope_note;
-  if (const auto chunk = present(text, "attention_chunk_size")) {
+  // attention_chunk_size: absent is the class default 8192; null turns chunking off.
+  if (!text.has("attention_chunk_size") || present(text, "attention_chunk_size")) {
     LayerSet chunked = nope;
     chunked.flip();
     if (const auto types = present(text, "layer_types")) {
@@ -290,10 +357,10 @@ void import_llama4(const ConfigNode& json, CardDraft& d) {
     }
     d.local = detail::LocalDraft{
         Val::inferred("chunked", "Llama-4 chunked attention on RoPE layers"),
-        int_val(text, "attention_chunk_size"),
+        int_val_or(text, "attention_chunk_size", 1, cls, 8192),
         Val::inferred(detail::layer_set_text(chunked), "chunked layers = RoPE layers")};
   }
-  read_position(text, d);
+  read_position(text, d, def);
 
   LayerSet moe_layers(static_cast<std::size_t>(layers), false);
   Val moe_val;
@@ -305,20 +372,20 @@ void import_llama4(const ConfigNode& json, CardDraft& d) {
     }
     moe_val = Val::from(*list, "");
   } else {
-    const std::int64_t step = int_at(text, "interleave_moe_layer_step", 1);
+    const std::int64_t step = int_or(text, "interleave_moe_layer_step", 1, 1);
     for (std::int64_t i = step - 1; i < layers; i += step)
       moe_layers[static_cast<std::size_t>(i)] = true;
-    moe_val = Val::from(text.at("interleave_moe_layer_step"), "");
+    moe_val = int_val_or(text, "interleave_moe_layer_step", 1, cls, 1);
   }
   moe_val.text = detail::layer_set_text(moe_layers);
   if (std::find(moe_layers.begin(), moe_layers.end(), false) != moe_layers.end()) {
-    d.ffn = swiglu_ffn(int_val(text, "intermediate_size_mlp"));
+    d.ffn = swiglu_ffn(int_val(text, "intermediate_size_mlp"), act);
   }
   MoeDraft m;
   m.layers = moe_val;
   m.num_experts = int_val(text, "num_local_experts");
   m.experts_per_token = int_val(text, "num_experts_per_tok");
-  m.expert = swiglu_ffn(int_val(text, "intermediate_size"));
+  m.expert = swiglu_ffn(int_val(text, "intermediate_size"), act);
   m.shared_experts = Val::inferred("1", "Llama-4 MoE layers have one shared expert");
   m.shared_intermediate_size = Val::inferred(std::to_string(int_at(text, "intermediate_size", 1)),
                                              "the shared expert has the routed width");
@@ -331,16 +398,17 @@ void import_llama4(const ConfigNode& json, CardDraft& d) {
 
 void import_llama(const ConfigNode& json, CardDraft& d) {
   check_family_keys(json, {"mlp_bias"});
-  read_trunk(json, d, json);
-  check_silu(json);
-  read_gqa(json, d);
-  d.attn_bias =
-      Val::from(json.at("attention_bias"), json.at("attention_bias").as_bool() ? "qkvo" : "none");
+  const HfDefaults& def = kLlamaDefaults;
+  const std::string_view cls = def.config_class;
+  read_trunk(json, d, json, cls);
+  const Val act = silu_activation(json, cls);
+  read_gqa(json, d, def);
+  d.attn_bias = attention_bias(json, def);
   d.qk_norm = Val::inferred("none", "no q/k norm");
   d.sinks = Val::inferred("false", "no attention sinks");
-  read_position(json, d);
-  FfnDraft f = swiglu_ffn(int_val(json, "intermediate_size"));
-  if (json.has("mlp_bias")) f.bias = bool_val(json, "mlp_bias");
+  read_position(json, d, def);
+  FfnDraft f = swiglu_ffn(int_val(json, "intermediate_size"), act);
+  f.bias = bool_val_or(json, "mlp_bias", cls, false);
   d.ffn = std::move(f);
   d.mtp_layers = Val::inferred("0", "no MTP module");
   read_checkpoint(json, d);

@@ -5,6 +5,10 @@
 ///   DeepseekV3ForCausalLM (also Kimi-K2), Qwen3MoeForCausalLM, MixtralForCausalLM,
 ///   GptOssForCausalLM, Llama4ForConditionalGeneration (its text_config; the vision encoder is
 ///   left out), LlamaForCausalLM.
+/// A key the config leaves out (absent or null) takes the default of the family's transformers
+/// configuration class (LlamaConfig attention_bias false, rope_theta 10000, ...), marked in the
+/// output with `# transformers default (<class>): <key> absent`; dimensions (hidden size,
+/// layers, heads, vocabulary, FFN and expert widths, expert counts) have no default.
 /// Every key of the config must be one the importer reads or knows to be irrelevant to cost
 /// (token ids, dropout, loss coefficients, ...); any other key is a ConfigError, so that an
 /// architecture switch the importer does not understand is never dropped silently. Facts the

@@ -29,6 +29,14 @@ Val Val::derived(std::string text, std::string_view how) {
   return Val{std::move(text), "derived: " + std::string(how)};
 }
 
+Val Val::hf_default(std::string text, std::string_view config_class, std::string_view key,
+                    std::string_view how) {
+  std::string note =
+      "transformers default (" + std::string(config_class) + "): " + std::string(key) + " absent";
+  if (!how.empty()) note += ", " + std::string(how);
+  return Val{std::move(text), std::move(note)};
+}
+
 std::string Val::number(double x) {
   char buf[64];
   const auto r = std::to_chars(buf, buf + sizeof(buf), x, std::chars_format::fixed);
@@ -170,7 +178,9 @@ std::string render_card(const CardDraft& d) {
   w.comment("Model card imported from a Hugging Face config.json (" + d.architecture +
             ") by moesim.");
   w.comment("Schema: models/README.md. Values marked \"inferred from architecture family\" are");
-  w.comment("not in the config; they follow the family's reference code.");
+  w.comment("not in the config; they follow the family's reference code. Values marked");
+  w.comment("\"transformers default\" are keys the config leaves out; they take the default of");
+  w.comment("the family's transformers configuration class.");
   for (const std::string& n : d.notes) w.comment(n);
   w.put(0, "name", d.name);
   w.put(0, "hf_repo", d.hf_repo);
@@ -265,8 +275,45 @@ Val bool_val(const ConfigNode& json, std::string_view key) {
   return Val::from(v, v.as_bool() ? "true" : "false");
 }
 
-/// hidden_act must be silu (the gated SwiGLU FFN of every supported family).
-void check_silu(const ConfigNode& json) { json.at("hidden_act").as_choice({"silu"}); }
+bool bool_or(const ConfigNode& json, std::string_view key, bool fallback) {
+  const auto v = present(json, key);
+  return v ? v->as_bool() : fallback;
+}
+
+Val bool_val_or(const ConfigNode& json, std::string_view key, std::string_view config_class,
+                bool fallback) {
+  if (present(json, key)) return bool_val(json, key);
+  return Val::hf_default(fallback ? "true" : "false", config_class, key);
+}
+
+std::int64_t int_or(const ConfigNode& json, std::string_view key, std::int64_t min,
+                    std::int64_t fallback) {
+  return present(json, key) ? int_at(json, key, min) : fallback;
+}
+
+Val int_val_or(const ConfigNode& json, std::string_view key, std::int64_t min,
+               std::string_view config_class, std::int64_t fallback) {
+  if (present(json, key)) return int_val(json, key, min);
+  return Val::hf_default(std::to_string(fallback), config_class, key);
+}
+
+/// hidden_act must be silu (the gated SwiGLU FFN of every supported family); every supported
+/// configuration class defaults it to "silu".
+Val silu_activation(const ConfigNode& json, std::string_view config_class) {
+  if (const auto act = present(json, "hidden_act")) {
+    act->as_choice({"silu"});
+    return Val::derived("swiglu", "hidden_act silu, gated FFN");
+  }
+  return Val::hf_default("swiglu", config_class, "hidden_act", "silu, gated FFN");
+}
+
+Val attention_bias(const ConfigNode& json, const HfDefaults& defaults) {
+  if (const auto b = present(json, "attention_bias")) {
+    return Val::from(*b, b->as_bool() ? "qkvo" : "none");
+  }
+  return Val::hf_default(defaults.attention_bias ? "qkvo" : "none", defaults.config_class,
+                         "attention_bias");
+}
 
 void read_header(const ConfigNode& json, CardDraft& d) {
   if (const auto name = present(json, "_name_or_path")) {
@@ -279,50 +326,76 @@ void read_header(const ConfigNode& json, CardDraft& d) {
 }
 
 /// hidden size, vocabulary, layer count and tied embeddings; returns the layer count.
-std::int64_t read_trunk(const ConfigNode& json, CardDraft& d, const ConfigNode& tie_holder) {
+std::int64_t read_trunk(const ConfigNode& json, CardDraft& d, const ConfigNode& tie_holder,
+                        std::string_view tie_class) {
   d.hidden_size = int_val(json, "hidden_size");
   d.vocab_size = int_val(json, "vocab_size");
   d.num_layers = int_val(json, "num_hidden_layers");
-  if (tie_holder.has("tie_word_embeddings")) {
-    d.tie = bool_val(tie_holder, "tie_word_embeddings");
-  } else {
-    d.tie = Val::inferred("false", "transformers default tie_word_embeddings false");
-  }
+  d.tie = bool_val_or(tie_holder, "tie_word_embeddings", tie_class, false);
   return int_at(json, "num_hidden_layers", 1);
 }
 
-/// MHA/GQA heads and head width (head_dim, or hidden_size / heads when the config omits it).
-void read_gqa(const ConfigNode& json, CardDraft& d) {
+/// MHA/GQA heads and head width. An absent num_key_value_heads or head_dim takes the class
+/// default; a null one (or an absent one the class leaves None) is one KV head per query head,
+/// and hidden_size / heads, as each class's __post_init__ (or modeling code) resolves None.
+void read_gqa(const ConfigNode& json, CardDraft& d, const HfDefaults& defaults) {
   const std::int64_t heads = int_at(json, "num_attention_heads", 1);
   d.num_heads = int_val(json, "num_attention_heads");
+  const std::string_view cls = defaults.config_class;
   std::int64_t kv = heads;
   if (const auto k = present(json, "num_key_value_heads")) {
     kv = int_at(json, "num_key_value_heads", 1);
     d.num_kv_heads = Val::from(*k, std::to_string(kv));
+  } else if (json.has("num_key_value_heads")) {
+    d.num_kv_heads = Val::from(json.at("num_key_value_heads"), std::to_string(kv));
+    d.num_kv_heads->note += " null, one per attention head";
+  } else if (!defaults.num_key_value_heads) {
+    d.num_kv_heads =
+        Val::hf_default(std::to_string(kv), cls, "num_key_value_heads", "one per attention head");
   } else {
-    d.num_kv_heads = Val::inferred(std::to_string(kv), "no num_key_value_heads: one per head");
+    kv = *defaults.num_key_value_heads;
+    d.num_kv_heads = Val::hf_default(std::to_string(kv), cls, "num_key_value_heads");
   }
   std::int64_t head_dim = 0;
   if (const auto h = present(json, "head_dim")) {
     head_dim = int_at(json, "head_dim", 1);
     d.head_dim = Val::from(*h, std::to_string(head_dim));
-  } else {
+  } else if (json.has("head_dim") || !defaults.head_dim) {
     const std::int64_t hidden = int_at(json, "hidden_size", 1);
     if (hidden % heads != 0) json.at("hidden_size").fail("a multiple of num_attention_heads");
     head_dim = hidden / heads;
-    d.head_dim = Val::derived(std::to_string(head_dim), "hidden_size / num_attention_heads");
+    const std::string how = "hidden_size / num_attention_heads";
+    if (json.has("head_dim")) {
+      d.head_dim = Val::from(json.at("head_dim"), std::to_string(head_dim));
+      d.head_dim->note += " null, " + how;
+    } else {
+      d.head_dim = Val::hf_default(std::to_string(head_dim), cls, "head_dim", how);
+    }
+  } else {
+    head_dim = *defaults.head_dim;
+    d.head_dim = Val::hf_default(std::to_string(head_dim), cls, "head_dim");
   }
   d.attn_kind = Val::derived(kv == heads ? "mha" : "gqa", "num_key_value_heads vs heads");
   d.kv_values = Val::derived(std::to_string(2 * kv * head_dim), "2 x KV heads x head_dim");
 }
 
-void read_position(const ConfigNode& json, CardDraft& d) {
-  const ConfigNode theta = json.at("rope_theta");
-  d.rope_theta = Val::from(theta, Val::number(theta.as_double()));
-  d.max_position = int_val(json, "max_position_embeddings");
+void read_position(const ConfigNode& json, CardDraft& d, const HfDefaults& defaults) {
+  const std::string_view cls = defaults.config_class;
+  if (const auto theta = present(json, "rope_theta")) {
+    d.rope_theta = Val::from(*theta, Val::number(theta->as_double()));
+  } else {
+    d.rope_theta = Val::hf_default(Val::number(defaults.rope_theta), cls, "rope_theta");
+  }
+  d.max_position =
+      int_val_or(json, "max_position_embeddings", 1, cls, defaults.max_position_embeddings);
+  if (!json.has("rope_scaling")) {
+    d.rope_scaling = Val::hf_default(defaults.rope_scaling, cls, "rope_scaling");
+    return;
+  }
   const auto s = present(json, "rope_scaling");
   if (!s) {
-    d.rope_scaling = Val{"none", "config.json rope_scaling null or absent"};
+    d.rope_scaling = Val::from(json.at("rope_scaling"), "none");
+    d.rope_scaling.note += " null";
     return;
   }
   s->check_keys({"type", "rope_type", "factor", "original_max_position_embeddings", "beta_fast",
@@ -383,10 +456,10 @@ void read_checkpoint(const ConfigNode& json, CardDraft& d) {
                     "head)"));
 }
 
-FfnDraft swiglu_ffn(Val width) {
+FfnDraft swiglu_ffn(Val width, Val activation) {
   FfnDraft f;
   f.intermediate_size = std::move(width);
-  f.activation = Val::derived("swiglu", "hidden_act silu, gated FFN");
+  f.activation = std::move(activation);
   f.bias = Val::inferred("false", "no FFN biases");
   return f;
 }

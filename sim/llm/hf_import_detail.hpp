@@ -27,6 +27,10 @@ struct Val {
   static Val inferred(std::string text, std::string_view rule);
   /// Computed from other config values: "derived: <how>".
   static Val derived(std::string text, std::string_view how);
+  /// The default `config_class` gives `key` when the config leaves it out:
+  /// "transformers default (LlamaConfig): attention_bias absent[, <how>]".
+  static Val hf_default(std::string text, std::string_view config_class, std::string_view key,
+                        std::string_view how = {});
   /// Shortest fixed-point text of a finite number ("10000", "2.827").
   static std::string number(double x);
   /// A double-quoted YAML string.
@@ -90,6 +94,36 @@ struct CardDraft {
 /// The YAML text of `d`.
 std::string render_card(const CardDraft& d);
 
+/// What a family's transformers configuration class gives the keys a config.json may leave
+/// out (absent or null), so that a config keeps the meaning transformers gives it. Dimensions
+/// (hidden size, layers, heads, vocabulary, FFN widths, expert counts, latent ranks) have no
+/// default here: transformers' defaults for them are one particular model's sizes.
+struct HfDefaults {
+  std::string_view config_class;                    ///< "LlamaConfig", for the notes
+  std::optional<std::int64_t> num_key_value_heads;  ///< std::nullopt: one per attention head
+  std::optional<std::int64_t> head_dim;             ///< std::nullopt: hidden_size / heads
+  std::int64_t max_position_embeddings = 0;         ///< tokens
+  double rope_theta = 0;                            ///< RoPE base
+  std::string rope_scaling = "none";                ///< card text of the default scaling
+  bool attention_bias = false;                      ///< q/k/v/o projection biases
+};
+
+/// Each family's HfDefaults, with their sources in huggingface/transformers
+/// (hf_import_defaults.cpp).
+extern const HfDefaults kLlamaDefaults;
+extern const HfDefaults kMixtralDefaults;
+extern const HfDefaults kQwen3MoeDefaults;
+extern const HfDefaults kDeepseekV3Defaults;
+extern const HfDefaults kGptOssDefaults;
+extern const HfDefaults kLlama4TextDefaults;
+
+/// Keys DeepseekV3Config does not define, whose absence the transformers DeepSeek-V3 model
+/// (src/transformers/models/deepseek_v3/modeling_deepseek_v3.py at 00b676f8f048) fixes: the
+/// DeepseekV3TopkRouter scores with a sigmoid, adds e_score_correction_bias and limits the
+/// choice to topk_group of n_group groups (topk_method noaux_tc); every layer from
+/// first_k_dense_replace on is MoE (moe_layer_freq 1); no MTP layers are built.
+inline constexpr std::string_view kDeepseekV3Modeling = "modeling_deepseek_v3.py";
+
 // ---- config.json readers shared by the families (each throws ConfigError at the bad key) ----
 
 /// Rejects keys of `json` that are neither in the common list (token ids, dropout, loss
@@ -104,23 +138,39 @@ std::int64_t int_at(const config::ConfigNode& json, std::string_view key, std::i
 Val int_val(const config::ConfigNode& json, std::string_view key, std::int64_t min = 1);
 /// A boolean at `key` as a card value.
 Val bool_val(const config::ConfigNode& json, std::string_view key);
-/// hidden_act must be silu (the gated SwiGLU FFN of every supported family).
-void check_silu(const config::ConfigNode& json);
+/// The boolean at `key`, or `fallback` when the key is absent or null.
+bool bool_or(const config::ConfigNode& json, std::string_view key, bool fallback);
+/// bool_or() as a card value: the key's, or `config_class`'s default.
+Val bool_val_or(const config::ConfigNode& json, std::string_view key, std::string_view config_class,
+                bool fallback);
+/// An integer >= `min` at `key`, or `fallback` when the key is absent or null.
+std::int64_t int_or(const config::ConfigNode& json, std::string_view key, std::int64_t min,
+                    std::int64_t fallback);
+/// int_or() as a card value: the key's, or `config_class`'s default.
+Val int_val_or(const config::ConfigNode& json, std::string_view key, std::int64_t min,
+               std::string_view config_class, std::int64_t fallback);
+/// The card's FFN activation: hidden_act must be silu (the gated SwiGLU FFN of every supported
+/// family), the default of every supported `config_class` when absent.
+Val silu_activation(const config::ConfigNode& json, std::string_view config_class);
+/// attention.bias of the card from attention_bias (q/k/v/o biases), or the family's default.
+Val attention_bias(const config::ConfigNode& json, const HfDefaults& defaults);
 /// Card name (and hf_repo) from _name_or_path, else model_type.
 void read_header(const config::ConfigNode& json, CardDraft& d);
-/// Hidden size, vocabulary, layer count, and tie_word_embeddings from `tie_holder`; returns the
-/// layer count.
+/// Hidden size, vocabulary, layer count, and tie_word_embeddings from `tie_holder` (whose class
+/// `tie_class` defaults it to false); returns the layer count.
 std::int64_t read_trunk(const config::ConfigNode& json, CardDraft& d,
-                        const config::ConfigNode& tie_holder);
-/// MHA/GQA heads, KV heads and head width (head_dim, or hidden_size / heads when absent).
-void read_gqa(const config::ConfigNode& json, CardDraft& d);
-/// rope_theta, rope_scaling and max_position_embeddings.
-void read_position(const config::ConfigNode& json, CardDraft& d);
+                        const config::ConfigNode& tie_holder, std::string_view tie_class);
+/// MHA/GQA heads, KV heads and head width, each absent one by `defaults`; a null
+/// num_key_value_heads or head_dim is the one-per-head / hidden_size / heads fallback.
+void read_gqa(const config::ConfigNode& json, CardDraft& d, const HfDefaults& defaults);
+/// rope_theta, rope_scaling and max_position_embeddings, each absent one by `defaults`.
+void read_position(const config::ConfigNode& json, CardDraft& d, const HfDefaults& defaults);
 /// Checkpoint formats from torch_dtype and quantization_config (fp8 with 128x128 blocks, or
 /// mxfp4).
 void read_checkpoint(const config::ConfigNode& json, CardDraft& d);
-/// A bias-free SwiGLU FFN of the given width.
-FfnDraft swiglu_ffn(Val width);
+/// A bias-free SwiGLU FFN of the given width, with the card activation `activation`
+/// (silu_activation()).
+FfnDraft swiglu_ffn(Val width, Val activation);
 /// Router fields of a family without group-limited routing or router bias.
 void plain_router(MoeDraft& m, std::string scoring, std::string why, Val normalize);
 /// Zero shared experts, by the family rule `why`.

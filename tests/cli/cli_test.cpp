@@ -249,6 +249,17 @@ TEST_CASE("import hf turns a published config.json into a model card that loads"
   CHECK(bad.status == 2);
 }
 
+TEST_CASE("import hf accepts an old config that leaves keys to their transformers defaults") {
+  // meta-llama/Llama-2-70b-hf's config.json has no attention_bias, mlp_bias or rope_theta.
+  const std::string card = std::string(MOESIM_BINARY_DIR) + "/imported-llama-2-70b.yaml";
+  const Result r = run_moesim(std::string("import hf ") + MOESIM_TEST_DATA_DIR +
+                              "/models/hf/llama-2-70b-hf.json --output " + card);
+  CHECK(r.status == 0);
+  const std::string text = moesim::test::read_file(card);
+  CHECK(contains(text, "# transformers default (LlamaConfig): attention_bias absent"));
+  CHECK(contains(text, "# transformers default (LlamaConfig): rope_theta absent"));
+}
+
 TEST_CASE("run prices a DeepSeek-R1 scenario on HGX H200 with the plan-based step model") {
   const Result r = run_moesim(std::string("run ") + MOESIM_TEST_DATA_DIR +
                               "/serve/dsr1_h200_plan.yaml --json -");
