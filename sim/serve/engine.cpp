@@ -33,6 +33,7 @@ void Engine::Impl::emit(std::int64_t id, Seq& s, std::int32_t n, TimePoint t) {
 void Engine::Impl::complete(Instance& inst, std::int64_t id, Seq& s, TimePoint t, bool prefill) {
   free_blocks(inst.ranks[s.rank], s);
   inst.ranks[s.rank].leavers = true;
+  --inst.rank_load[s.rank];
   s.state = SeqState::kDone;
   --inst.outstanding;
   RequestRecord& rec = e.records_[id];
@@ -46,6 +47,7 @@ void Engine::Impl::complete(Instance& inst, std::int64_t id, Seq& s, TimePoint t
 void Engine::Impl::hand_off(Instance& inst, std::int64_t id, Seq& s, TimePoint t) {
   s.state = SeqState::kHandoff;
   inst.ranks[s.rank].leavers = true;
+  --inst.rank_load[s.rank];
   SeqCold& sc = cold[id];
   sc.src_instance = inst.index;
   sc.src_rank = s.rank;
@@ -63,6 +65,7 @@ void Engine::Impl::hand_off(Instance& inst, std::int64_t id, Seq& s, TimePoint t
   ++dst.outstanding;
   e.records_[id].decode_instance = dst.index;
   dst.ranks[r].waiting.push_back(id);
+  ++dst.rank_load[r];
   poke(dst);
 }
 
@@ -267,6 +270,7 @@ Engine::Engine(Simulation& sim, EngineConfig config, EngineModels models, Engine
       inst.pool = pool_index;
       inst.index = i;
       inst.ranks.resize(static_cast<std::size_t>(pc.attention_dp));
+      inst.rank_load.assign(static_cast<std::size_t>(pc.attention_dp), 0);
       inst.groups.resize(static_cast<std::size_t>(pc.attention_dp));
       for (Rank& rank : inst.ranks) {
         rank.total_blocks = pc.blocks_per_rank();
@@ -341,6 +345,7 @@ void Engine::submit(const RequestSpec& request) {
   rec.instance = inst.index;
   ++inst.outstanding;
   inst.ranks[r].waiting.push_back(id);
+  ++inst.rank_load[r];
   im.poke(inst);
 }
 

@@ -107,10 +107,6 @@ struct Rank {
   std::int64_t total_blocks = 0;
   std::int32_t admissions = 0;  ///< sequences that joined `running` so far
   bool leavers = false;         ///< a running sequence finished or left this step
-  /// Sequences held: running (the group included) and waiting.
-  std::int64_t load() const {
-    return static_cast<std::int64_t>(running.size() + waiting.size()) + group.size();
-  }
   /// Running sequences, the group included.
   std::int64_t active() const { return static_cast<std::int64_t>(running.size()) + group.size(); }
 };
@@ -134,6 +130,9 @@ struct Instance {
   std::int32_t pool = 0;
   std::int32_t index = 0;
   std::vector<Rank> ranks;
+  /// Per rank, the sequences it holds (running, the group included, and waiting), kept as they
+  /// arrive and leave: least-loaded routing scans this array, not the ranks' queues.
+  std::vector<std::int64_t> rank_load;
   bool busy = false;
   bool wake_pending = false;
   bool in_step_end = false;
@@ -240,9 +239,10 @@ struct Engine::Impl {
       inst.next_rank = (r + 1) % ranks;
       return r;
     }
+    const std::int64_t* load = inst.rank_load.data();
     std::int32_t best = 0;
     for (std::int32_t r = 1; r < ranks; ++r) {
-      if (inst.ranks[r].load() < inst.ranks[best].load()) best = r;
+      if (load[r] < load[best]) best = r;
     }
     return best;
   }
