@@ -76,6 +76,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string_view>
@@ -275,6 +276,8 @@ struct StepRecord {
 /// Engine options that do not change the simulated behaviour.
 struct EngineOptions {
   bool record_steps = false;  ///< keep a StepRecord per step (and ask models for detail)
+  /// record_steps: only the first this many steps (a trace's memory grows with its steps).
+  std::int64_t max_recorded_steps = std::numeric_limits<std::int64_t>::max();
   /// Advance steady decodes in decode groups (see the file comment): O(1) per rank and step
   /// instead of O(sequences). The results are the same either way (tests compare them, bit for
   /// bit); off, every decode is listed in StepBatch::sequences.

@@ -87,6 +87,7 @@ RunResult run_serving(const EngineConfig& config, const WorkloadSpec& workload,
   Simulation sim(seed);
   EngineOptions eo;
   eo.record_steps = options.record_steps;
+  eo.max_recorded_steps = options.max_recorded_steps;
   eo.group_decodes = options.group_decodes;
   eo.total_requests = workload.requests;
   eo.first_measured = workload.warmup;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
@@ -24,6 +25,8 @@ using Progress = std::function<void(std::int64_t done, std::int64_t total)>;
 /// Options of one run that do not change its results.
 struct RunOptions {
   bool record_steps = false;  ///< keep per-step records for the trace
+  /// record_steps: only the first this many steps.
+  std::int64_t max_recorded_steps = std::numeric_limits<std::int64_t>::max();
   bool group_decodes = true;  ///< EngineOptions::group_decodes (speed only)
   /// Receives every request's record: each as it completes (in order of completion), then,
   /// when the run ends, those of the requests still unfinished (warm-up stragglers), by id. For

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "cli_test_util.hpp"
+#include "test_util.hpp"
 
 namespace {
 
@@ -53,6 +54,22 @@ TEST_CASE("run streams its per-request CSV and lets one output take standard out
   int rows = 0;
   for (std::string line; std::getline(lines, line);) rows += std::isdigit(line[0]) != 0 ? 1 : 0;
   CHECK(rows == 12);
+}
+
+TEST_CASE("a trace holds the first --trace-steps steps, and says so") {
+  const moesim::test::TempFile file("moesim-trace-steps-test.json", "");
+  const std::string trace = file.path.string();
+  const Result r = run_moesim("run " + kScenario + " --trace " + trace + " --trace-steps 5");
+  REQUIRE(r.status == 0);
+  CHECK(contains(r.output, "note: the trace holds the first 5 steps"));
+  const std::string text = moesim::test::read_file(trace);
+  std::size_t steps = 0;
+  for (std::size_t at = text.find("\"cat\": \"step\""); at != std::string::npos;
+       at = text.find("\"cat\": \"step\"", at + 1)) {
+    ++steps;
+  }
+  CHECK(steps == 5);
+  CHECK(run_moesim("run " + kScenario + " --trace " + trace + " --trace-steps 0").status == 2);
 }
 
 TEST_CASE("an output path in a missing directory is an error before anything is simulated") {

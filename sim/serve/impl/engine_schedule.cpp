@@ -361,9 +361,10 @@ void Engine::Impl::start_step(Instance& inst) {
   if (grouping) batch.decode_groups = inst.groups;
   batch.attention_dp = pool.config.attention_dp;
   const TimePoint now = e.sim_.now();
-  StepContext ctx{
-      pool.config.role,       inst.index, pool.config.gpus_per_instance, now, inst.step_rng,
-      e.options_.record_steps};
+  const bool record = e.options_.record_steps &&
+                      static_cast<std::int64_t>(e.steps_.size()) < e.options_.max_recorded_steps;
+  StepContext ctx{pool.config.role, inst.index, pool.config.gpus_per_instance, now,
+                  inst.step_rng,    record};
   pool.model->price(batch, ctx, inst.timing);
   MOESIM_ASSERT(inst.timing.duration > Duration::zero(), "a step must take time");
 
@@ -377,7 +378,7 @@ void Engine::Impl::start_step(Instance& inst) {
   inst.step_start = now;
   inst.busy = true;
 
-  if (e.options_.record_steps) {
+  if (record) {
     StepRecord rec;
     rec.start = now;
     rec.duration = inst.step_duration;
