@@ -29,7 +29,9 @@
 ///                         1000 / TPOT_ms); absent when no measured request has a TPOT (every
 ///                         OSL is 1), written null / "n/a" like the TPOT summary then.
 ///   ttft_ms, tpot_ms, e2e_ms  mean and p50/p90/p99 over measured requests (quantiles by linear
-///                         interpolation, NumPy's default); itl_ms over all measured gaps (~1 %).
+///                         interpolation, NumPy's default, up to 262,144 measured requests;
+///                         beyond, within 0.2 %: SampleSet); itl_ms over all measured gaps
+///                         (~1 %).
 ///   goodput_req_s         measured requests that met their class's SLA / |W|; sla_attainment
 ///                         the fraction of measured requests that met it.
 ///   gpu_utilization       busy GPU-time / (GPUs x |W|), a GPU being busy while its instance
