@@ -1,7 +1,9 @@
 #pragma once
 /// \file
 /// A small command-line parser: `--name value`, `--name=value`, boolean `--flag`, and
-/// positional words. Unknown options are ConfigErrors with a "did you mean".
+/// positional words. Every other word that starts with '-' ("-x", "-seed"), except "-" itself,
+/// is an option too, and "--" ends the options. Unknown options are ConfigErrors with a "did
+/// you mean".
 
 #include <optional>
 #include <string>
