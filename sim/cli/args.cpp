@@ -1,6 +1,8 @@
 #include "sim/cli/args.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <limits>
 
 #include "sim/core/error.hpp"
 #include "sim/core/suggest.hpp"
@@ -110,6 +112,23 @@ std::vector<std::string> Args::values(std::string_view name) const {
 
 bool Args::flag(std::string_view name) const {
   return std::any_of(given_.begin(), given_.end(), [&](const auto& p) { return p.first == name; });
+}
+
+OptionSpec seed_option(std::string help) { return {"seed", true, "N", std::move(help)}; }
+
+std::uint64_t parse_seed(const Args& args, std::uint64_t fallback) {
+  const auto v = args.value("seed");
+  if (!v) return fallback;
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc{} || end != v->data() + v->size() || n < 0) {
+    throw ConfigError(kCommandLine, "--seed",
+                      "a whole number from 0 to " +
+                          std::to_string(std::numeric_limits<std::int64_t>::max()) +
+                          " (the range of a scenario's seed:)",
+                      *v);
+  }
+  return static_cast<std::uint64_t>(n);
 }
 
 std::string format_options(const std::vector<OptionSpec>& specs) {
