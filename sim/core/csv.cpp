@@ -63,7 +63,14 @@ SourceLocation CsvTable::where(std::size_t row, int col) const {
   return {file, row < lines.size() ? lines[row] : header_line, col + 1};
 }
 
+std::string_view strip_utf8_bom(std::string_view text) {
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (text.substr(0, kBom.size()) == kBom) text.remove_prefix(kBom.size());
+  return text;
+}
+
 CsvTable parse_csv(std::string_view text, std::string file) {
+  text = strip_utf8_bom(text);
   CsvTable t;
   t.file = std::move(file);
   int line_no = 0;

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "sim/core/assert.hpp"
+#include "sim/core/csv.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/suggest.hpp"
 
@@ -104,6 +105,7 @@ CsvRows parse_csv(const std::filesystem::path& file, std::int64_t num_experts,
   int row_no = 0;
   while (std::getline(in, raw)) {
     ++line_no;
+    if (line_no == 1) raw.erase(0, raw.size() - strip_utf8_bom(raw).size());
     if (!raw.empty() && raw.back() == '\r') raw.pop_back();
     const std::size_t first = raw.find_first_not_of(" \t");
     if (first == std::string::npos || raw[first] == '#') continue;

@@ -9,6 +9,7 @@
 #include <string>
 #include <system_error>
 
+#include "sim/core/csv.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/suggest.hpp"
 #include "sim/core/unit_parse.hpp"
@@ -299,9 +300,10 @@ std::vector<TraceRow> read_trace_csv(const std::filesystem::path& path,
   int col_arrival = -1;
   int col_class = -1;
   std::size_t columns = 0;
-  // Header.
+  // Header (after a UTF-8 byte-order mark, which spreadsheets write at the start of the file).
   while (std::getline(in, text)) {
     ++line_no;
+    if (line_no == 1) text.erase(0, text.size() - strip_utf8_bom(text).size());
     if (!trim(text).empty()) break;
   }
   if (trim(text).empty()) {
