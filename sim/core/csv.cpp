@@ -1,7 +1,6 @@
 #include "sim/core/csv.hpp"
 
-#include <fstream>
-#include <sstream>
+#include "sim/core/input_file.hpp"
 
 namespace moesim {
 namespace {
@@ -110,14 +109,7 @@ CsvTable parse_csv(std::string_view text, std::string file) {
 }
 
 CsvTable read_csv(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw ConfigError({path.string(), 0, 0}, "", "a readable CSV file",
-                      "a file that cannot be opened");
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return parse_csv(buf.str(), path.string());
+  return parse_csv(read_input_file(path, "CSV file", kMaxCsvFileBytes), path.string());
 }
 
 }  // namespace moesim

@@ -7,7 +7,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstddef>
-#include <fstream>
 #include <numeric>
 #include <optional>
 #include <sstream>
@@ -17,6 +16,7 @@
 #include "sim/core/assert.hpp"
 #include "sim/core/csv.hpp"
 #include "sim/core/error.hpp"
+#include "sim/core/input_file.hpp"
 #include "sim/core/suggest.hpp"
 
 namespace moesim::llm {
@@ -85,9 +85,8 @@ struct CsvRows {
 
 CsvRows parse_csv(const std::filesystem::path& file, std::int64_t num_experts,
                   std::int64_t num_moe_layers) {
-  std::ifstream in(file);
+  std::istringstream in(read_input_file(file, "counts file", kMaxCsvFileBytes));
   const std::string name = file.string();
-  if (!in) throw ConfigError({name, 0, 0}, "", "a readable counts file", "no such file");
   const auto fail = [&](int line, int column, std::string key, std::string expected,
                         std::string found, std::string suggestion = {}) {
     throw ConfigError({name, line, column}, std::move(key), std::move(expected), std::move(found),

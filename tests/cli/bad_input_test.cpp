@@ -70,3 +70,20 @@ TEST_CASE("--seed 0 is accepted by every command that takes a seed, and -1 refus
                   r.output);
   }
 }
+
+TEST_CASE("a device, a directory or an oversized file given as input is refused before reading") {
+  // `moesim run /dev/zero` read without end and ended in std::bad_alloc.
+  const Result zero = run_moesim("run /dev/zero");
+  CHECK(zero.status == 2);
+  CHECK(contains(zero.output, "/dev/zero"));
+  CHECK(contains(zero.output, "character device"));
+  const Result dir = run_moesim("run /tmp");
+  CHECK(dir.status == 2);
+  CHECK(contains(dir.output, "a directory"));
+  const Result trace =
+      run_moesim("run " + kScenario +
+                 " --set 'workload={requests: 1, arrival: {process: closed_loop, concurrency: 1}, "
+                 "trace: /dev/zero}'");
+  CHECK(trace.status == 2);
+  CHECK(contains(trace.output, "character device"));
+}
