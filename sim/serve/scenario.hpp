@@ -100,7 +100,10 @@ struct Scenario {
   config::ConfigNode workload_node = config::ConfigNode::parse("{}", "<unset>");
 
   /// The engine configuration. Throws ConfigError when a pool's KV capacity or (disaggregated)
-  /// the KV bytes per token is still unknown, or when a value is out of range.
+  /// the KV bytes per token is still unknown, when a value is out of range, or when the
+  /// workload's longest request cannot fit one attention-DP rank's KV cache of a pool (the
+  /// need Engine::submit checks: input + output + draft tokens in whole KV blocks, input alone
+  /// on a prefill pool), at the workload key that asks for it.
   EngineConfig engine_config() const;
   /// Throws ConfigError at deployment.kv_transfer when its fixed rate takes longer than
   /// kMaxKvTransferS for the workload's largest prompt (no-op without kv_transfer or KV bytes).

@@ -71,6 +71,18 @@ TEST_CASE("--seed 0 is accepted by every command that takes a seed, and -1 refus
   }
 }
 
+TEST_CASE("a request too long for the KV cache is refused at the scenario's workload key") {
+  // It was refused by the engine as "<engine config>: deployment.aggregated.kv_capacity_tokens".
+  // 12800 tokens / 8 ranks = 1600 per rank; a request reserves up to 1500 + 200 + 2 MTP drafts.
+  const Result r =
+      run_moesim("run " + kScenario + " --set deployment.aggregated.kv_capacity_tokens=12800");
+  CHECK(r.status == 2);
+  CHECK(contains(r.output, "agg_analytic.yaml:37:"));
+  CHECK(contains(r.output, "workload.osl"));
+  CHECK(contains(r.output, "1600 tokens"));
+  CHECK_FALSE(contains(r.output, "<engine config>"));
+}
+
 TEST_CASE("a device, a directory or an oversized file given as input is refused before reading") {
   // `moesim run /dev/zero` read without end and ended in std::bad_alloc.
   const Result zero = run_moesim("run /dev/zero");
