@@ -82,14 +82,14 @@ int run_explain(const std::vector<std::string>& words) {
   req.model = args.value("model").value_or(req.model);
   req.system = args.value("system").value_or(req.system);
   req.stack = stack_option(args, 0, 1);
-  req.domains = parse_int(args, "domains", 1);
+  const hw::SystemSpec system = hw::load_system(catalog, req.system);
+  req.domains = parse_domains(args, system);
   req.precision_yaml = args.value("precision").value_or("");
   if (const auto plan = args.value("plan")) {
     req.plan = llm::parse_parallel_plan(config::ConfigNode::parse(*plan, "--plan"));
   } else {
     // Default: attention DP + EP over every GPU, with the fewest redundant expert slots that
     // make the experts divide evenly (EPLB places them), as wide-EP deployments do.
-    const hw::SystemSpec system = hw::load_system(catalog, req.system);
     const std::int32_t gpus = system.domain_size * req.domains;
     req.plan = llm::ParallelPlan::attention_dp_ep(gpus);
     const llm::ModelSpec model = llm::load_model(catalog, req.model);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/core/error.hpp"
+#include "sim/hw/cluster.hpp"
 #include "sim/llm/model.hpp"
 #include "sim/serve/analytic_step_model.hpp"
 
@@ -43,6 +44,11 @@ PoolScenario read_pool(const config::ConfigNode& node, PoolRole role) {
     node.at("attention_dp").fail("a divisor of tp (" + std::to_string(ps.tp) + ")");
   }
   if (ps.tp % ps.ep != 0) node.at("ep").fail("a divisor of tp (" + std::to_string(ps.tp) + ")");
+  if (std::int64_t{ps.tp} * ps.pp > hw::kMaxClusterGpus) {  // and tp x pp fits int32
+    node.at(ps.pp > 1 ? "pp" : "tp")
+        .fail("tp x pp of at most " + std::to_string(hw::kMaxClusterGpus) +
+              " GPUs per instance (the most a simulated cluster holds)");
+  }
   p.gpus_per_instance = ps.tp * ps.pp;
   p.limits.max_batch_size = read_count(node.at("max_batch_size"), 1);
   p.limits.max_num_tokens = read_count(node.at("max_num_tokens"), 1);
@@ -222,6 +228,45 @@ void check_kv_fits(const config::ConfigNode& workload_node, const WorkloadSpec& 
   }
 }
 
+/// Throws ConfigError at the `instances` of the larger pool when the deployment holds more than
+/// kMaxDeploymentGpus GPUs in all its pools or, disaggregated without deployment.kv_transfer
+/// (KV hand-offs routed over a cluster of all its GPUs), more than hw::kMaxClusterGpus.
+void check_deployment_size(const Scenario& sc) {
+  const PoolScenario* pools[] = {&sc.primary, sc.disaggregated ? &sc.decode : nullptr};
+  auto gpus = [](const PoolScenario& p) {
+    return std::int64_t{p.pool.instances} * p.pool.gpus_per_instance;
+  };
+  std::int64_t total = 0;
+  const PoolScenario* largest = &sc.primary;
+  for (const PoolScenario* p : pools) {
+    if (p == nullptr) continue;
+    total += gpus(*p);
+    if (gpus(*p) > gpus(*largest)) largest = p;
+  }
+  const bool routed = sc.disaggregated && !sc.kv_transfer;
+  const std::int64_t limit = routed ? hw::kMaxClusterGpus : kMaxDeploymentGpus;
+  if (total <= limit) return;
+  const std::int64_t others = total - gpus(*largest);
+  const std::int64_t per_instance = largest->pool.gpus_per_instance;
+  const std::int64_t most = std::max<std::int64_t>((limit - others) / per_instance, 0);
+  const std::string why =
+      routed ? "without deployment.kv_transfer, KV hand-offs are routed over a cluster of all "
+               "the deployment's GPUs, which holds at most " +
+                   std::to_string(limit) +
+                   " (the routes between every pair of GPUs are stored); give kv_transfer a "
+                   "fixed rate or simulate fewer instances"
+             : "a simulated deployment holds at most " + std::to_string(limit) +
+                   " GPUs in all its pools, as each instance is simulated step by step with its "
+                   "own state; simulate fewer instances and scale the result (moesim size "
+                   "sizes replicas this way)";
+  largest->node.get("instances")
+      .value_or(largest->node)
+      .fail("at most " + std::to_string(most) + " instances of " + std::to_string(per_instance) +
+                " GPUs (tp x pp): " + why,
+            std::to_string(largest->pool.instances) + " instances (" + std::to_string(total) +
+                " GPUs in the deployment)");
+}
+
 std::string system_name_of(const config::ConfigNode& system) {
   if (system.is_scalar()) {
     const std::filesystem::path p(system.as_string());
@@ -292,6 +337,7 @@ Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& c
     if (!(kt.bandwidth.base() > 0.0)) t->at("bandwidth").fail("a positive data rate");
     sc.kv_transfer = kt;
   }
+  check_deployment_size(sc);
 
   if (const auto s = root.get("speculative")) sc.spec = read_spec(*s, sc.model, catalog);
   if (const auto r = root.get("runtime")) {

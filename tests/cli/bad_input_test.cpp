@@ -83,6 +83,33 @@ TEST_CASE("a request too long for the KV cache is refused at the scenario's work
   CHECK_FALSE(contains(r.output, "<engine config>"));
 }
 
+TEST_CASE("huge sizes on the command line and in a scenario are range errors, not bad_alloc") {
+  struct Case {
+    std::string args;
+    std::string key;
+    std::string range;
+  };
+  const std::vector<Case> cases{
+      // 1e9 sequences per replica x 72 replicas was std::bad_alloc: 2^20 / 72 = 14563 at most.
+      {"explain --batch 1000000000", "--batch", "from 1 to 14563"},
+      {"explain --batch 14564", "--batch", "from 1 to 14563"},
+      // 4096 GPUs / 72 per NVL72 rack = 56 racks; routes between every GPU pair are stored.
+      {"explain --domains 1000000", "--domains", "from 1 to 56"},
+      {"collective --op allreduce --bytes 1MiB --domains 1000000", "--domains", "from 1 to 56"},
+      {"collective --system hgx-h200 --op allreduce --bytes 1MiB --domains 513", "--domains",
+       "from 1 to 512"},
+      // 65536 GPUs in a deployment (serve::kMaxDeploymentGpus) / 8 per instance.
+      {"run " + kScenario + " --set deployment.aggregated.instances=100000",
+       "deployment.aggregated.instances", "at most 8192 instances"},
+  };
+  for (const Case& c : cases) {
+    const Result r = run_moesim(c.args);
+    CHECK_MESSAGE(r.status == 2, c.args, "\n", r.output);
+    CHECK_MESSAGE(contains(r.output, c.key), c.args, "\n", r.output);
+    CHECK_MESSAGE(contains(r.output, c.range), c.args, "\n", r.output);
+  }
+}
+
 TEST_CASE("a device, a directory or an oversized file given as input is refused before reading") {
   // `moesim run /dev/zero` read without end and ended in std::bad_alloc.
   const Result zero = run_moesim("run /dev/zero");

@@ -174,6 +174,45 @@ TEST_CASE("a request too long for a rank's KV cache is an error at the workload 
   CHECK(what(p).find("at most 992 input tokens") != std::string::npos);
 }
 
+TEST_CASE("a deployment of more GPUs than the simulator holds is refused at instances") {
+  // 100,000 decode instances of 8 GPUs exhausted memory. kMaxDeploymentGpus (65536) in all
+  // pools is the most: disagg_analytic.yaml's prefill pool has 2 x 4 = 8, so (65536 - 8) / 8 =
+  // 8191 decode instances of 8 GPUs fit.
+  const ConfigError e = config_error(
+      [&] { (void)load("disagg_analytic.yaml", {"deployment.decode.instances=100000"}); });
+  CHECK(e.key_path() == "deployment.decode.instances");
+  CHECK(std::string(e.what()).find("at most 8191 instances") != std::string::npos);
+  CHECK_NOTHROW((void)load("disagg_analytic.yaml", {"deployment.decode.instances=8191"}));
+  CHECK(config_error([&] {
+          (void)load("disagg_analytic.yaml", {"deployment.decode.instances=8192"});
+        }).key_path() == "deployment.decode.instances");
+  // Without kv_transfer the KV hand-offs are routed over a cluster of every GPU, which holds
+  // hw::kMaxClusterGpus (4096): (4096 - 8) / 8 = 511 decode instances.
+  auto routed = [](int decode_instances) {
+    return parse_scenario(
+        config::ConfigNode::parse(
+            "model: m\nsystem: s\nseed: 1\ndeployment:\n"
+            "  prefill: {instances: 2, tp: 4, max_batch_size: 8, max_num_tokens: 512}\n"
+            "  decode: {instances: " +
+                std::to_string(decode_instances) +
+                ", tp: 8, max_batch_size: 8, max_num_tokens: 512}\n"
+                "workload: {requests: 1, arrival: {process: closed_loop, concurrency: 1}, isl: 1, "
+                "osl: 1}\n",
+            "s.yaml"),
+        catalog());
+  };
+  CHECK_NOTHROW((void)routed(511));
+  const ConfigError r = config_error([&] { (void)routed(512); });
+  CHECK(r.key_path() == "deployment.decode.instances");
+  CHECK(r.where().line == 6);
+  CHECK(std::string(r.what()).find("at most 511 instances") != std::string::npos);
+  CHECK(std::string(r.what()).find("kv_transfer") != std::string::npos);
+  // tp x pp past int32 was an overflow.
+  CHECK(config_error([&] {
+          (void)load("agg_analytic.yaml", {"deployment.aggregated.pp=2147483647"});
+        }).key_path() == "deployment.aggregated.pp");
+}
+
 TEST_CASE("scenario errors point at the key") {
   auto parse = [](const std::string& text) {
     return parse_scenario(config::ConfigNode::parse(text, "s.yaml"), catalog());
