@@ -227,6 +227,13 @@ int run_size(const std::vector<std::string>& words) {
       std::cout << "\nThe cheapest " << top << " per system:\n" << options_table.to_text();
     }
   }
+  for (const auto& r : results) {
+    if (r.none_reason.empty()) continue;
+    // With JSON on stdout, the reason goes to stderr so that stdout stays JSON.
+    (json == std::optional<std::string>("-") ? std::cerr : std::cout)
+        << "\n"
+        << r.system << ": nothing to size: " << r.none_reason << "\n";
+  }
   if (json) {
     write_text_file(
         *json,

@@ -83,6 +83,20 @@ TEST_CASE("a request too long for the KV cache is refused at the scenario's work
   CHECK_FALSE(contains(r.output, "<engine config>"));
 }
 
+TEST_CASE("a sizing with every deployment pruned says why, by reason, and what to relax") {
+  // 1e9 input tokens pass no deployment (DeepSeek-R1 has 163840 positions); size printed "no
+  // deployment meets the SLA (nothing simulated)" and nothing else.
+  const Result r = run_moesim(
+      "size --system hgx-h200 --isl 1000000000 --load \"1000 tok/s\" --sla \"tpot_p90<40ms\" "
+      "--jobs 2");
+  CHECK(r.status == 0);
+  CHECK(contains(r.output, "hgx-h200: nothing to size: all "));
+  CHECK(contains(r.output, "deployments pruned, nothing simulated"));
+  CHECK(contains(r.output, "like memory or plan: "));
+  CHECK(contains(r.output, "163840 positions"));
+  CHECK(contains(r.output, "to relax \"memory or plan\""));
+}
+
 TEST_CASE("huge sizes on the command line and in a scenario are range errors, not bad_alloc") {
   struct Case {
     std::string args;
