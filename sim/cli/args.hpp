@@ -1,8 +1,11 @@
 #pragma once
 /// \file
 /// A small command-line parser: `--name value`, `--name=value`, boolean `--flag`, and
-/// positional words. Unknown options are ConfigErrors with a "did you mean".
+/// positional words. Every other word that starts with '-' ("-x", "-seed"), except "-" itself,
+/// is an option too, and "--" ends the options. Unknown options are ConfigErrors with a "did
+/// you mean".
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +43,14 @@ class Args {
   std::vector<std::pair<std::string, std::string>> given_;
   std::vector<std::string> positional_;
 };
+
+/// The `--seed N` option spec; `help` says what the seed drives and its default.
+OptionSpec seed_option(std::string help);
+
+/// The value of `--seed` (every command parses it here, alike): a whole number from 0 to
+/// 2^63 - 1 (the range of a scenario's `seed:`), `fallback` when absent. A ConfigError at
+/// --seed otherwise.
+std::uint64_t parse_seed(const Args& args, std::uint64_t fallback);
 
 /// Renders the option list of a subcommand for --help.
 std::string format_options(const std::vector<OptionSpec>& specs);

@@ -1,5 +1,7 @@
 // `moesim collective`: one collective on a system or cluster, priced by the network model, with
 // nccl-tests' time, algorithm bandwidth and bus bandwidth; --sweep over message sizes.
+#include <algorithm>
+#include <charconv>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -49,6 +51,23 @@ void add_row(study::Table& t, const hw::CollectiveResult& r) {
 
 }  // namespace
 
+int parse_domains(const Args& args, const hw::SystemSpec& system) {
+  const auto text = args.value("domains");
+  if (!text) return 1;
+  const int most = std::max(hw::kMaxClusterGpus / std::max(system.domain_size, 1), 1);
+  const std::string expected =
+      "a whole number of NVLink domains from 1 to " + std::to_string(most) + " (" + system.name +
+      " has " + std::to_string(system.domain_size) +
+      " GPUs per domain, and a cluster holds at most " + std::to_string(hw::kMaxClusterGpus) +
+      " GPUs: the routes between every pair are stored)";
+  std::int64_t n = 0;
+  const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
+  if (ec != std::errc{} || end != text->data() + text->size() || n < 1 || n > most) {
+    throw ConfigError(kCommandLine, "--domains", expected, *text);
+  }
+  return static_cast<int>(n);
+}
+
 int run_collective(const std::vector<std::string>& words) {
   const std::vector<OptionSpec> specs{
       {"system", true, "NAME|PATH", "system (default: gb200-nvl72)"},
@@ -82,7 +101,7 @@ int run_collective(const std::vector<std::string>& words) {
   const config::Catalog catalog = open_catalog(args);
   const hw::SystemSpec system =
       hw::load_system(catalog, args.value("system").value_or("gb200-nvl72"));
-  const int domains = parse_positive("--domains", args.value("domains").value_or("1"));
+  const int domains = parse_domains(args, system);
   const hw::NetworkEfficiency network = hw::load_network_efficiency(catalog);
   const hw::ClusterSpec cluster = hw::make_cluster(system, domains, network);
   const auto op_text = args.value("op");

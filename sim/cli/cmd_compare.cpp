@@ -49,6 +49,7 @@ std::vector<OptionSpec> compare_options() {
           {"osl", true, "N", "output tokens per request (default: 1024)"},
           {"prices", true, "NAME|PATH", "price and power sheet (default: prices)"},
           {"jobs", true, "N", "simulations in parallel (default: every core)"},
+          seed_option("seed of every point (default: 1)"),
           {"full", false, "", "sweep the whole space of `moesim sweep` (slower)"},
           {"max-concurrency", true, "N", "top of the concurrency ladder per instance (4096)"},
           {"plot", true, "FILE.svg", "draw both frontiers and the 20/50/100 tok/s/user lines"},
@@ -139,6 +140,7 @@ int run_compare(const std::vector<std::string>& words) {
   base.isl = parse_tokens(args, "isl", base.isl);
   base.osl = parse_tokens(args, "osl", base.osl);
   base.price_sheet = args.value("prices").value_or(base.price_sheet);
+  base.seed = parse_seed(args, base.seed);
   study::SweepSpace space =
       args.flag("full") ? study::SweepSpace::standard() : study::SweepSpace::quick();
   study::SweepOptions options;

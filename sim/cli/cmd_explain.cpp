@@ -51,7 +51,7 @@ int run_explain(const std::vector<std::string>& words) {
       {"context", true, "N", "decode context length per sequence (default: 2048)"},
       {"chunk", true, "N", "prefill tokens per attention-DP replica (default: 8192)"},
       {"popularity", true, "YAML", "expert popularity: uniform or '{kind: zipf, exponent: 1}'"},
-      {"seed", true, "N", "routing seed (default: 1)"},
+      seed_option("routing seed (default: 1)"),
       {"data-dir", true, "DIR", "catalog root (default: $MOESIM_DATA_DIR or the source tree)"},
       {"json", false, "", "print JSON: summary, ops of the slowest rank, per-rank loads"}};
   for (const auto& w : words) {
@@ -82,14 +82,14 @@ int run_explain(const std::vector<std::string>& words) {
   req.model = args.value("model").value_or(req.model);
   req.system = args.value("system").value_or(req.system);
   req.stack = stack_option(args, 0, 1);
-  req.domains = parse_int(args, "domains", 1);
+  const hw::SystemSpec system = hw::load_system(catalog, req.system);
+  req.domains = parse_domains(args, system);
   req.precision_yaml = args.value("precision").value_or("");
   if (const auto plan = args.value("plan")) {
     req.plan = llm::parse_parallel_plan(config::ConfigNode::parse(*plan, "--plan"));
   } else {
     // Default: attention DP + EP over every GPU, with the fewest redundant expert slots that
     // make the experts divide evenly (EPLB places them), as wide-EP deployments do.
-    const hw::SystemSpec system = hw::load_system(catalog, req.system);
     const std::int32_t gpus = system.domain_size * req.domains;
     req.plan = llm::ParallelPlan::attention_dp_ep(gpus);
     const llm::ModelSpec model = llm::load_model(catalog, req.model);
@@ -107,7 +107,7 @@ int run_explain(const std::vector<std::string>& words) {
   req.context = parse_int(args, "context", req.context);
   req.chunk = parse_int(args, "chunk", req.chunk);
   req.popularity_yaml = args.value("popularity").value_or(req.popularity_yaml);
-  req.seed = static_cast<std::uint64_t>(parse_int(args, "seed", 1));
+  req.seed = parse_seed(args, req.seed);
 
   const study::Explanation e = study::explain_step(catalog, req);
   if (args.flag("json")) {

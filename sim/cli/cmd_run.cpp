@@ -30,7 +30,7 @@ constexpr std::int64_t kDefaultTraceSteps = 10000;
 
 std::vector<OptionSpec> run_options() {
   return {{"set", true, "KEY=VALUE", "override a scenario key, e.g. deployment.aggregated.ep=72"},
-          {"seed", true, "N", "random seed (default: the scenario's seed)"},
+          seed_option("random seed (default: the scenario's seed)"),
           stack_option_spec(false),
           {"replicas", true, "N", "run N seeds (seed, seed+1, ...) and report 95% intervals"},
           {"json", true, "FILE|-", "write every metric as JSON (units in the key names)"},
@@ -106,8 +106,7 @@ int run_run(const std::vector<std::string>& words) {
     settings.push_back("stack=" + stack);  // --stack NAME is --set stack=NAME
   }
   serve::Scenario scenario = serve::load_scenario(args.positional()[0], settings, catalog);
-  const auto seed = static_cast<std::uint64_t>(
-      parse_count(args, "seed", static_cast<std::int64_t>(scenario.seed)));
+  const std::uint64_t seed = parse_seed(args, scenario.seed);
   const auto replicas = parse_count(args, "replicas", 1);
   if (replicas < 1) throw ConfigError(kCommandLine, "--replicas", "at least 1", "0");
   if (replicas > std::numeric_limits<std::int32_t>::max()) {

@@ -40,6 +40,7 @@ std::vector<OptionSpec> size_options() {
           {"max-concurrency", true, "N", "top of the concurrency ladder per instance (4096)"},
           {"top", true, "N", "runner-ups listed per system (default: 3)"},
           {"jobs", true, "N", "simulations in parallel (default: every core)"},
+          seed_option("seed of every simulation (default: 1)"),
           {"json", true, "FILE|-", "write the winners and runner-ups as JSON"},
           {"data-dir", true, "DIR", "catalog root (default: $MOESIM_DATA_DIR or the source tree)"}};
 }
@@ -136,6 +137,7 @@ int run_size(const std::vector<std::string>& words) {
   study::SweepBase base;
   base.model = args.value("model").value_or(base.model);
   base.price_sheet = args.value("prices").value_or(base.price_sheet);
+  base.seed = parse_seed(args, base.seed);
   double osl_mean = 0.0;
   if (const auto w = args.value("workload")) {
     if (args.value("isl") || args.value("osl")) {
@@ -224,6 +226,13 @@ int run_size(const std::vector<std::string>& words) {
     if (any) {
       std::cout << "\nThe cheapest " << top << " per system:\n" << options_table.to_text();
     }
+  }
+  for (const auto& r : results) {
+    if (r.none_reason.empty()) continue;
+    // With JSON on stdout, the reason goes to stderr so that stdout stays JSON.
+    (json == std::optional<std::string>("-") ? std::cerr : std::cout)
+        << "\n"
+        << r.system << ": nothing to size: " << r.none_reason << "\n";
   }
   if (json) {
     write_text_file(

@@ -78,7 +78,7 @@ std::vector<OptionSpec> sweep_options() {
           {"csv", true, "FILE", "write every point as CSV"},
           {"json", true, "FILE|-", "write every point as JSON"},
           {"plot", true, "FILE.svg", "draw the frontier as SVG"},
-          {"seed", true, "N", "seed of every point (default: 1)"},
+          seed_option("seed of every point (default: 1)"),
           {"data-dir", true, "DIR", "catalog root (default: $MOESIM_DATA_DIR or the source tree)"}};
 }
 
@@ -265,7 +265,7 @@ int run_sweep(const std::vector<std::string>& words) {
   base.osl = parse_tokens(args, "osl", base.osl);
   base.price_sheet = args.value("prices").value_or(base.price_sheet);
   base.stack = stack_option(args, 0, 1);
-  base.seed = static_cast<std::uint64_t>(parse_positive(args, "seed", 1));
+  base.seed = parse_seed(args, base.seed);
   study::SweepSpace space =
       args.flag("quick") ? study::SweepSpace::quick() : study::SweepSpace::standard();
   if (const auto v = args.value("tp")) space.tp_sizes = parse_list("tp", *v, 1);

@@ -10,6 +10,7 @@
 #include "sim/cli/args.hpp"
 #include "sim/cli/output.hpp"
 #include "sim/config/catalog.hpp"
+#include "sim/hw/system.hpp"
 #include "sim/study/sweep.hpp"
 
 namespace moesim::cli {
@@ -63,5 +64,12 @@ std::string checked_precision(const std::string& text, const std::string& option
 /// A positive integer option `--name` (e.g. --isl), `fallback` when absent; a ConfigError
 /// otherwise.
 std::int64_t parse_tokens(const Args& args, const char* name, std::int64_t fallback);
+
+// Helpers shared by `collective` and `explain` (cmd_collective.cpp).
+
+/// --domains N of `system` (1 when absent): a whole number from 1 to the most NVLink domains of
+/// `system` a cluster of hw::kMaxClusterGpus GPUs holds; a ConfigError at --domains giving that
+/// range and why otherwise (checked before anything is built: 1000000 domains exhausted memory).
+int parse_domains(const Args& args, const hw::SystemSpec& system);
 
 }  // namespace moesim::cli

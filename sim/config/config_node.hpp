@@ -32,7 +32,9 @@ class ConfigNode {
   /// What a node holds; an empty value ("key:", "~", "null") is kNull.
   enum class Kind { kNull, kScalar, kMap, kSequence };
 
-  /// Loads and parses a YAML file. A missing file or a YAML syntax error is a ConfigError.
+  /// Loads and parses a YAML file (read with read_input_file, at most kMaxYamlFileBytes). A
+  /// missing file, a device such as /dev/zero, a file too large or a YAML syntax error is a
+  /// ConfigError.
   static ConfigNode load_file(const std::filesystem::path& path);
   /// Parses YAML text; `label` stands for the file name in error messages.
   static ConfigNode parse(std::string_view yaml_text, std::string label);

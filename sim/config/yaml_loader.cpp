@@ -3,11 +3,10 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
-#include <sstream>
 #include <unordered_map>
 
 #include "sim/config/detail_node.hpp"
+#include "sim/core/input_file.hpp"
 
 namespace moesim::config {
 namespace detail {
@@ -146,19 +145,7 @@ ConfigNode ConfigNode::parse(std::string_view yaml_text, std::string label) {
 }
 
 ConfigNode ConfigNode::load_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) {
-    throw ConfigError({path.string(), 0, 0}, "", "a readable YAML file", "a directory");
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const bool exists = std::filesystem::exists(path, ec);
-    throw ConfigError({path.string(), 0, 0}, "", "a readable YAML file",
-                      exists ? "a file that cannot be read" : "no such file");
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse(text.str(), path.string());
+  return parse(read_input_file(path, "YAML file", kMaxYamlFileBytes), path.string());
 }
 
 }  // namespace moesim::config

@@ -1,7 +1,6 @@
 #include "sim/core/csv.hpp"
 
-#include <fstream>
-#include <sstream>
+#include "sim/core/input_file.hpp"
 
 namespace moesim {
 namespace {
@@ -63,7 +62,14 @@ SourceLocation CsvTable::where(std::size_t row, int col) const {
   return {file, row < lines.size() ? lines[row] : header_line, col + 1};
 }
 
+std::string_view strip_utf8_bom(std::string_view text) {
+  constexpr std::string_view kBom = "\xEF\xBB\xBF";
+  if (text.substr(0, kBom.size()) == kBom) text.remove_prefix(kBom.size());
+  return text;
+}
+
 CsvTable parse_csv(std::string_view text, std::string file) {
+  text = strip_utf8_bom(text);
   CsvTable t;
   t.file = std::move(file);
   int line_no = 0;
@@ -103,14 +109,7 @@ CsvTable parse_csv(std::string_view text, std::string file) {
 }
 
 CsvTable read_csv(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw ConfigError({path.string(), 0, 0}, "", "a readable CSV file",
-                      "a file that cannot be opened");
-  }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return parse_csv(buf.str(), path.string());
+  return parse_csv(read_input_file(path, "CSV file", kMaxCsvFileBytes), path.string());
 }
 
 }  // namespace moesim

@@ -30,8 +30,12 @@ struct CsvTable {
   SourceLocation where(std::size_t row, int col) const;
 };
 
-/// Parses CSV `text`; `file` labels error messages. An empty table (no header) is a
-/// ConfigError.
+/// `text` without a leading UTF-8 byte-order mark (EF BB BF), which spreadsheet programs write
+/// at the start of a CSV file saved as "UTF-8"; unchanged when it has none.
+std::string_view strip_utf8_bom(std::string_view text);
+
+/// Parses CSV `text` (a leading UTF-8 byte-order mark is skipped); `file` labels error
+/// messages. An empty table (no header) is a ConfigError.
 CsvTable parse_csv(std::string_view text, std::string file);
 
 /// Reads and parses the file at `path`; an unreadable file is a ConfigError naming it.

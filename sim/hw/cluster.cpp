@@ -27,6 +27,15 @@ void check_fabric(const ClusterSpec& c, const ConfigNode* where) {
     throw ConfigError({}, "cluster." + key, expected, found);
   };
   if (c.domains < 1) fail("domains", "at least 1 domain", std::to_string(c.domains));
+  const std::int64_t gpus = std::int64_t{c.domains} * c.system.domain_size;
+  if (gpus > kMaxClusterGpus) {
+    fail("domains",
+         "at most " + std::to_string(std::max(kMaxClusterGpus / c.system.domain_size, 1)) +
+             " domains of " + c.system.name + " (" + std::to_string(c.system.domain_size) +
+             " GPUs each): a cluster holds at most " + std::to_string(kMaxClusterGpus) +
+             " GPUs, as the routes between every pair of GPUs are stored",
+         std::to_string(c.domains) + " (" + std::to_string(gpus) + " GPUs)");
+  }
   if (c.domains == 1) return;
   if (!(c.oversubscription >= 1.0 && std::isfinite(c.oversubscription))) {
     fail("oversubscription", "a ratio >= 1 (1 = non-blocking)", std::to_string(c.oversubscription));

@@ -38,6 +38,13 @@
 
 namespace moesim::hw {
 
+/// Most GPUs a cluster may hold: 4096 (56 NVL72 racks, 512 HGX servers), far above the
+/// deployments a step or a run simulates (wide EP over 4 racks is 288 GPUs). build_topology
+/// computes and stores the route between every pair of GPUs: N^2 routes of a few links each
+/// (`moesim collective` over 32 NVL72 racks, 2304 GPUs, took 0.33 GB and 10 s on two cores;
+/// 4096 GPUs about three times that), so a typo such as `--domains 1000000` exhausted memory.
+inline constexpr int kMaxClusterGpus = 4096;
+
 /// N NVLink domains of one system and the fabric that joins them. Plain data; copyable.
 struct ClusterSpec {
   std::string name;  ///< "hgx-h200" for one domain, "hgx-h200 x16" for several
@@ -60,7 +67,8 @@ struct ClusterSpec {
 
 /// A cluster of `domains` domains of `system` with the fabric defaults of `network` (its
 /// oversubscription and the leaf switch that matches the system's NIC rate). A NIC rate with no
-/// leaf switch in `network` is a ConfigError when domains > 1.
+/// leaf switch in `network` is a ConfigError when domains > 1, and so are more than
+/// kMaxClusterGpus GPUs.
 ClusterSpec make_cluster(const SystemSpec& system, int domains, const NetworkEfficiency& network);
 
 /// Reads a cluster: a system name or path (one domain), or a map with `system` (a name or path)

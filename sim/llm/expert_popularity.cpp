@@ -7,7 +7,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstddef>
-#include <fstream>
 #include <numeric>
 #include <optional>
 #include <sstream>
@@ -15,7 +14,9 @@
 #include <utility>
 
 #include "sim/core/assert.hpp"
+#include "sim/core/csv.hpp"
 #include "sim/core/error.hpp"
+#include "sim/core/input_file.hpp"
 #include "sim/core/suggest.hpp"
 
 namespace moesim::llm {
@@ -84,9 +85,8 @@ struct CsvRows {
 
 CsvRows parse_csv(const std::filesystem::path& file, std::int64_t num_experts,
                   std::int64_t num_moe_layers) {
-  std::ifstream in(file);
+  std::istringstream in(read_input_file(file, "counts file", kMaxCsvFileBytes));
   const std::string name = file.string();
-  if (!in) throw ConfigError({name, 0, 0}, "", "a readable counts file", "no such file");
   const auto fail = [&](int line, int column, std::string key, std::string expected,
                         std::string found, std::string suggestion = {}) {
     throw ConfigError({name, line, column}, std::move(key), std::move(expected), std::move(found),
@@ -104,6 +104,7 @@ CsvRows parse_csv(const std::filesystem::path& file, std::int64_t num_experts,
   int row_no = 0;
   while (std::getline(in, raw)) {
     ++line_no;
+    if (line_no == 1) raw.erase(0, raw.size() - strip_utf8_bom(raw).size());
     if (!raw.empty() && raw.back() == '\r') raw.pop_back();
     const std::size_t first = raw.find_first_not_of(" \t");
     if (first == std::string::npos || raw[first] == '#') continue;

@@ -1,11 +1,13 @@
 #include "sim/serve/scenario.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "sim/core/error.hpp"
+#include "sim/hw/cluster.hpp"
 #include "sim/llm/model.hpp"
 #include "sim/serve/analytic_step_model.hpp"
 
@@ -42,6 +44,11 @@ PoolScenario read_pool(const config::ConfigNode& node, PoolRole role) {
     node.at("attention_dp").fail("a divisor of tp (" + std::to_string(ps.tp) + ")");
   }
   if (ps.tp % ps.ep != 0) node.at("ep").fail("a divisor of tp (" + std::to_string(ps.tp) + ")");
+  if (std::int64_t{ps.tp} * ps.pp > hw::kMaxClusterGpus) {  // and tp x pp fits int32
+    node.at(ps.pp > 1 ? "pp" : "tp")
+        .fail("tp x pp of at most " + std::to_string(hw::kMaxClusterGpus) +
+              " GPUs per instance (the most a simulated cluster holds)");
+  }
   p.gpus_per_instance = ps.tp * ps.pp;
   p.limits.max_batch_size = read_count(node.at("max_batch_size"), 1);
   p.limits.max_num_tokens = read_count(node.at("max_num_tokens"), 1);
@@ -161,6 +168,105 @@ std::string describe(const SchedulingConfig& s) {
 
 namespace {
 
+/// Throws ConfigError at the key of `workload_node` (a class's isl or osl, or the trace) when the
+/// longest request of `w` cannot fit one attention-DP rank's KV cache on pool `ps`: the check
+/// Engine::submit makes as each request arrives (Engine::Impl::full_need_tokens), made before
+/// the run and located. A request reserves ceil(need / block) blocks, need = input + output +
+/// `draft_tokens` on an aggregated or decode pool and the input alone on a prefill pool; a rank
+/// holds blocks_per_rank() blocks. Whole blocks on both sides, so the request fits exactly
+/// when need <= blocks_per_rank() x block.
+void check_kv_fits(const config::ConfigNode& workload_node, const WorkloadSpec& w,
+                   const PoolScenario& ps, std::int32_t draft_tokens) {
+  const PoolConfig& p = ps.pool;
+  const bool prefill = p.role == PoolRole::kPrefill;
+  const std::int64_t extra = prefill ? 0 : draft_tokens;
+  const std::int64_t per_rank = p.blocks_per_rank() * p.kv_block_size;
+  auto need = [&](std::int64_t isl, std::int64_t osl) { return isl + (prefill ? 0 : osl + extra); };
+  const std::string reserve =
+      prefill ? "the input tokens"
+              : "input + output" +
+                    (extra > 0 ? " + " + std::to_string(extra) + " draft tokens" : " tokens");
+  const std::string room =
+      "the KV cache of one attention-DP rank of " + ps.node.key_path() + ": " +
+      std::to_string(per_rank) + " tokens (kv_capacity_tokens " +
+      std::to_string(p.kv_capacity_tokens) + " / attention_dp " + std::to_string(p.attention_dp) +
+      ", in blocks of " + std::to_string(p.kv_block_size) + "), where a request reserves " +
+      reserve +
+      "; to fit, ask for fewer tokens, give the pool more KV memory (kv_memory_fraction, "
+      "kv_capacity_tokens, a lower-precision kv_cache, more GPUs per instance) or less "
+      "attention_dp";
+  if (!w.trace.empty()) {
+    for (std::size_t i = 0; i < w.trace.size(); ++i) {
+      const TraceRow& r = w.trace[i];
+      if (need(r.input_tokens, r.output_tokens) <= per_rank) continue;
+      const config::ConfigNode at = workload_node.get("trace").value_or(workload_node);
+      at.fail("rows that fit " + room, "data row " + std::to_string(i + 1) + " of " +
+                                           std::to_string(r.input_tokens) + " input + " +
+                                           std::to_string(r.output_tokens) + " output tokens");
+    }
+    return;
+  }
+  const auto list = workload_node.get("classes");
+  for (std::size_t i = 0; i < w.classes.size(); ++i) {
+    const RequestClass& c = w.classes[i];
+    const std::int64_t isl = c.isl.upper_bound();
+    const std::int64_t osl = c.osl.upper_bound();
+    if (need(isl, osl) <= per_rank) continue;
+    const config::ConfigNode cn = list && i < list->size() ? (*list)[i] : workload_node;
+    const std::string clamp = " (a distribution's largest value counts; `max:` clamps it)";
+    // The input alone (with one output token and the drafts) does not fit: blame isl.
+    const bool input = need(isl, 1) > per_rank;
+    const config::ConfigNode at = cn.get(input ? "isl" : "osl").value_or(cn);
+    if (input) {
+      at.fail("at most " + std::to_string(std::max<std::int64_t>(per_rank - need(0, 1), 0)) +
+                  " input tokens per request, to fit " + room + clamp,
+              "up to " + std::to_string(isl) + " tokens");
+    }
+    at.fail("at most " + std::to_string(per_rank - need(isl, 0)) + " output tokens beside up to " +
+                std::to_string(isl) + " input tokens, to fit " + room + clamp,
+            "up to " + std::to_string(osl) + " tokens");
+  }
+}
+
+/// Throws ConfigError at the `instances` of the larger pool when the deployment holds more than
+/// kMaxDeploymentGpus GPUs in all its pools or, disaggregated without deployment.kv_transfer
+/// (KV hand-offs routed over a cluster of all its GPUs), more than hw::kMaxClusterGpus.
+void check_deployment_size(const Scenario& sc) {
+  const PoolScenario* pools[] = {&sc.primary, sc.disaggregated ? &sc.decode : nullptr};
+  auto gpus = [](const PoolScenario& p) {
+    return std::int64_t{p.pool.instances} * p.pool.gpus_per_instance;
+  };
+  std::int64_t total = 0;
+  const PoolScenario* largest = &sc.primary;
+  for (const PoolScenario* p : pools) {
+    if (p == nullptr) continue;
+    total += gpus(*p);
+    if (gpus(*p) > gpus(*largest)) largest = p;
+  }
+  const bool routed = sc.disaggregated && !sc.kv_transfer;
+  const std::int64_t limit = routed ? hw::kMaxClusterGpus : kMaxDeploymentGpus;
+  if (total <= limit) return;
+  const std::int64_t others = total - gpus(*largest);
+  const std::int64_t per_instance = largest->pool.gpus_per_instance;
+  const std::int64_t most = std::max<std::int64_t>((limit - others) / per_instance, 0);
+  const std::string why =
+      routed ? "without deployment.kv_transfer, KV hand-offs are routed over a cluster of all "
+               "the deployment's GPUs, which holds at most " +
+                   std::to_string(limit) +
+                   " (the routes between every pair of GPUs are stored); give kv_transfer a "
+                   "fixed rate or simulate fewer instances"
+             : "a simulated deployment holds at most " + std::to_string(limit) +
+                   " GPUs in all its pools, as each instance is simulated step by step with its "
+                   "own state; simulate fewer instances and scale the result (moesim size "
+                   "sizes replicas this way)";
+  largest->node.get("instances")
+      .value_or(largest->node)
+      .fail("at most " + std::to_string(most) + " instances of " + std::to_string(per_instance) +
+                " GPUs (tp x pp): " + why,
+            std::to_string(largest->pool.instances) + " instances (" + std::to_string(total) +
+                " GPUs in the deployment)");
+}
+
 std::string system_name_of(const config::ConfigNode& system) {
   if (system.is_scalar()) {
     const std::filesystem::path p(system.as_string());
@@ -231,6 +337,7 @@ Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& c
     if (!(kt.bandwidth.base() > 0.0)) t->at("bandwidth").fail("a positive data rate");
     sc.kv_transfer = kt;
   }
+  check_deployment_size(sc);
 
   if (const auto s = root.get("speculative")) sc.spec = read_spec(*s, sc.model, catalog);
   if (const auto r = root.get("runtime")) {
@@ -288,6 +395,15 @@ EngineConfig Scenario::engine_config() const {
                         "compute it from the model and the system",
                         "none");
     }
+    if (p->pool.blocks_per_rank() < 1) {
+      const config::ConfigNode at = p->node.get("kv_capacity_tokens").value_or(p->node);
+      throw ConfigError(at.location(), p->node.key_path() + ".kv_capacity_tokens",
+                        "at least one KV block per attention-DP rank (attention_dp " +
+                            std::to_string(p->pool.attention_dp) + " x kv_block_size " +
+                            std::to_string(p->pool.kv_block_size) + " tokens)",
+                        std::to_string(p->pool.kv_capacity_tokens) + " tokens");
+    }
+    check_kv_fits(workload_node, workload, *p, spec.draft_tokens());
   }
   if (disaggregated) {
     if (!kv_bytes_per_token) {

@@ -42,6 +42,14 @@ inline constexpr Bytes kMaxKvBytesPerToken = gibibytes(1);
 /// below the 106 days int64 picoseconds hold.
 inline constexpr double kMaxKvTransferS = 86400.0;
 
+/// Most GPUs a scenario's deployment may hold in all its pools: 65536, 15 times the largest
+/// published case simulated (tests/data/validation/serving/sglang-dsr1-gb200-decode-part1.yaml,
+/// 4272 GPUs). Every instance is simulated step by step with its own ranks and state; 100,000
+/// decode instances of 8 GPUs exhausted memory. Without deployment.kv_transfer, a disaggregated
+/// deployment's KV hand-offs are routed over a cluster of all its GPUs, which holds at most
+/// hw::kMaxClusterGpus.
+inline constexpr std::int64_t kMaxDeploymentGpus = 65536;
+
 /// One pool of a scenario's deployment.
 struct PoolScenario {
   /// Scheduling values; kv_capacity_tokens is 0 until the YAML or the adapter sets it, and
@@ -100,7 +108,10 @@ struct Scenario {
   config::ConfigNode workload_node = config::ConfigNode::parse("{}", "<unset>");
 
   /// The engine configuration. Throws ConfigError when a pool's KV capacity or (disaggregated)
-  /// the KV bytes per token is still unknown, or when a value is out of range.
+  /// the KV bytes per token is still unknown, when a value is out of range, or when the
+  /// workload's longest request cannot fit one attention-DP rank's KV cache of a pool (the
+  /// need Engine::submit checks: input + output + draft tokens in whole KV blocks, input alone
+  /// on a prefill pool), at the workload key that asks for it.
   EngineConfig engine_config() const;
   /// Throws ConfigError at deployment.kv_transfer when its fixed rate takes longer than
   /// kMaxKvTransferS for the workload's largest prompt (no-op without kv_transfer or KV bytes).

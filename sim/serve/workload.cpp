@@ -4,12 +4,14 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <limits>
+#include <sstream>
 #include <string>
 #include <system_error>
 
+#include "sim/core/csv.hpp"
 #include "sim/core/error.hpp"
+#include "sim/core/input_file.hpp"
 #include "sim/core/suggest.hpp"
 #include "sim/core/unit_parse.hpp"
 
@@ -285,8 +287,7 @@ std::vector<CsvField> split_csv(std::string_view line) {
 std::vector<TraceRow> read_trace_csv(const std::filesystem::path& path,
                                      const std::vector<std::string>& class_names) {
   const std::string file = path.string();
-  std::ifstream in(path);
-  if (!in) throw ConfigError({file, 0, 0}, "trace", "a readable CSV file", "no such file");
+  std::istringstream in(read_input_file(path, "CSV file", kMaxCsvFileBytes, "trace"));
   auto error = [&](int line, int column, const std::string& key, const std::string& expected,
                    const std::string& found) -> ConfigError {
     return ConfigError({file, line, column}, key, expected, found);
@@ -299,9 +300,10 @@ std::vector<TraceRow> read_trace_csv(const std::filesystem::path& path,
   int col_arrival = -1;
   int col_class = -1;
   std::size_t columns = 0;
-  // Header.
+  // Header (after a UTF-8 byte-order mark, which spreadsheets write at the start of the file).
   while (std::getline(in, text)) {
     ++line_no;
+    if (line_no == 1) text.erase(0, text.size() - strip_utf8_bom(text).size());
     if (!trim(text).empty()) break;
   }
   if (trim(text).empty()) {

@@ -52,6 +52,21 @@ Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& r
       step::make_deployment(catalog, model, system, precision, req.plan, stack, {}, req.domains);
   const llm::Lowering& lowering = *deployment->lowering;
 
+  // After make_deployment: the plan is checked against the GPUs before its replicas count here.
+  if (req.decode) {
+    const std::int64_t replicas = std::max<std::int64_t>(req.plan.attention_dp, 1);
+    const std::int64_t most = std::max<std::int64_t>(kMaxExplainSequences / replicas, 1);
+    if (req.batch < 1 || req.batch > most) {
+      throw ConfigError(command_line, "--batch",
+                        "decode sequences per attention-DP replica from 1 to " +
+                            std::to_string(most) + ": a step holds at most " +
+                            std::to_string(kMaxExplainSequences) + " sequences over its " +
+                            std::to_string(replicas) +
+                            " replicas (each is listed and lowered; engines run about 2048 "
+                            "per replica)",
+                        std::to_string(req.batch));
+    }
+  }
   std::vector<llm::SequenceWork> seqs;
   if (req.decode) {
     seqs.assign(static_cast<std::size_t>(req.batch), llm::SequenceWork::decode(req.context));

@@ -14,6 +14,13 @@
 
 namespace moesim::study {
 
+/// Most decode sequences one explained step may hold over all attention-DP replicas (batch x
+/// attention_dp): 2^20, 512 times TensorRT-LLM's default max_batch_size of 2048 per replica
+/// (NVIDIA/TensorRT-LLM tensorrt_llm/llmapi/llm_args.py), and far below the 2^31 tokens a step
+/// the expert dispatch counts. Every sequence is listed and lowered, so `--batch 1000000000`
+/// over 72 replicas asked for 72e9 of them and ended in std::bad_alloc.
+inline constexpr std::int64_t kMaxExplainSequences = std::int64_t{1} << 20;
+
 /// What to explain.
 struct ExplainRequest {
   std::string model = "deepseek-r1";   ///< catalog name or path
@@ -40,7 +47,9 @@ struct Explanation {
   Table loads{{"ep_rank", "tokens", "active_experts", "max_expert_tokens"}};
 };
 
-/// Explains one step (see the file comment). Throws ConfigError for invalid input.
+/// Explains one step (see the file comment). Throws ConfigError for invalid input, among it a
+/// --chunk or --context beyond the model's context length and a decode batch of more than
+/// kMaxExplainSequences over the replicas, before anything is allocated.
 Explanation explain_step(const config::Catalog& catalog, const ExplainRequest& request);
 
 }  // namespace moesim::study

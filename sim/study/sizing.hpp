@@ -198,7 +198,18 @@ struct SystemSizing {
   std::size_t swept_points = 0;           ///< sweep points, pruned included
   std::size_t resimulated = 0;            ///< points simulated again for metrics the sweep lacks
   std::size_t resimulation_failures = 0;  ///< of those, points that failed (e.g. KV too small)
+  /// When no point qualifies and none comes closest (nothing was simulated, or every point
+  /// simulated again failed): why, with the deployments counted by reason, an example of each
+  /// and what to relax (sizing_none_reason). Empty otherwise.
+  std::string none_reason;
 };
+
+/// Why sizing found no point at all (see SystemSizing::none_reason): the sweep's prune reasons
+/// grouped and counted (nothing_simulated_reason) and, for each kind of reason, what to relax;
+/// or, when `r` simulated points that all failed when simulated again, how many and the first
+/// failure. Empty when `r` simulated a point and `resimulation_failure` is empty.
+std::string sizing_none_reason(const SweepResult& r, std::size_t failures,
+                               const std::string& resimulation_failure);
 
 /// Sizes `candidates` for `load` under `sla` on `system` (file comment, steps 2-6).
 SystemSizing size_candidates(std::vector<SizingCandidate> candidates, const Load& load,

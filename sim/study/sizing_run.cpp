@@ -1,6 +1,8 @@
 // Cluster sizing driven by a sweep (size_system) and its reports (sizing.hpp).
 #include <algorithm>
 #include <cmath>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "sim/config/config_node.hpp"
@@ -173,6 +175,7 @@ SystemSizing size_system(const SweepBase& base, const SweepSpace& space, const S
     }
   }
   std::vector<std::optional<serve::RunMetrics>> metrics(again.size());
+  std::vector<std::string> errors(again.size());
   const unsigned jobs =
       options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
   parallel_for(again.size(), jobs, [&](std::size_t j) {
@@ -181,8 +184,9 @@ SystemSizing size_system(const SweepBase& base, const SweepSpace& space, const S
     try {
       metrics[j] = simulate_again(b, r.deployments[p.deployment], c.concurrency_per_replica,
                                   q.workload, pricing, catalog);
-    } catch (const ConfigError&) {
+    } catch (const ConfigError& e) {
       metrics[j].reset();
+      errors[j] = c.deployment + " c" + std::to_string(c.concurrency_per_replica) + ": " + e.what();
     }
   });
   std::size_t failures = 0;
@@ -214,6 +218,41 @@ SystemSizing size_system(const SweepBase& base, const SweepSpace& space, const S
   out.swept_points = r.points.size();
   out.resimulated = again.size();
   out.resimulation_failures = failures;
+  if (out.ranked.empty() && !out.closest) {
+    const auto first =
+        std::find_if(errors.begin(), errors.end(), [](const std::string& e) { return !e.empty(); });
+    out.none_reason = sizing_none_reason(r, failures, first == errors.end() ? "" : *first);
+  }
+  return out;
+}
+
+std::string sizing_none_reason(const SweepResult& r, std::size_t failures,
+                               const std::string& resimulation_failure) {
+  if (r.simulated() > 0) {
+    if (resimulation_failure.empty()) return "";
+    return "all " + std::to_string(failures) +
+           " points simulated again for their SLA metrics failed; the first: " +
+           resimulation_failure;
+  }
+  std::string out = nothing_simulated_reason(r);
+  // What to relax, per kind of prune reason (sweep.hpp, pruning rules).
+  auto any = [&](std::string_view prefix) {
+    return std::any_of(r.points.begin(), r.points.end(),
+                       [&](const SweepPoint& p) { return p.pruned.rfind(prefix, 0) == 0; });
+  };
+  if (any("memory or plan: ")) {
+    out +=
+        "\nto relax \"memory or plan\" (the weights and one request's KV cache must fit each GPU, "
+        "and the plan must divide the model): shorter requests (--isl/--osl, or a workload with "
+        "shorter classes), a lower precision (--precision weights=fp8 or nvfp4, kv_cache=fp8), "
+        "wider expert parallelism over more NVLink domains (--full), or a system with more GPU "
+        "memory";
+  }
+  if (any("failed: ")) {
+    out +=
+        "\nto relax \"failed\" (the simulation refused the point): the reason above names the "
+        "key or option to change";
+  }
   return out;
 }
 
@@ -234,7 +273,7 @@ Table sizing_table(std::span<const SystemSizing> systems, const SizingQuestion& 
     for (const SystemSizing& s : systems) {
       cells.push_back(!s.ranked.empty() ? "cheapest that meets the SLA"
                       : s.closest       ? "no deployment meets the SLA; closest point:"
-                                        : "no deployment meets the SLA (nothing simulated)");
+                                  : "no deployment meets the SLA (nothing simulated; see below)");
     }
     t.add_row(std::move(cells));
   }

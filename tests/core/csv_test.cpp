@@ -40,5 +40,16 @@ TEST_CASE("a row with the wrong number of fields is an error at its line") {
   CHECK_THROWS_AS((void)read_csv("/nonexistent/file.csv"), ConfigError);
 }
 
+TEST_CASE("a UTF-8 byte-order mark before the header is skipped") {
+  const CsvTable t = parse_csv(
+      "\xEF\xBB\xBF"
+      "a,b\n1,2\n",
+      "bom.csv");
+  CHECK(t.header == std::vector<std::string>{"a", "b"});
+  CHECK(t.column("a") == 0);
+  CHECK(strip_utf8_bom("abc") == "abc");
+  CHECK(strip_utf8_bom("\xEF\xBB") == "\xEF\xBB");  // a truncated mark is text
+}
+
 }  // namespace
 }  // namespace moesim

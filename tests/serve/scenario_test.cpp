@@ -133,6 +133,86 @@ TEST_CASE("a missing KV capacity is reported when the engine configuration is bu
   CHECK(config_error([&] { (void)analytic_models(s); }).key_path() == "step_model");
 }
 
+TEST_CASE("a request too long for a rank's KV cache is an error at the workload key") {
+  // Engine::submit refused it as the request arrived, at "<engine config>" and
+  // deployment.aggregated.kv_capacity_tokens, when the workload was what asked for too much.
+  // agg_analytic.yaml: attention_dp 8, KV blocks of 32 tokens, 2 MTP draft tokens, isl up to
+  // 1500, osl up to 200: a request reserves up to 1500 + 200 + 2 = 1702 tokens.
+  auto what = [](const ConfigError& e) { return std::string(e.what()); };
+  // 12800 tokens / 8 ranks = 1600 per rank (50 blocks): 1500 + 1 + 2 input-side fits, the
+  // output does not: at most 1600 - 1500 - 2 = 98 output tokens, at workload.osl (line 37).
+  const Scenario osl =
+      load("agg_analytic.yaml", {"deployment.aggregated.kv_capacity_tokens=12800"});
+  const ConfigError e = config_error([&] { (void)osl.engine_config(); });
+  CHECK(e.key_path() == "workload.osl");
+  CHECK(e.where().file == fixture("agg_analytic.yaml"));
+  CHECK(e.where().line == 37);
+  CHECK(what(e).find("at most 98 output tokens") != std::string::npos);
+  CHECK(what(e).find("1600 tokens") != std::string::npos);
+  CHECK(what(e).find("deployment.aggregated") != std::string::npos);
+  CHECK(what(e).find("less attention_dp") != std::string::npos);
+  // 8000 / 8 = 1000 per rank (31 whole blocks: 992): the input alone does not fit, at
+  // workload.isl: at most 992 - 1 - 2 = 989 input tokens.
+  const Scenario isl = load("agg_analytic.yaml", {"deployment.aggregated.kv_capacity_tokens=8000"});
+  const ConfigError i = config_error([&] { (void)isl.engine_config(); });
+  CHECK(i.key_path() == "workload.isl");
+  CHECK(what(i).find("at most 989 input tokens") != std::string::npos);
+  // 54 blocks per rank (1728 tokens) hold 1702; 53 (1696) do not.
+  CHECK_NOTHROW((void)load("agg_analytic.yaml", {"deployment.aggregated.kv_capacity_tokens=13824"})
+                    .engine_config());
+  CHECK(config_error([&] {
+          (void)load("agg_analytic.yaml", {"deployment.aggregated.kv_capacity_tokens=13823"})
+              .engine_config();
+        }).key_path() == "workload.osl");
+  // A prefill pool holds the input only: random-1k1k's isl goes up to 1024; 3968 tokens over
+  // 4 ranks is 992 per rank, at the preset's isl (workloads/random-1k1k.yaml).
+  const Scenario pre = load("disagg_analytic.yaml", {"deployment.prefill.kv_capacity_tokens=3968"});
+  const ConfigError p = config_error([&] { (void)pre.engine_config(); });
+  CHECK(p.key_path() == "workload.isl");
+  CHECK(p.where().file.find("random-1k1k.yaml") != std::string::npos);
+  CHECK(what(p).find("deployment.prefill") != std::string::npos);
+  CHECK(what(p).find("at most 992 input tokens") != std::string::npos);
+}
+
+TEST_CASE("a deployment of more GPUs than the simulator holds is refused at instances") {
+  // 100,000 decode instances of 8 GPUs exhausted memory. kMaxDeploymentGpus (65536) in all
+  // pools is the most: disagg_analytic.yaml's prefill pool has 2 x 4 = 8, so (65536 - 8) / 8 =
+  // 8191 decode instances of 8 GPUs fit.
+  const ConfigError e = config_error(
+      [&] { (void)load("disagg_analytic.yaml", {"deployment.decode.instances=100000"}); });
+  CHECK(e.key_path() == "deployment.decode.instances");
+  CHECK(std::string(e.what()).find("at most 8191 instances") != std::string::npos);
+  CHECK_NOTHROW((void)load("disagg_analytic.yaml", {"deployment.decode.instances=8191"}));
+  CHECK(config_error([&] {
+          (void)load("disagg_analytic.yaml", {"deployment.decode.instances=8192"});
+        }).key_path() == "deployment.decode.instances");
+  // Without kv_transfer the KV hand-offs are routed over a cluster of every GPU, which holds
+  // hw::kMaxClusterGpus (4096): (4096 - 8) / 8 = 511 decode instances.
+  auto routed = [](int decode_instances) {
+    return parse_scenario(
+        config::ConfigNode::parse(
+            "model: m\nsystem: s\nseed: 1\ndeployment:\n"
+            "  prefill: {instances: 2, tp: 4, max_batch_size: 8, max_num_tokens: 512}\n"
+            "  decode: {instances: " +
+                std::to_string(decode_instances) +
+                ", tp: 8, max_batch_size: 8, max_num_tokens: 512}\n"
+                "workload: {requests: 1, arrival: {process: closed_loop, concurrency: 1}, isl: 1, "
+                "osl: 1}\n",
+            "s.yaml"),
+        catalog());
+  };
+  CHECK_NOTHROW((void)routed(511));
+  const ConfigError r = config_error([&] { (void)routed(512); });
+  CHECK(r.key_path() == "deployment.decode.instances");
+  CHECK(r.where().line == 6);
+  CHECK(std::string(r.what()).find("at most 511 instances") != std::string::npos);
+  CHECK(std::string(r.what()).find("kv_transfer") != std::string::npos);
+  // tp x pp past int32 was an overflow.
+  CHECK(config_error([&] {
+          (void)load("agg_analytic.yaml", {"deployment.aggregated.pp=2147483647"});
+        }).key_path() == "deployment.aggregated.pp");
+}
+
 TEST_CASE("scenario errors point at the key") {
   auto parse = [](const std::string& text) {
     return parse_scenario(config::ConfigNode::parse(text, "s.yaml"), catalog());

@@ -143,6 +143,28 @@ TEST_CASE("trace errors give the file and the line") {
   CHECK(misspelt.suggestion() == "output_tokens");
 }
 
+TEST_CASE("a trace saved with a UTF-8 byte-order mark reads as without one") {
+  // Spreadsheets saving "CSV UTF-8" start the file with EF BB BF; the header's first column was
+  // read as "\xEF\xBB\xBFinput_tokens" and rejected as an unknown column.
+  TempFile csv("moesim_serve_trace_bom.csv", "\xEF\xBB\xBFinput_tokens,output_tokens\n100,10\n");
+  const std::vector<TraceRow> rows = read_trace_csv(csv.path, {});
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0].input_tokens == 100);
+  CHECK(rows[0].output_tokens == 10);
+}
+
+TEST_CASE("a huge trace field is echoed clipped in its error, with its size") {
+  // A 1 MB field was echoed whole: a megabyte of terminal output for one error.
+  const std::string field(1'000'000, '7');
+  TempFile csv("moesim_serve_trace_huge.csv", "input_tokens,output_tokens\n100," + field + "\n");
+  const ConfigError e = config_error([&] { read_trace_csv(csv.path, {}); });
+  CHECK(e.key_path() == "trace.output_tokens");
+  const std::string what = e.what();
+  CHECK(what.size() < 400);
+  // The found value is the field in quotes: 1,000,002 bytes, of which 80 are shown.
+  CHECK(what.find("... (1000002 bytes)") != std::string::npos);
+}
+
 TEST_CASE("a trace arrival beyond 1e6 s is a located error, not an overflowed clock") {
   // 1e308 s is 1e320 ps, far past the 9.2e18 ps of int64; 1e6 s (kMaxTraceArrivalS) is
   // accepted.
