@@ -14,9 +14,12 @@
 #include "sim/config/catalog.hpp"
 #include "sim/core/error.hpp"
 #include "sim/cost/calibration.hpp"
+#include "sim/cost/comm_measurement.hpp"
+#include "sim/cost/comm_validation.hpp"
 #include "sim/cost/kernel_probe.hpp"
 #include "sim/cost/measurement.hpp"
 #include "sim/cost/stack.hpp"
+#include "sim/hw/network_efficiency.hpp"
 #include "sim/study/table.hpp"
 
 namespace moesim::cli {
@@ -78,6 +81,64 @@ std::string other_terms(const cost::FamilyFit& f) {
   return out.empty() ? "-" : out;
 }
 
+/// Whether `m` is on a held-back line (as calibrate's split: every fifth line).
+bool held_back(const cost::CommMeasurement& m) { return m.where.line % cost::kHoldBackEvery == 0; }
+
+/// `moesim validate` on communication tables only: the network model's price per row.
+int validate_comm(const Args& args, const config::Catalog& catalog) {
+  std::vector<cost::CommMeasurement> rows;
+  std::vector<std::string> skipped;
+  for (const std::string& f : args.positional()) {
+    cost::CommMeasurementFile m = cost::read_comm_measurements(f);
+    for (const std::string& s : m.skipped) skipped.push_back(f + ": " + s);
+    std::move(m.rows.begin(), m.rows.end(), std::back_inserter(rows));
+  }
+  if (args.flag("held-back")) std::erase_if(rows, [](const auto& m) { return !held_back(m); });
+  const hw::NetworkEfficiency network = hw::load_network_efficiency(
+      catalog, args.value("network").value_or(std::string(hw::kDefaultNetworkParams)));
+  const std::vector<cost::CommPrediction> predictions = cost::predict_comm(rows, catalog, network);
+  if (args.flag("per-op")) {
+    study::Table t({"file_line", "gpu", "table", "kernel", "op", "gpus", "dtype", "shape",
+                    "measured_us", "predicted_us", "error_pct", "algorithm", "held_back"});
+    for (const cost::CommPrediction& p : predictions) {
+      const cost::CommMeasurement& m = *p.measurement;
+      t.add_row({m.where.file + ":" + std::to_string(m.where.line), m.gpu, m.table, m.kernel,
+                 std::string(cost::to_string(m.op)), std::to_string(m.gpus),
+                 std::string(to_string(m.dtype)), cost::comm_shape_text(m),
+                 study::format_number(to_microseconds(m.measured), 4),
+                 study::format_number(to_microseconds(p.predicted), 4), percent(p.error()), p.how,
+                 held_back(m) ? "yes" : "no"});
+    }
+    print_table(args, t);
+    return 0;
+  }
+  std::map<cost::CommGroupKey, std::pair<std::vector<double>, std::vector<double>>> groups;
+  for (const cost::CommPrediction& p : predictions) {
+    auto& g = groups[cost::group_key(*p.measurement)];
+    g.first.push_back(p.error());
+    if (held_back(*p.measurement)) g.second.push_back(p.error());
+  }
+  study::Table t({"gpu", "table", "kernel", "op", "gpus", "points", "median_error_pct",
+                  "p90_error_pct", "signed_median_pct", "held_back", "held_median_pct",
+                  "held_p90_pct"});
+  for (const auto& [key, g] : groups) {
+    const cost::CommErrorStats all = cost::comm_error_stats(g.first);
+    const cost::CommErrorStats held = cost::comm_error_stats(g.second);
+    t.add_row({std::get<0>(key), std::get<1>(key), std::get<2>(key), std::get<3>(key),
+               std::to_string(std::get<4>(key)), std::to_string(all.points), percent(all.median),
+               percent(all.p90), percent(all.signed_median), std::to_string(held.points),
+               percent(held.median, held.points), percent(held.p90, held.points)});
+  }
+  if (args.value("format").value_or("text") == "text") {
+    std::cout << "network " << network.name << ": " << rows.size()
+              << " communication measurements; errors in % of predicted / measured - 1 "
+                 "(signed: < 0 optimistic)\n";
+    for (const std::string& s : skipped) std::cout << "left out: " << s << "\n";
+    std::cout << "\n";
+  }
+  print_table(args, t);
+  return 0;
+}
 }  // namespace
 
 int run_calibrate(const std::vector<std::string>& words) {
@@ -185,6 +246,8 @@ int run_validate(const std::vector<std::string>& words) {
       {"stack", true, "NAME|PATH", "software-stack profile (default: roofline)"},
       {"per-op", false, "", "one row per measurement instead of the summary"},
       {"held-back", false, "", "only the rows calibrate holds back (every fifth line)"},
+      {"network", true, "NAME|PATH",
+       "network parameters for communication tables (default: topologies/network.yaml)"},
       {"data-dir", true, "DIR", "catalog root (default: $MOESIM_DATA_DIR or the source tree)"},
       format_option()};
   if (wants_help(words)) {
@@ -195,7 +258,11 @@ int run_validate(const std::vector<std::string>& words) {
                  "median and 90th percentile of |predicted / measured - 1|, on all rows and\n"
                  "on the held-back rows (those `moesim calibrate` did not fit), and how many\n"
                  "predictions were extrapolated (outside the shapes the stack was fitted on).\n"
-                 "--per-op lists every measurement; --format csv|json for machines.\n\n"
+                 "--per-op lists every measurement; --format csv|json for machines.\n"
+                 "Communication tables (nccl_perf, custom_allreduce_perf,\n"
+                 "trtllm_alltoall_perf, wideep_deepep_*_perf), given on their own, are priced\n"
+                 "by the network model (--network) instead, summarised per GPU, table,\n"
+                 "kernel, op and GPU count with the signed median (< 0: optimistic).\n\n"
                  "example:\n  moesim validate topologies/measured/aiconfigurator/h200_sxm/"
                  "trtllm-1.3.0rc20/*.csv --stack trtllm\n\n"
               << format_options(specs);
@@ -203,6 +270,12 @@ int run_validate(const std::vector<std::string>& words) {
   }
   const Args args("validate", words, specs);
   const config::Catalog catalog = open_catalog(args);
+  const auto& files = args.positional();
+  if (!files.empty() && std::all_of(files.begin(), files.end(), [](const std::string& f) {
+        return cost::is_comm_table(std::filesystem::path(f).stem().string());
+      })) {
+    return validate_comm(args, catalog);
+  }
   Loaded loaded = load_measurements(args.positional());
   if (args.flag("held-back")) {
     std::erase_if(loaded.rows, [](const cost::Measurement& m) { return !cost::held_back(m); });

@@ -1,0 +1,176 @@
+// Tests of the communication-table reader (sim/cost/comm_measurement.hpp) and of the traffic
+// matrices comm_validation.hpp prices the MoE all-to-all tables with.
+
+#include "sim/cost/comm_measurement.hpp"
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <string>
+
+#include "sim/config/catalog.hpp"
+#include "sim/cost/comm_validation.hpp"
+#include "sim/cost/measurement.hpp"
+#include "sim/hw/cluster.hpp"
+#include "sim/hw/collectives.hpp"
+#include "sim/hw/network_efficiency.hpp"
+#include "sim/hw/system.hpp"
+#include "test_util.hpp"
+
+namespace moesim::cost {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// Writes `text` as <tmp>/moesim_comm_test/<rel> (the AIConfigurator layout the reader
+/// expects: <system>/<backend>-<version>/<table>.csv) and returns its path.
+fs::path table_file(const std::string& rel, const std::string& text) {
+  const fs::path p = fs::temp_directory_path() / "moesim_comm_test" / rel;
+  fs::create_directories(p.parent_path());
+  std::ofstream(p) << text;
+  return p;
+}
+
+TEST_CASE("an nccl_perf row reads as one collective with its nccl-tests size in bytes") {
+  const fs::path p = table_file("gb200/nccl-2.29.2/nccl_perf.csv",
+                                "op_name,nccl_dtype,num_gpus,message_size,latency_ms\n"
+                                "all_gather,half,4,1048576,0.0215\n"
+                                "alltoall,int8,2,4096,0.009\n");
+  const CommMeasurementFile f = read_comm_measurements(p);
+  REQUIRE(f.rows.size() == 2);
+  const CommMeasurement& m = f.rows[0];
+  CHECK(m.gpu == "gb200");
+  CHECK(m.framework == "nccl");
+  CHECK(m.version == "2.29.2");
+  CHECK(m.op == CommOp::kAllGather);
+  CHECK(m.gpus == 4);
+  CHECK(m.dtype == DType::kFP16);
+  CHECK(m.size.base() == 2 * 1048576);  // message_size is in elements of 2-byte halves
+  CHECK(m.measured == ceil_duration(21.5e-6));
+  CHECK(m.where.line == 2);
+  CHECK(f.rows[1].op == CommOp::kAllToAll);
+  CHECK(f.rows[1].size.base() == 4096);  // int8: one byte per element
+}
+
+TEST_CASE("a DeepEP low-latency row reads as a dispatch and a combine per (token, expert)") {
+  const fs::path p = table_file(
+      "h200_sxm/sglang-0.5.12/wideep_deepep_ll_perf.csv",
+      "hidden_size,num_token,num_topk,num_experts,combine_avg_t_us,combine_bandwidth_gbps,"
+      "dispatch_avg_t_us,dispatch_bandwidth_gbps\n"
+      "7168,128,8,256,40.88,359.1,32.95,230.2\n");
+  const CommMeasurementFile f = read_comm_measurements(p);
+  REQUIRE(f.rows.size() == 2);
+  CHECK(f.rows[0].op == CommOp::kMoeDispatch);
+  CHECK(f.rows[0].dtype == DType::kFP8);
+  CHECK(f.rows[0].measured == ceil_duration(32.95e-6));
+  CHECK(f.rows[1].op == CommOp::kMoeCombine);
+  CHECK(f.rows[1].dtype == DType::kBF16);
+  CHECK(f.rows[1].gpus == 8);  // one HGX node
+  CHECK(f.rows[1].layout == llm::DispatchLayout::kPerTokenExpert);
+  CHECK(comm_shape_text(f.rows[0]) == "tokens=128 hidden=7168 experts=256 topk=8");
+}
+
+TEST_CASE("TensorRT-LLM all-to-all rows leave out the prepare phase and count it") {
+  const fs::path p = table_file(
+      "gb200/trtllm-1.3.0rc10/trtllm_alltoall_perf.csv",
+      "op_name,kernel_source,moe_dtype,num_tokens,hidden_size,topk,num_experts,moe_ep_size,"
+      "distribution,latency_ms\n"
+      "alltoall_prepare,NVLinkTwoSided,nvfp4,64,7168,8,256,16,balanced,0.011\n"
+      "alltoall_dispatch,NVLinkTwoSided,nvfp4,64,7168,8,256,16,balanced,0.02\n"
+      "alltoall_combine_low_precision,NVLinkTwoSided,nvfp4,64,7168,8,256,16,balanced,0.03\n");
+  const CommMeasurementFile f = read_comm_measurements(p);
+  REQUIRE(f.rows.size() == 2);
+  REQUIRE(f.skipped.size() == 1);
+  CHECK(f.skipped[0].starts_with("1 rows: alltoall_prepare"));
+  CHECK(f.rows[0].dtype == DType::kFP4);
+  CHECK(f.rows[0].layout == llm::DispatchLayout::kPerRank);
+  CHECK(f.rows[1].op == CommOp::kMoeCombine);
+  CHECK(f.rows[1].kernel == "NVLinkTwoSided/low_precision");
+  CHECK(f.rows[1].dtype == DType::kFP4);
+}
+
+TEST_CASE("a bad cell is a ConfigError at its file, line and column") {
+  const fs::path p = table_file("h100_sxm/nccl-2.29.2/nccl_perf.csv",
+                                "op_name,nccl_dtype,num_gpus,message_size,latency_ms\n"
+                                "all_reduce,half,8,1024,0.01\n"
+                                "all_reduse,half,8,1024,0.01\n");
+  const ConfigError e = test::config_error([&] { (void)read_comm_measurements(p); });
+  CHECK(e.where().file == p.string());
+  CHECK(e.where().line == 3);
+  CHECK(e.where().column == 1);
+  CHECK(e.suggestion() == "all_reduce");
+
+  const fs::path q = table_file("h100_sxm/nccl-2.29.2/nccl_perf.csv",
+                                "op_name,nccl_dtype,num_gpus,message_size,latency_ms\n"
+                                "all_reduce,half,8,1024,fast\n");
+  const ConfigError e2 = test::config_error([&] { (void)read_comm_measurements(q); });
+  CHECK(e2.where().line == 2);
+  CHECK(e2.where().column == 5);
+  CHECK(e2.key_path() == "latency_ms");
+}
+
+TEST_CASE("the kernel reader leaves a communication table out and counts its rows") {
+  const fs::path p = table_file("b200_sxm/trtllm-1.3.0rc20/custom_allreduce_perf.csv",
+                                "allreduce_dtype,num_gpus,message_size,latency_ms\n"
+                                "bfloat16,2,128,0.004582\n");
+  const MeasurementFile f = read_measurements(p);
+  CHECK(f.rows.empty());
+  REQUIRE(f.skipped.size() == 1);
+  CHECK(f.skipped[0].starts_with("1 rows: communication table"));
+  const CommMeasurementFile c = read_comm_measurements(p);
+  REQUIRE(c.rows.size() == 1);
+  CHECK(c.rows[0].size.base() == 256);  // 128 bf16 elements
+}
+
+TEST_CASE("dispatch copies follow each collector's routing") {
+  CommMeasurement m;
+  m.tokens = 3;
+  m.hidden = 7168;
+  m.experts = 256;
+  m.topk = 8;
+  // TensorRT-LLM balanced, EP 16: two groups of 8 ranks, token i to group i mod 2: tokens 0
+  // and 2 reach ranks 0-7, token 1 ranks 8-15, from every source.
+  m.kernel = "NVLinkTwoSided";
+  m.gpus = 16;
+  std::vector<double> c = dispatch_copies(m);
+  CHECK(c[0 * 16 + 3] == 2.0);
+  CHECK(c[5 * 16 + 12] == 1.0);
+  // EP 4 < top-k: every token reaches every rank.
+  m.gpus = 4;
+  c = dispatch_copies(m);
+  CHECK(std::accumulate(c.begin(), c.end(), 0.0) == 4 * 4 * 3.0);
+  // DeepEP low latency: a copy per (token, expert), T k / p to each rank.
+  m.kernel = "deepep_ll";
+  m.layout = llm::DispatchLayout::kPerTokenExpert;
+  m.gpus = 8;
+  c = dispatch_copies(m);
+  CHECK(c[1] == doctest::Approx(3.0 * 8 / 8));
+  // DeepEP normal, per rank, uniform top-8 of 256 on 8 ranks: a token misses a rank with
+  // probability C(224, 8) / C(256, 8) = prod_{i<8} (224 - i) / (256 - i) = 0.33817.
+  m.kernel = "deepep_normal";
+  m.layout = llm::DispatchLayout::kPerRank;
+  c = dispatch_copies(m);
+  CHECK(c[1] == doctest::Approx(3.0 * (1.0 - 0.33817)).epsilon(1e-4));
+}
+
+TEST_CASE("an nccl all-reduce is priced as moesim collective prices it") {
+  const config::Catalog catalog(fs::path{MOESIM_SOURCE_DIR});
+  const hw::NetworkEfficiency network = hw::load_network_efficiency(catalog);
+  const fs::path p = table_file("h200_sxm/nccl-2.29.2/nccl_perf.csv",
+                                "op_name,nccl_dtype,num_gpus,message_size,latency_ms\n"
+                                "all_reduce,half,8,33554432,0.4\n");
+  const CommMeasurementFile f = read_comm_measurements(p);
+  const std::vector<CommPrediction> pr = predict_comm(f.rows, catalog, network);
+  REQUIRE(pr.size() == 1);
+  const hw::SystemSpec system = hw::load_system(catalog, "hgx-h200");
+  const hw::CollectiveResult r =
+      hw::price_collective(hw::make_cluster(system, 1, network), network,
+                           hw::CollectiveOp::kAllReduce, Bytes{2 * 33554432}, 8);
+  CHECK(pr[0].predicted == r.time);
+  CHECK(pr[0].error() == doctest::Approx(to_seconds(r.time) / 0.4e-3 - 1.0));
+}
+
+}  // namespace
+}  // namespace moesim::cost
