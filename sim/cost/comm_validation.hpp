@@ -49,7 +49,7 @@ struct CommPrediction {
   Duration predicted{};
   Duration latency{};   ///< the price's latency term
   Duration transfer{};  ///< the price's transfer term
-  std::string how;      ///< algorithm/protocol chosen, e.g. "nvls/simple"
+  std::string how;      ///< algorithm/protocol chosen, e.g. "nvls/simple"; "+measured" if fitted
 
   /// predicted / measured - 1.
   double error() const;
@@ -64,6 +64,43 @@ std::vector<CommPrediction> predict_comm(std::span<const CommMeasurement> rows,
 /// The copies rank s sends rank d in the dispatch of `m` (row-major p x p, the diagonal
 /// included), as the file comment defines them; the byte matrix is these x payload.
 std::vector<double> dispatch_copies(const CommMeasurement& m);
+
+/// Whether `m` is held back from fits: its line is a multiple of 5, as `moesim calibrate`
+/// holds kernel rows back (sim/cost/calibration.hpp, kHoldBackEvery).
+bool held_back(const CommMeasurement& m);
+
+/// A measured collective cost fitted on one system's nccl-tests rows.
+struct CommFit {
+  std::string system;  ///< catalog system, e.g. "hgx-b200"
+  CommOp op = CommOp::kAllReduce;
+  hw::MeasuredCollective params;
+  std::size_t points = 0;  ///< rows fitted
+};
+
+/// Fits, per (system, op) of the nccl-tests all-reduce, all-gather and reduce-scatter rows (table
+/// nccl_perf) of `predictions` that are not held back, the coefficients of hw::MeasuredCollective,
+/// time = a + s_l L + X (s_x[p] + s_r h / (h + n)), with L, X the prediction's latency and transfer
+/// terms, n the nccl-tests size and y the measured time, on relative errors:
+///   1. s_x per GPU count, the asymptotic bandwidth, from the messages of 256 MiB and more:
+///      least squares of (y - L) / y = s_x X / y (a GPU count without such rows gets no fit);
+///   2. a, s_l, s_r >= 0 on every row: for each ramp size h in 64 KiB, 256 KiB, ..., 1 GiB,
+///      non-negative least squares of sum ((a + s_l L + s_r X h / (h + n)) / y - (1 - s_x X /
+///      y))^2, every subset of the three terms solved on its normal equations and the feasible one
+///      of least residual kept (exact NNLS); the h of least residual wins.
+/// nccl-tests' alltoall is not fitted (moesim's AllToAllV is the MoE dispatch and combine, run
+/// by DeepEP's and TensorRT-LLM's own kernels). The predictions must come from network
+/// parameters without measured fits. `source` names the fit in each result.
+std::vector<CommFit> fit_network(std::span<const CommPrediction> predictions,
+                                 const std::string& source);
+
+/// `network` with `fits` added to its measured collectives (replacing those of the same system
+/// and op).
+hw::NetworkEfficiency with_fits(hw::NetworkEfficiency network, std::span<const CommFit> fits);
+
+/// The YAML `measured:` section of topologies/network.yaml holding `fits`, `comments` first as
+/// '#' lines.
+std::string write_network_fits(std::span<const CommFit> fits,
+                               std::span<const std::string> comments);
 
 /// Error summary of one group of predictions.
 struct CommErrorStats {

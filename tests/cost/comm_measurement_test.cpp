@@ -174,3 +174,67 @@ TEST_CASE("an nccl all-reduce is priced as moesim collective prices it") {
 
 }  // namespace
 }  // namespace moesim::cost
+
+namespace moesim::cost {
+namespace {
+
+TEST_CASE("a measured fit rescales NCCL's latency and transfer for the GPU counts it covers") {
+  const config::Catalog catalog(fs::path{MOESIM_SOURCE_DIR});
+  hw::NetworkEfficiency base = hw::load_network_efficiency(catalog);
+  base.measured.clear();
+  const hw::ClusterSpec cluster = hw::make_cluster(hw::load_system(catalog, "hgx-h200"), 1, base);
+  const Bytes size{64 << 20};
+  const hw::CollectiveResult plain =
+      hw::price_collective(cluster, base, hw::CollectiveOp::kAllReduce, size, 8);
+  hw::NetworkEfficiency fitted = base;
+  hw::MeasuredCollective m;
+  m.latency = ceil_duration(1e-6);
+  m.latency_scale = 2.0;
+  m.transfer_scale = {{8, 1.5}};
+  m.ramp_scale = 1.0;
+  m.ramp_size = size;  // h = n: the ramp adds ramp_scale / 2
+  fitted.measured["hgx-h200"][hw::CollectiveOp::kAllReduce] = m;
+  const hw::CollectiveResult r =
+      hw::price_collective(cluster, fitted, hw::CollectiveOp::kAllReduce, size, 8);
+  CHECK(r.measured);
+  CHECK(r.algorithm == plain.algorithm);  // NCCL's model still chooses
+  CHECK(r.protocol == plain.protocol);
+  // latency = 1 us + 2 L; transfer = X (1.5 + 1.0 x h / (h + n)) = 2 X.
+  CHECK(r.latency == ceil_duration(1e-6) + ceil_duration(2.0 * to_seconds(plain.latency)));
+  CHECK(to_seconds(r.transfer) == doctest::Approx(2.0 * to_seconds(plain.transfer)));
+  // Four GPUs: no transfer scale for them, so NCCL's model stands.
+  const hw::CollectiveResult four =
+      hw::price_collective(cluster, fitted, hw::CollectiveOp::kAllReduce, size, 4);
+  CHECK_FALSE(four.measured);
+}
+
+TEST_CASE("fit_network recovers the coefficients that generated its rows") {
+  // Rows made by the model itself: y = 2 us + 1.2 L + 1.3 X for every size (no ramp), so the
+  // fit must find transfer scale 1.3 (from the large messages) and latency scale 1.2.
+  const config::Catalog catalog(fs::path{MOESIM_SOURCE_DIR});
+  hw::NetworkEfficiency base = hw::load_network_efficiency(catalog);
+  base.measured.clear();
+  std::string text = "op_name,nccl_dtype,num_gpus,message_size,latency_ms\n";
+  for (std::int64_t n = 1024; n <= (std::int64_t{1} << 29); n *= 4) {
+    text += "all_gather,int8,8," + std::to_string(n) + ",1\n";
+  }
+  const fs::path p = table_file("h200_sxm/nccl-2.29.2/nccl_perf.csv", text);
+  CommMeasurementFile f = read_comm_measurements(p);
+  const std::vector<CommPrediction> model = predict_comm(f.rows, catalog, base);
+  for (std::size_t i = 0; i < f.rows.size(); ++i) {
+    f.rows[i].measured = ceil_duration(2e-6 + 1.2 * to_seconds(model[i].latency) +
+                                       1.3 * to_seconds(model[i].transfer));
+  }
+  const std::vector<CommPrediction> again = predict_comm(f.rows, catalog, base);
+  const std::vector<CommFit> fits = fit_network(again, "test");
+  REQUIRE(fits.size() == 1);
+  CHECK(fits[0].system == "hgx-h200");
+  // Step 1 subtracts L, not 2 us + 1.2 L, from the large messages, so it attributes that
+  // small remainder to the transfer (1 % here); step 2 absorbs the rest in the latency terms.
+  CHECK(fits[0].params.transfer_scale.at(8) == doctest::Approx(1.3).epsilon(0.02));
+  CHECK(fits[0].params.latency_scale == doctest::Approx(1.2).epsilon(0.05));
+  CHECK(fits[0].params.ramp_scale < 0.05);
+}
+
+}  // namespace
+}  // namespace moesim::cost
