@@ -5,12 +5,15 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <numeric>
 #include <string>
 
 #include "sim/config/catalog.hpp"
+#include "sim/config/config_node.hpp"
 #include "sim/cost/comm_validation.hpp"
 #include "sim/cost/measurement.hpp"
 #include "sim/hw/cluster.hpp"
@@ -234,6 +237,29 @@ TEST_CASE("fit_network recovers the coefficients that generated its rows") {
   CHECK(fits[0].params.transfer_scale.at(8) == doctest::Approx(1.3).epsilon(0.02));
   CHECK(fits[0].params.latency_scale == doctest::Approx(1.2).epsilon(0.05));
   CHECK(fits[0].params.ramp_scale < 0.05);
+}
+
+}  // namespace
+}  // namespace moesim::cost
+
+namespace moesim::cost {
+namespace {
+
+TEST_CASE("a bad measured entry in the network parameters is a located ConfigError") {
+  std::ifstream in(fs::path{MOESIM_SOURCE_DIR} / "topologies" / "network.yaml");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // The first measured entry's first GPU count becomes "two".
+  const std::string key = "transfer_scale: {\"";
+  const std::size_t at = text.find(key);
+  REQUIRE(at != std::string::npos);
+  const std::size_t end = text.find('"', at + key.size());
+  text.replace(at + key.size(), end - at - key.size(), "two");
+  const int line = static_cast<int>(std::count(text.begin(), text.begin() + at, '\n')) + 1;
+  const ConfigError e = test::config_error(
+      [&] { (void)hw::parse_network_efficiency(config::ConfigNode::parse(text, "network.yaml")); });
+  CHECK(e.where().file == "network.yaml");
+  CHECK(e.where().line == line);
+  CHECK(e.key_path().find("transfer_scale") != std::string::npos);
 }
 
 }  // namespace
