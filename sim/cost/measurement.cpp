@@ -7,11 +7,11 @@
 #include "sim/core/csv.hpp"
 #include "sim/core/suggest.hpp"
 #include "sim/core/unit_parse.hpp"
+#include "sim/cost/comm_measurement.hpp"
+#include "sim/cost/measurement_detail.hpp"
 
 namespace moesim::cost {
-namespace {
-
-using Constants = std::map<std::string, std::string, std::less<>>;
+namespace detail {
 
 std::vector<std::string> names_of(std::span<const std::string_view> v) {
   return {v.begin(), v.end()};
@@ -43,7 +43,6 @@ Duration duration(const std::string& text, const SourceLocation& at, std::string
   }
 }
 
-/// One of `choices`, or a ConfigError with a did-you-mean.
 std::string choose(std::string_view text, std::span<const std::string_view> choices,
                    const SourceLocation& at, std::string_view key) {
   for (const std::string_view c : choices) {
@@ -54,6 +53,47 @@ std::string choose(std::string_view text, std::span<const std::string_view> choi
   throw ConfigError(at, std::string(key), "one of " + list, "'" + std::string(text) + "'",
                     closest_match(text, names_of(choices)));
 }
+
+std::string gpu_of_system(std::string_view system, const SourceLocation& at) {
+  constexpr std::string_view kSystems[] = {"b200_sxm", "gb200", "h200_sxm", "h100_sxm"};
+  const std::string s = choose(system, kSystems, at, "<system> folder");
+  return s.substr(0, s.find('_'));
+}
+
+Constants manifest_constants(const std::filesystem::path& path) {
+  const std::filesystem::path abs = std::filesystem::absolute(path);
+  for (std::filesystem::path dir = abs.parent_path(); dir.has_relative_path();
+       dir = dir.parent_path()) {
+    const std::filesystem::path manifest = dir / "manifest.csv";
+    if (!std::filesystem::exists(manifest)) continue;
+    const CsvTable t = read_csv(manifest);
+    const int csv = t.column("csv");
+    const int constants = t.column("omitted_constant_columns");
+    if (csv < 0 || constants < 0) return {};
+    const std::string rel = std::filesystem::relative(abs, dir).generic_string();
+    for (const auto& row : t.rows) {
+      if (row[csv] != rel) continue;
+      Constants c;
+      std::string_view rest = row[constants];
+      while (!rest.empty()) {
+        const std::size_t semi = std::min(rest.find(';'), rest.size());
+        const std::string_view kv = rest.substr(0, semi);
+        const std::size_t eq = kv.find('=');
+        if (eq != std::string_view::npos) c.emplace(kv.substr(0, eq), kv.substr(eq + 1));
+        rest = semi < rest.size() ? rest.substr(semi + 1) : std::string_view{};
+      }
+      return c;
+    }
+    return {};
+  }
+  return {};
+}
+
+}  // namespace detail
+
+namespace {
+
+using namespace detail;
 
 constexpr std::string_view kOpNames[] = {"gemm",        "bmm",        "moe",        "mla_decode",
                                          "mla_prefill", "gqa_decode", "gqa_prefill"};
@@ -222,43 +262,6 @@ constexpr std::string_view kAicTables[] = {"gemm_perf",
                                            "generation_attention_perf",
                                            "context_attention_perf"};
 
-/// GPU catalog names of the AIConfigurator system folders.
-std::string gpu_of_system(std::string_view system, const SourceLocation& at) {
-  constexpr std::string_view kSystems[] = {"b200_sxm", "gb200", "h200_sxm", "h100_sxm"};
-  const std::string s = choose(system, kSystems, at, "<system> folder");
-  return s.substr(0, s.find('_'));
-}
-
-/// The omitted constant columns of `rel` from the manifest.csv of an enclosing folder.
-Constants manifest_constants(const std::filesystem::path& path) {
-  const std::filesystem::path abs = std::filesystem::absolute(path);
-  for (std::filesystem::path dir = abs.parent_path(); dir.has_relative_path();
-       dir = dir.parent_path()) {
-    const std::filesystem::path manifest = dir / "manifest.csv";
-    if (!std::filesystem::exists(manifest)) continue;
-    const CsvTable t = read_csv(manifest);
-    const int csv = t.column("csv");
-    const int constants = t.column("omitted_constant_columns");
-    if (csv < 0 || constants < 0) return {};
-    const std::string rel = std::filesystem::relative(abs, dir).generic_string();
-    for (const auto& row : t.rows) {
-      if (row[csv] != rel) continue;
-      Constants c;
-      std::string_view rest = row[constants];
-      while (!rest.empty()) {
-        const std::size_t semi = std::min(rest.find(';'), rest.size());
-        const std::string_view kv = rest.substr(0, semi);
-        const std::size_t eq = kv.find('=');
-        if (eq != std::string_view::npos) c.emplace(kv.substr(0, eq), kv.substr(eq + 1));
-        rest = semi < rest.size() ? rest.substr(semi + 1) : std::string_view{};
-      }
-      return c;
-    }
-    return {};
-  }
-  return {};
-}
-
 std::string weight_dtype(std::string_view aic, const SourceLocation& at) {
   if (aic == "bfloat16") return "bf16";
   if (aic == "w4a8_mxfp4_mxfp8") return "w4a8_mxfp4";
@@ -408,6 +411,13 @@ std::string_view to_string(MeasuredOp op) { return kOpNames[static_cast<std::siz
 
 MeasurementFile read_measurements(const std::filesystem::path& path) {
   const CsvTable t = read_csv(path);
+  if (is_comm_table(path.stem().string()) && t.column("shape") < 0) {
+    // Multi-GPU communication tables are priced by the network model, not by a kernel family
+    // (sim/cost/comm_measurement.hpp; `moesim validate` on these files alone).
+    return {{},
+            {std::to_string(t.rows.size()) +
+             " rows: communication table (network model; `moesim validate` it on its own)"}};
+  }
   if (t.column("shape") >= 0 && t.column("op") >= 0) return read_schema(t);
   if (t.column("latency_ms") >= 0) return read_aic(path, t);
   throw ConfigError({t.file, t.header_line, 1}, "",

@@ -33,7 +33,8 @@
 ///    mla_bmm_perf, generation_attention_perf, context_attention_perf, and SGLang's DeepEP
 ///    expert compute, wideep_context_moe_perf and wideep_generation_moe_perf (uniform routing;
 ///    kernel "<op_name>/<kernel_source>", op_name moe_context or moe_generation naming the
-///    DeepEP mode).
+///    DeepEP mode). The communication tables (nccl_perf, custom_allreduce_perf, ...) are read
+///    by sim/cost/comm_measurement.hpp; given here, their rows are left out, counted.
 
 #include <cstdint>
 #include <filesystem>

@@ -43,6 +43,12 @@
 ///   SendRecv: one flow.
 /// Cross-domain edges follow `CrossDomainRouting` (default: rail-aligned, NCCL's PXN).
 ///
+/// Measured fits. Where the network parameters hold a measured cost for this system and op
+/// (NetworkEfficiency::measured, fitted on nccl-tests) and the group lies in one NVLink domain
+/// with a GPU count the fit saw, and no algorithm, protocol or flow model is forced, the choice
+/// below stands (NCCL's tuner chooses by its own model) and its terms L and X are rescaled
+/// (MeasuredCollective::price).
+///
 /// Choice. Without a forced algorithm and protocol, every supported (algorithm, protocol) pair
 /// is priced and the fastest wins, as NCCL's tuner does. NVLS is offered for AllReduce when the
 /// group lies in one domain whose switch has NVLink SHARP. The transfer is computed once per
@@ -101,6 +107,9 @@ struct CollectiveResult {
   Bandwidth algbw;      ///< size / time (0 when time is 0)
   Bandwidth busbw;      ///< algbw x nccl-tests bus factor (0 when time is 0)
   Pricing pricing = Pricing::kClosedForm;  ///< how the transfer was computed
+  /// Whether a measured fit priced it (NetworkEfficiency::measured): then latency and transfer
+  /// are the fit's, from NCCL's model's terms of the same algorithm and protocol.
+  bool measured = false;
 };
 
 /// Prices collectives on one cluster. Holds references to its arguments, which must outlive it;

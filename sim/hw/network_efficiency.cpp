@@ -192,9 +192,65 @@ double NetworkEfficiency::fraction(Protocol protocol) const {
   return it->second;
 }
 
+const MeasuredCollective* NetworkEfficiency::measured_for(std::string_view system, CollectiveOp op,
+                                                          int ranks) const {
+  const auto it = measured.find(system);
+  if (it == measured.end()) return nullptr;
+  const auto m = it->second.find(op);
+  if (m == it->second.end() || !m->second.transfer_scale.contains(ranks)) return nullptr;
+  return &m->second;
+}
+
+std::pair<Duration, Duration> MeasuredCollective::price(Bytes size, int ranks,
+                                                        Duration latency_term,
+                                                        Duration transfer_term) const {
+  const double h = static_cast<double>(ramp_size.base());
+  const double n = static_cast<double>(std::max<std::int64_t>(size.base(), 0));
+  const double scale = transfer_scale.at(ranks) + ramp_scale * h / (h + n);
+  return {latency + ceil_duration(to_seconds(latency_term) * latency_scale),
+          ceil_duration(to_seconds(transfer_term) * scale)};
+}
+
+namespace {
+
+/// One `measured:` entry: {latency, latency_scale, transfer_scale: {<GPUs>: scale, ...},
+/// ramp_scale, ramp_size, source}.
+MeasuredCollective read_measured(const ConfigNode& node) {
+  node.check_keys(
+      {"latency", "latency_scale", "transfer_scale", "ramp_scale", "ramp_size", "source"});
+  MeasuredCollective m;
+  m.latency = read_latency(node.at("latency"));
+  m.latency_scale = node.at("latency_scale").as_double();
+  if (!(m.latency_scale >= 0.0)) node.at("latency_scale").fail("a multiplier >= 0");
+  const ConfigNode scales = node.at("transfer_scale");
+  if (!scales.is_map() || scales.entries().empty()) scales.fail("a map of GPU count to multiplier");
+  for (const auto& [key, value] : scales.entries()) {
+    int ranks = 0;
+    try {
+      ranks = std::stoi(key);
+    } catch (const std::exception&) {
+    }
+    if (ranks < 2 || std::to_string(ranks) != key) {
+      value.fail("a GPU count >= 2 as key (\"2\", \"8\")", "key '" + key + "'");
+    }
+    const double v = value.as_double();
+    if (!(v > 0.0)) value.fail("a multiplier > 0");
+    m.transfer_scale[ranks] = v;
+  }
+  m.ramp_scale = node.at("ramp_scale").as_double();
+  if (!(m.ramp_scale >= 0.0)) node.at("ramp_scale").fail("a multiplier >= 0");
+  m.ramp_size = node.at("ramp_size").as_bytes();
+  if (m.ramp_size <= Bytes{0}) node.at("ramp_size").fail("a size > 0");
+  m.source = detail::read_text(node.at("source"));
+  return m;
+}
+
+}  // namespace
+
 NetworkEfficiency parse_network_efficiency(const ConfigNode& node) {
   if (!node.is_map()) node.fail("network parameters (a map with name, impl, links, ...)");
-  node.check_keys({"name", "description", "impl", "links", "nvls", "fabric", "collectives"});
+  node.check_keys(
+      {"name", "description", "impl", "links", "nvls", "fabric", "collectives", "measured"});
   NetworkEfficiency n;
   n.name = detail::read_text(node.at("name"));
   n.description = detail::read_text(node.at("description"));
@@ -250,6 +306,17 @@ NetworkEfficiency parse_network_efficiency(const ConfigNode& node) {
                      });
                    });
                  });
+  if (const auto measured = node.get("measured")) {
+    constexpr std::array<CollectiveOp, 4> kMeasuredOps = {
+        CollectiveOp::kAllReduce, CollectiveOp::kAllGather, CollectiveOp::kReduceScatter,
+        CollectiveOp::kAllToAllV};
+    for (const auto& [system, per_op] : measured->entries()) {
+      auto& ops = n.measured[system];
+      for_each_named(per_op, kMeasuredOps, [&](CollectiveOp op, const ConfigNode& value) {
+        ops[op] = read_measured(value);
+      });
+    }
+  }
   return n;
 }
 

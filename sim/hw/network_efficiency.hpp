@@ -99,6 +99,28 @@ struct FabricDefaults {
   const LeafSwitchSpec* leaf_for(Bandwidth port_rate) const;
 };
 
+/// A collective's cost measured on one system and fitted (`moesim calibrate` on nccl-tests
+/// tables): NCCL's model still chooses the algorithm and protocol and gives their latency term L
+/// and transfer term X (sim/hw/collectives.hpp), as NCCL's tuner chooses by its own model; the
+/// time of a collective of nccl-tests size n over p GPUs is then
+///   latency + latency_scale L + X (transfer_scale[p] + ramp_scale h / (h + n)),  h = ramp_size,
+/// the last term the slower ramp of mid-sized messages (pipeline fill), vanishing for n >> h.
+/// It applies to groups in one NVLink domain of that system with a GPU count p that has a
+/// transfer scale (the counts the fit saw).
+struct MeasuredCollective {
+  Duration latency{};                    ///< fixed time per call (>= 0)
+  double latency_scale = 0.0;            ///< multiplies NCCL's latency term (>= 0)
+  std::map<int, double> transfer_scale;  ///< by GPU count: multiplies the modelled transfer (> 0)
+  double ramp_scale = 0.0;               ///< extra transfer multiplier of small messages (>= 0)
+  Bytes ramp_size{1};                    ///< h: size where the ramp term is half of ramp_scale
+  std::string source;                    ///< the fit behind it
+
+  /// {latency, transfer} of a collective of nccl-tests size `size` over `ranks` GPUs (one with a
+  /// transfer scale) whose NCCL-model terms are `latency_term` and `transfer_term`.
+  std::pair<Duration, Duration> price(Bytes size, int ranks, Duration latency_term,
+                                      Duration transfer_term) const;
+};
+
 /// Network parameters loaded from YAML. Plain data; copyable.
 struct NetworkEfficiency {
   std::string name;         ///< file stem, e.g. "network"
@@ -116,7 +138,13 @@ struct NetworkEfficiency {
   std::map<std::pair<Algorithm, Protocol>, Duration> base_latency;
   /// step latency per (class, algorithm, protocol)
   std::map<std::pair<LatencyClass, std::pair<Algorithm, Protocol>>, Duration> step_latency;
+  /// measured collective costs by system catalog name and op (YAML `measured:`; may be empty)
+  std::map<std::string, std::map<CollectiveOp, MeasuredCollective>, std::less<>> measured;
   SourceLocation location;  ///< where the file was read
+
+  /// The measured cost of `op` over `ranks` GPUs in one NVLink domain of `system`, or nullptr
+  /// when none was fitted there for that GPU count.
+  const MeasuredCollective* measured_for(std::string_view system, CollectiveOp op, int ranks) const;
 
   /// NVLink efficiency of `generation`; a ConfigError when the file has none for it.
   double nvlink_efficiency_for(int generation) const;

@@ -56,6 +56,28 @@ TEST_CASE("validate lists every measurement with --per-op and writes CSV") {
   CHECK(contains(r.output, "generation_mla_perf.csv:3,h200"));
 }
 
+TEST_CASE("validate and calibrate on communication tables price and fit the network") {
+  const std::string nccl =
+      kSource + "/topologies/measured/aiconfigurator/gb200/nccl-2.29.2/nccl_perf.csv";
+  const Result v = run_moesim("validate " + nccl + " --format csv");
+  CHECK(v.status == 0);
+  CHECK(contains(v.output,
+                 "gpu,table,kernel,op,gpus,points,median_error_pct,p90_error_pct,"
+                 "signed_median_pct"));
+  CHECK(contains(v.output, "gb200,nccl-2.29.2/nccl_perf,NCCL,all_reduce,4,42,"));
+  const Result p = run_moesim("validate " + nccl + " --per-op --format csv");
+  CHECK(p.status == 0);
+  CHECK(contains(p.output, "nccl_perf.csv:2,gb200,nccl_perf,NCCL,all_gather,2,fp16,bytes=512,"));
+  const fs::path out = fs::temp_directory_path() / "moesim_network_fit_cli_test.yaml";
+  fs::remove(out);
+  const Result c = run_moesim("calibrate " + nccl + " -o " + out.string());
+  CHECK(c.status == 0);
+  CHECK(contains(c.output, "median_after_pct"));
+  const std::string yaml = read_file(out);
+  CHECK(contains(yaml, "measured:\n  gb200-nvl72:\n    allreduce: {latency: "));
+  CHECK_FALSE(contains(yaml, "alltoallv"));  // nccl-tests' alltoall is not fitted
+}
+
 TEST_CASE("bad measurement files and stack names exit with status 2 and say where") {
   const fs::path bad = fs::temp_directory_path() / "moesim_validate_bad.csv";
   std::ofstream(bad) << "gpu,framework,version,kernel,op,dtype,kv_dtype,distribution,shape,median,"

@@ -3,8 +3,10 @@
 // all-reduce bus bandwidths on NVLink domains, NVIDIA's effective NVLink figures, DeepEP
 // dispatch/combine bandwidths and latencies). Each case is predicted with the shipped catalog
 // (topologies/, tests/data/network/hgx-h800.yaml for DeepSeek's H800) and compared with the
-// published figure, copied below with its case id and source. Nothing is fitted: efficiencies and
-// latencies come from topologies/network.yaml (NCCL's own model, S42; NVIDIA engineers, S53).
+// published figure, copied below with its case id and source. Nothing is fitted to these cases:
+// efficiencies and latencies come from topologies/network.yaml (NCCL's own model, S42; NVIDIA
+// engineers, S53), and on HGX B200/H200/H100 and GB200 groups of the GPU counts NVIDIA's
+// nccl-tests tables cover, from its `measured:` fit to those tables (not to these cases).
 //
 // Each row asserts the bound stated with it; the reasons for bounds wider than 10% are given
 // where the rows are built. The table is printed to stdout (run the test binary to see it).
@@ -105,11 +107,19 @@ double busbw_gbps(const SystemSpec& system, int ranks, CollectiveOp op, Bytes si
 // Bounds. Large messages (the headline of each case, >= 1 GiB): the model is latency + bytes at
 // NCCL's own achievable link rate, which is what nccl-tests reaches at its largest sizes:
 // +-10%. Below 1 GiB NCCL's bandwidth ramps up with size (channels and chunks fill a pipeline,
-// NCCL applies size-dependent corrections to its own model, S42), which moesim's latency +
-// bandwidth form does not have: the model is optimistic there, asserted in [-10%, +60%].
+// NCCL applies size-dependent corrections to its own model, S42), which NCCL's latency +
+// bandwidth form does not have (the measured fits' ramp term has it, on the systems and GPU
+// counts they cover): the model is optimistic there, asserted in [-10%, +60%].
 constexpr double kHeadline = 0.10;
 constexpr double kRampLo = -0.10;
 constexpr double kRampHi = 0.60;
+// The 8-GPU Hopper all-reduce (NVLS) headlines are priced with the measured fit of
+// topologies/network.yaml (`measured:`, fitted on NVIDIA's nccl-tests 2.29.2 tables of
+// AIConfigurator, sim/cost/comm_validation.hpp): its large-message rate is what those tables
+// reach at 256-512 MiB (transfer scale 1.14 on H200, 1.17 on H100; e.g. H200 512 MiB: 2.04 ms,
+// busbw 460 GB/s), below the 468-480 GB/s these sources quote at 1-8 GiB. The two sources
+// disagree by about that much, so these rows are asserted in [-15%, +10%].
+constexpr double kMeasuredHeadlineLo = -0.15;
 
 TEST_CASE("NCCL all-reduce bus bandwidth on NVLink domains, predicted from the catalog") {
   std::vector<Row> rows;
@@ -119,10 +129,10 @@ TEST_CASE("NCCL all-reduce bus bandwidth on NVLink domains, predicted from the c
     const SystemSpec h200 = system_named("hgx-h200");
     const std::string id = "nccl-allreduce-h200x8-nvls";
     const CollectiveOp ar = CollectiveOp::kAllReduce;
-    rows.push_back({id, "busbw 8G (GB/s)", 479.98, busbw_gbps(h200, 8, ar, gib(8)), -kHeadline,
-                    kHeadline, true, "NVLS; NVLink4 0.824 x NVLS 0.85"});
-    rows.push_back(
-        {id, "busbw 1G", 467.58, busbw_gbps(h200, 8, ar, gib(1)), -kHeadline, kHeadline, true, ""});
+    rows.push_back({id, "busbw 8G (GB/s)", 479.98, busbw_gbps(h200, 8, ar, gib(8)),
+                    kMeasuredHeadlineLo, kHeadline, true, "NVLS, measured fit"});
+    rows.push_back({id, "busbw 1G", 467.58, busbw_gbps(h200, 8, ar, gib(1)), kMeasuredHeadlineLo,
+                    kHeadline, true, ""});
     const std::vector<std::pair<double, double>> ramp = {
         {0.25, 432.24}, {1.0 / 16, 368.11}, {1.0 / 64, 240.41}, {1.0 / 1024, 52.96}};
     for (const auto& [g, published] : ramp) {
@@ -195,9 +205,9 @@ TEST_CASE("NVIDIA's effective NVLink figures on H100 and nccl-tests' bus bandwid
   std::vector<Row> rows;
   const std::string id = "nccl-h100-nvlink-effective";
   rows.push_back({id, "allreduce NVLS busbw (GB/s)", 480.0, in_gigabytes_per_second(ar.busbw),
-                  -kHeadline, kHeadline, true, "8G, auto = NVLS"});
+                  kMeasuredHeadlineLo, kHeadline, true, "8G, NVLS, measured fit"});
   rows.push_back({id, "allreduce NVLS algbw (GB/s)", 275.0, in_gigabytes_per_second(ar.algbw),
-                  -kHeadline, kHeadline, true, ""});
+                  kMeasuredHeadlineLo, kHeadline, true, ""});
   rows.push_back({id, "non-allreduce busbw (GB/s)", 370.0, in_gigabytes_per_second(ag.busbw),
                   -kHeadline, kHeadline, true, "allgather 8G ring"});
   print_and_check("Effective NVLink bandwidth, H100", rows);

@@ -10,6 +10,7 @@
 #include <set>
 #include <span>
 #include <string>
+#include <tuple>
 
 #include "sim/core/assert.hpp"
 #include "sim/core/error.hpp"
@@ -529,6 +530,15 @@ CollectiveResult Collectives::price(CollectiveOp op, std::span<const int> group,
   if (!found) {
     throw ConfigError(network_.location, "collectives.base_latency",
                       "a protocol for " + std::string{to_string(best.algorithm)}, "none");
+  }
+  const MeasuredCollective* fit =
+      domains == 1 && !options.algorithm && !options.protocol && !options.flow_model
+          ? network_.measured_for(cluster_.system.name, op, p)
+          : nullptr;
+  if (fit != nullptr) {
+    std::tie(best.latency, best.transfer) = fit->price(size, p, best.latency, best.transfer);
+    best.time = best.latency + best.transfer;
+    best.measured = true;
   }
   if (best.time > Duration::zero()) {
     best.algbw = algorithm_bandwidth(size, best.time);

@@ -1,0 +1,234 @@
+#include "sim/cost/comm_measurement.hpp"
+
+#include <map>
+
+#include "sim/core/csv.hpp"
+#include "sim/cost/measurement_detail.hpp"
+
+namespace moesim::cost {
+namespace {
+
+using namespace detail;
+
+constexpr std::string_view kCommTables[] = {"nccl_perf", "custom_allreduce_perf",
+                                            "trtllm_alltoall_perf", "wideep_deepep_ll_perf",
+                                            "wideep_deepep_normal_perf"};
+
+constexpr std::string_view kCommOpNames[] = {"all_reduce", "all_gather",   "reduce_scatter",
+                                             "alltoall",   "moe_dispatch", "moe_combine"};
+
+/// GPUs of the single-node DeepEP tables: a whole node, 8 GPUs, or one 4-GPU GB200 tray
+/// (topologies/measured/aiconfigurator/README.md, wideep_deepep_ll_perf).
+constexpr int kDeepEpNodeGpus = 8;
+constexpr int kDeepEpGb200TrayGpus = 4;
+/// DeepEP's default SM budget (deep_ep.Buffer.num_sms = 20), the only one AIConfigurator
+/// reads for a single node (collector/wideep/sglang/collect_deepep_normal.py).
+constexpr std::int64_t kDeepEpDefaultSms = 20;
+
+/// A table's cells by column name, with the manifest's constants for the columns it omits.
+class Rows {
+ public:
+  Rows(const CsvTable& t, Constants constants) : t_(t), c_(std::move(constants)) {}
+
+  std::string text(std::size_t r, std::string_view name) const {
+    const int i = t_.column(name);
+    if (i >= 0) return t_.rows[r][static_cast<std::size_t>(i)];
+    const auto it = c_.find(name);
+    if (it != c_.end()) return it->second;
+    throw ConfigError({t_.file, t_.header_line, 1}, std::string(name),
+                      "a column '" + std::string(name) + "' or a manifest.csv constant", "neither");
+  }
+  /// As text, or `fallback` when neither the table nor the manifest has the column.
+  std::string text_or(std::size_t r, std::string_view name, std::string fallback) const {
+    if (t_.column(name) < 0 && !c_.contains(name)) return fallback;
+    return text(r, name);
+  }
+  bool has_column(std::string_view name) const { return t_.column(name) >= 0; }
+  std::int64_t integer(std::size_t r, std::string_view name) const {
+    return parse_int(text(r, name), at(r, name), name);
+  }
+  /// A positive time from column `name` in `unit` seconds.
+  Duration time(std::size_t r, std::string_view name, double unit) const {
+    return ceil_duration(parse_number(text(r, name), at(r, name), name) * unit);
+  }
+  SourceLocation at(std::size_t r, std::string_view name) const {
+    return t_.where(r, std::max(t_.column(name), 0));
+  }
+  std::size_t size() const { return t_.rows.size(); }
+  int line(std::size_t r) const { return t_.lines[r]; }
+
+ private:
+  const CsvTable& t_;
+  Constants c_;
+};
+
+/// An element or payload type of the tables' spellings.
+DType dtype_of(std::string_view aic, const SourceLocation& at, std::string_view key) {
+  constexpr std::string_view kNames[] = {"half", "int8", "bfloat16", "fp8", "nvfp4"};
+  const std::string d = choose(aic, kNames, at, key);
+  if (d == "half") return DType::kFP16;
+  if (d == "int8") return DType::kINT8;
+  if (d == "fp8") return DType::kFP8;
+  if (d == "nvfp4") return DType::kFP4;
+  return DType::kBF16;
+}
+
+/// Positive, or a ConfigError at `at`.
+std::int64_t positive(std::int64_t v, const SourceLocation& at, std::string_view key) {
+  if (v <= 0) throw ConfigError(at, std::string(key), "a positive whole number", "0");
+  return v;
+}
+
+}  // namespace
+
+std::string_view to_string(CommOp op) { return kCommOpNames[static_cast<std::size_t>(op)]; }
+
+bool is_comm_table(std::string_view table) {
+  for (const std::string_view t : kCommTables) {
+    if (t == table) return true;
+  }
+  return false;
+}
+
+CommMeasurementFile read_comm_measurements(const std::filesystem::path& path) {
+  const CsvTable t = read_csv(path);
+  const std::filesystem::path version_dir = path.parent_path();
+  const std::string table = path.stem().string();
+  const SourceLocation file_at{t.file, 0, 0};
+  choose(table, kCommTables, file_at, "<table>.csv");
+  const std::string system = version_dir.parent_path().filename().string();
+  const std::string gpu = gpu_of_system(system, file_at);
+  const std::string stack = version_dir.filename().string();
+  const std::size_t dash = stack.find('-');
+  if (dash == std::string::npos) {
+    throw ConfigError(file_at, "<backend>-<version> folder", "a folder such as nccl-2.29.2",
+                      "'" + stack + "'");
+  }
+  const Rows rows(t, manifest_constants(path));
+  CommMeasurementFile out;
+  std::map<std::string, std::int64_t> skipped;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    CommMeasurement m;
+    m.system = system;
+    m.gpu = gpu;
+    m.framework = stack.substr(0, dash);
+    m.version = stack.substr(dash + 1);
+    m.table = table;
+    m.where = {t.file, rows.line(r), 1};
+    auto moe_shape = [&](std::string_view tokens_key, std::string_view topk_key) {
+      m.tokens = positive(rows.integer(r, tokens_key), rows.at(r, tokens_key), tokens_key);
+      m.hidden = positive(rows.integer(r, "hidden_size"), rows.at(r, "hidden_size"), "hidden_size");
+      m.experts =
+          positive(rows.integer(r, "num_experts"), rows.at(r, "num_experts"), "num_experts");
+      m.topk = positive(rows.integer(r, topk_key), rows.at(r, topk_key), topk_key);
+      if (m.topk > m.experts || m.experts % m.gpus != 0) {
+        throw ConfigError(rows.at(r, "num_experts"), "num_experts",
+                          "experts divisible by the GPUs and at least top-k",
+                          std::to_string(m.experts) + " experts, " + std::to_string(m.gpus) +
+                              " GPUs, top-" + std::to_string(m.topk));
+      }
+    };
+    if (table == "nccl_perf" || table == "custom_allreduce_perf") {
+      const bool nccl = table == "nccl_perf";
+      if (nccl) {
+        constexpr std::string_view kOps[] = {"all_reduce", "all_gather", "reduce_scatter",
+                                             "alltoall"};
+        const std::string op =
+            choose(rows.text(r, "op_name"), kOps, rows.at(r, "op_name"), "op_name");
+        m.op = op == "all_reduce"       ? CommOp::kAllReduce
+               : op == "all_gather"     ? CommOp::kAllGather
+               : op == "reduce_scatter" ? CommOp::kReduceScatter
+                                        : CommOp::kAllToAll;
+        m.kernel = rows.text_or(r, "kernel_source", "NCCL");
+      } else {
+        m.op = CommOp::kAllReduce;
+        m.kernel = rows.has_column("backend") ? rows.text(r, "backend")
+                                              : rows.text_or(r, "kernel_source", m.framework);
+      }
+      const std::string dtype_key = nccl ? "nccl_dtype" : "allreduce_dtype";
+      m.dtype = dtype_of(rows.text(r, dtype_key), rows.at(r, dtype_key), dtype_key);
+      m.gpus = static_cast<int>(
+          positive(rows.integer(r, "num_gpus"), rows.at(r, "num_gpus"), "num_gpus"));
+      const std::int64_t elements =
+          positive(rows.integer(r, "message_size"), rows.at(r, "message_size"), "message_size");
+      m.size = Bytes{elements * bits_of(m.dtype) / 8};
+      m.measured = rows.time(r, "latency_ms", scale::kMilli);
+      out.rows.push_back(std::move(m));
+    } else if (table == "trtllm_alltoall_perf") {
+      constexpr std::string_view kPhases[] = {"alltoall_prepare", "alltoall_dispatch",
+                                              "alltoall_combine", "alltoall_combine_low_precision"};
+      const std::string phase =
+          choose(rows.text(r, "op_name"), kPhases, rows.at(r, "op_name"), "op_name");
+      if (phase == "alltoall_prepare") {
+        ++skipped["alltoall_prepare rows (routing metadata exchange; no moesim op)"];
+        continue;
+      }
+      constexpr std::string_view kBalanced[] = {"balanced"};
+      choose(rows.text(r, "distribution"), kBalanced, rows.at(r, "distribution"), "distribution");
+      m.kernel = rows.text(r, "kernel_source");
+      m.gpus = static_cast<int>(
+          positive(rows.integer(r, "moe_ep_size"), rows.at(r, "moe_ep_size"), "moe_ep_size"));
+      moe_shape("num_tokens", "topk");
+      // Dispatch carries the run's payload type; combine returns bf16 expert outputs, or
+      // nvfp4 in the low-precision combine (collect_trtllm_alltoall.py, OP_TO_PHASE_DTYPE).
+      const DType payload =
+          dtype_of(rows.text(r, "moe_dtype"), rows.at(r, "moe_dtype"), "moe_dtype");
+      m.op = phase == "alltoall_dispatch" ? CommOp::kMoeDispatch : CommOp::kMoeCombine;
+      m.dtype = phase == "alltoall_dispatch"  ? payload
+                : phase == "alltoall_combine" ? DType::kBF16
+                                              : DType::kFP4;
+      if (phase == "alltoall_combine_low_precision") m.kernel += "/low_precision";
+      m.layout = llm::DispatchLayout::kPerRank;
+      m.measured = rows.time(r, "latency_ms", scale::kMilli);
+      out.rows.push_back(std::move(m));
+    } else {
+      const bool ll = table == "wideep_deepep_ll_perf";
+      if (!ll) {
+        const std::int64_t sms = rows.integer(r, "dispatch_sms");
+        if (sms != kDeepEpDefaultSms || rows.integer(r, "combine_sms") != kDeepEpDefaultSms) {
+          ++skipped
+              ["DeepEP normal rows with an SM budget other than the default 20 (no SM term "
+               "in the network model)"];
+          continue;
+        }
+      }
+      m.kernel = ll ? "deepep_ll" : "deepep_normal";
+      m.gpus = system == "gb200" ? kDeepEpGb200TrayGpus : kDeepEpNodeGpus;
+      moe_shape("num_token", "num_topk");
+      // DeepEP low-latency mode sends a copy per (token, expert); normal mode a token once per
+      // destination rank (DeepEP README; topologies/stacks/sglang-wideep.yaml).
+      m.layout = ll ? llm::DispatchLayout::kPerTokenExpert : llm::DispatchLayout::kPerRank;
+      CommMeasurement combine = m;
+      m.op = CommOp::kMoeDispatch;
+      m.dtype = DType::kFP8;
+      combine.op = CommOp::kMoeCombine;
+      combine.dtype = DType::kBF16;
+      if (ll) {
+        m.measured = rows.time(r, "dispatch_avg_t_us", scale::kMicro);
+        combine.measured = rows.time(r, "combine_avg_t_us", scale::kMicro);
+      } else {
+        auto sum = [&](std::string_view transmit, std::string_view notify) {
+          const Duration n =
+              rows.text(r, notify) == "0" ? Duration::zero() : rows.time(r, notify, scale::kMicro);
+          return rows.time(r, transmit, scale::kMicro) + n;
+        };
+        m.measured = sum("dispatch_transmit_us", "dispatch_notify_us");
+        combine.measured = sum("combine_transmit_us", "combine_notify_us");
+      }
+      out.rows.push_back(std::move(m));
+      out.rows.push_back(std::move(combine));
+    }
+  }
+  for (const auto& [why, n] : skipped) out.skipped.push_back(std::to_string(n) + " rows: " + why);
+  return out;
+}
+
+std::string comm_shape_text(const CommMeasurement& m) {
+  if (m.op == CommOp::kMoeDispatch || m.op == CommOp::kMoeCombine) {
+    return "tokens=" + std::to_string(m.tokens) + " hidden=" + std::to_string(m.hidden) +
+           " experts=" + std::to_string(m.experts) + " topk=" + std::to_string(m.topk);
+  }
+  return "bytes=" + std::to_string(m.size.base());
+}
+
+}  // namespace moesim::cost
