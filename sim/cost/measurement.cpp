@@ -1,6 +1,7 @@
 #include "sim/cost/measurement.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <map>
 #include <sstream>
 
@@ -29,11 +30,17 @@ std::int64_t parse_int(std::string_view text, const SourceLocation& at, std::str
 double parse_number(std::string_view text, const SourceLocation& at, std::string_view key) {
   double v = 0.0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || !(v > 0.0)) {
+  // from_chars reads "inf" and "nan" too; a time of infinity is no measurement.
+  if (ec != std::errc{} || end != text.data() + text.size() || !(v > 0.0) || !std::isfinite(v)) {
     throw ConfigError(at, std::string(key), "a positive number", "'" + std::string(text) + "'");
   }
   return v;
 }
+
+/// Longest kernel time a measurement may state, in milliseconds: an hour, far above any kernel,
+/// and far below the 106 days that a Duration holds. Found by the fuzz test: latency_ms "inf"
+/// and 9223372036854775807 failed the Duration conversion's assertion (an internal error).
+constexpr double kMaxLatencyMs = scale::kSecondsPerHour / scale::kMilli;
 
 Duration duration(const std::string& text, const SourceLocation& at, std::string_view key) {
   try {
@@ -294,6 +301,10 @@ class AicRows {
   }
   Duration latency(std::size_t r) const {
     const double ms = parse_number(text(r, "latency_ms"), at(r, "latency_ms"), "latency_ms");
+    if (ms > kMaxLatencyMs) {
+      throw ConfigError(at(r, "latency_ms"), "latency_ms",
+                        "a kernel time of at most 3.6e6 ms (one hour)", text(r, "latency_ms"));
+    }
     return ceil_duration(ms * scale::kMilli);
   }
   std::size_t size() const { return t_.rows.size(); }
