@@ -46,28 +46,32 @@ inline std::string measured_path(const std::string& table) {
 /// Files of every case folder that are odd as inputs: a folder named like a YAML file, empty
 /// files, a byte-order mark alone, binary bytes, a NUL byte, YAML that is a sequence or a scalar,
 /// a 256 KiB line, deep nesting, nested aliases.
-inline std::vector<std::pair<std::string, std::string>> odd_files() {
-  std::string binary;
-  Rng rng(kSeed, stream_id("binary"));
-  for (int i = 0; i < 4096; ++i) binary += static_cast<char>(rng.uniform_int(256));
-  std::string anchors = "a0: &a0 [x, x, x, x, x, x, x, x]\n";
-  for (int i = 1; i < 8; ++i) {
-    const std::string p = "*a" + std::to_string(i - 1);
-    anchors += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + p + ", " + p + ", " +
-               p + ", " + p + ", " + p + ", " + p + ", " + p + ", " + p + "]\n";
-  }
-  return {{"empty.yaml", ""},
-          {"empty.csv", ""},
-          {"empty.json", ""},
-          {"bom.yaml", "\xEF\xBB\xBF"},
-          {"binary.yaml", binary},
-          {"nul.yaml", std::string("name: a\0b\n", 10)},
-          {"list.yaml", "- 1\n- 2\n"},
-          {"scalar.yaml", "42\n"},
-          {"longline.yaml", "name: " + std::string(1 << 18, 'a') + "\n"},
-          {"deep.yaml", std::string(20000, '[') + std::string(20000, ']') + "\n"},
-          {"anchors.yaml", anchors},
-          {"header.csv", "gemm_dtype,m,n,k,latency_ms\n"}};
+inline const std::vector<std::pair<std::string, std::string>>& odd_files() {
+  static const std::vector<std::pair<std::string, std::string>> files = [] {
+    std::string binary;
+    Rng rng(kSeed, stream_id("binary"));
+    for (int i = 0; i < 4096; ++i) binary += static_cast<char>(rng.uniform_int(256));
+    std::string anchors = "a0: &a0 [x, x, x, x, x, x, x, x]\n";
+    for (int i = 1; i < 8; ++i) {
+      const std::string p = "*a" + std::to_string(i - 1);
+      anchors += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [" + p + ", " + p + ", " +
+                 p + ", " + p + ", " + p + ", " + p + ", " + p + ", " + p + "]\n";
+    }
+    return std::vector<std::pair<std::string, std::string>>{
+        {"empty.yaml", ""},
+        {"empty.csv", ""},
+        {"empty.json", ""},
+        {"bom.yaml", "\xEF\xBB\xBF"},
+        {"binary.yaml", binary},
+        {"nul.yaml", std::string("name: a\0b\n", 10)},
+        {"list.yaml", "- 1\n- 2\n"},
+        {"scalar.yaml", "42\n"},
+        {"longline.yaml", "name: " + std::string(1 << 18, 'a') + "\n"},
+        {"deep.yaml", std::string(20000, '[') + std::string(20000, ']') + "\n"},
+        {"anchors.yaml", anchors},
+        {"header.csv", "gemm_dtype,m,n,k,latency_ms\n"}};
+  }();
+  return files;
 }
 
 /// Folders made in every case folder (odd inputs and outputs).
@@ -193,6 +197,141 @@ inline Mutated mutate_csv(const std::string& text, Rng& rng) {
   if (kind < 96) return {"\xEF\xBB\xBF" + text, "byte-order mark"};
   lines[row] += ",extra";
   return {join(lines), "row " + std::to_string(row) + " has an extra cell"};
+}
+
+/// Scenario keys for `moesim run --set KEY=VALUE` (moesim explain --schema), with POOL standing
+/// for a pool of the deployment and W for the workload map, each with values of its type that
+/// are well formed but extreme: zero or tiny times and rates, degenerate distributions, a step
+/// model that takes no time, a scheduler that never admits, huge widths.
+struct SetKey {
+  std::string key;
+  std::vector<std::string> values;
+};
+
+inline const std::vector<SetKey>& set_keys() {
+  const std::vector<std::string> counts = {
+      "1", "2", "3", "7", "16", "64", "1000", "100000", "2147483647", "9223372036854775807"};
+  const std::vector<std::string> times = {"\"0 s\"",   "\"1 ps\"",    "\"1e-30 s\"",
+                                          "\"1e6 s\"", "\"1e300 s\"", "\"9e6 s\""};
+  const std::vector<std::string> lengths = {
+      "1",
+      "100000",
+      "{dist: uniform, min: 1, max: 1}",
+      "{dist: uniform, min: 5, max: 1}",
+      "{dist: normal, mean: 0, stdev: 0}",
+      "{dist: normal, mean: -100, stdev: 1e300}",
+      "{dist: lognormal, mean: 1e300, stdev: 1e300}",
+      "{dist: lognormal, p50: 10, p90: 5}",
+      "{dist: lognormal, p50: 1e-300, p90: 1e-300}",
+      "{dist: lognormal, mean: 100, stdev: 100, min: 50, max: 10}",
+      "{dist: lognormal, mean: 1, stdev: 1e-300}",
+      "{dist: empirical, file: /dev/null}"};
+  const std::vector<std::string> dtypes = {"nvfp4", "fp4",  "int4", "w4a8",       "mxfp4", "bf16",
+                                           "fp8",   "fp32", "fp16", "checkpoint", "auto"};
+  static const std::vector<SetKey> v = {
+      {"seed", {"0", "18446744073709551615", "9223372036854775807"}},
+      {"model", {"mixtral-8x7b", "llama-3.3-70b", "gpt-oss-120b", "kimi-k2", "qwen3-235b-a22b"}},
+      {"system", {"hgx-h100", "hgx-b200", "gb300-nvl72", "hgx-b300"}},
+      {"stack", {"roofline", "sglang", "sglang-wideep", "trtllm-1.2"}},
+      {"precision",
+       {"{weights: fp8, kv_cache: nvfp4}", "{}", "{weights: bf16, kv_cache: bf16}",
+        "{dispatch: fp4, combine: fp8}"}},
+      {"precision.weights", dtypes},
+      {"precision.kv_cache", dtypes},
+      {"precision.activations", dtypes},
+      {"precision.dispatch", dtypes},
+      {"POOL.instances", counts},
+      {"POOL.tp", counts},
+      {"POOL.ep", counts},
+      {"POOL.attention_dp", counts},
+      {"POOL.pp", counts},
+      {"POOL.max_batch_size", counts},
+      {"POOL.max_num_tokens", counts},
+      {"POOL.chunked_prefill_size", counts},
+      {"POOL.kv_block_size", counts},
+      {"POOL.kv_policy", {"max_utilization", "guaranteed_no_evict"}},
+      {"POOL.kv_memory_fraction", {"1", "1e-300", "0.999999", "0.0001"}},
+      {"POOL.kv_capacity_tokens", counts},
+      {"POOL.plan",
+       {"{redundant_experts: 1000000}", "{redundant_experts: 1}", "{micro_batches: 1000000}",
+        "{}"}},
+      {"deployment.kv_bytes_per_token", {"\"0 B\"", "\"1 B\"", "\"1e18 B\"", "\"1 EB\""}},
+      {"deployment.kv_transfer",
+       {"{latency: \"0 s\", bandwidth: \"0 B/s\"}", "{latency: \"0 s\", bandwidth: \"1e-300 B/s\"}",
+        "{latency: \"1e6 s\", bandwidth: \"1e300 B/s\"}",
+        "{latency: \"0 s\", bandwidth: \"1 B/s\"}"}},
+      {"speculative",
+       {"{method: mtp, draft_tokens: 3}", "{method: mtp, draft_tokens: 1000000}",
+        "{method: mtp, draft_tokens: 3, acceptance: 1}",
+        "{method: mtp, draft_tokens: 3, acceptance: 1e-300}",
+        "{method: mtp, draft_tokens: 2, acceptance: [1, 0]}", "{method: none}"}},
+      {"runtime.step_overhead", times},
+      {"runtime.overlap_scheduler", {"true", "false"}},
+      {"runtime.cuda_graphs", {"false"}},
+      {"runtime.scheduler",
+       {"{prefill_interval: 9223372036854775807}", "{mixed_batches: false}",
+        "{adp_balance: {timeout_iters: 0, batching_wait_iters: 0}}",
+        "{adp_balance: {timeout_iters: 9223372036854775807, batching_wait_iters: "
+        "9223372036854775807}}",
+        "{dp_routing: round_robin}"}},
+      {"routing.popularity",
+       {"{kind: zipf, exponent: 0}", "{kind: zipf, exponent: 1e300}", "{kind: zipf, exponent: -1}",
+        "{kind: zipf, exponent: 1e-300}", "{kind: zipf, exponent: 1, order: identity}",
+        "{kind: zipf, exponent: 1, seed: 18446744073709551615}",
+        "{kind: counts, file: /dev/null}"}},
+      {"step_model",
+       {"{impl: analytic, fixed: \"0 s\", per_token: \"0 s\", per_kv_token: \"0 s\"}",
+        "{impl: analytic, fixed: \"1 ps\", per_token: \"0 s\", per_kv_token: \"0 s\"}",
+        "{impl: analytic, fixed: \"1e6 s\", per_token: \"1e6 s\", per_kv_token: \"1e6 s\"}",
+        "{impl: analytic, fixed: \"1e300 s\", per_token: \"0 s\", per_kv_token: \"0 s\"}"}},
+      {"W.warmup", {"0", "7", "8", "1000"}},
+      {"W.arrival",
+       {"{process: poisson, rate: \"1e-300 req/s\"}", "{process: poisson, rate: \"1e300 req/s\"}",
+        "{process: poisson, rate: \"0 req/s\"}", "{process: poisson, rate: \"1e-9 req/min\"}",
+        "{process: closed_loop, concurrency: 1}", "{process: trace}"}},
+      {"W.arrival.concurrency", counts},
+      {"W.isl", lengths},
+      {"W.osl", lengths},
+      {"W.classes",
+       {"[{name: a, weight: 0, isl: 8, osl: 8}]",
+        "[{name: a, weight: 1e300, isl: 8, osl: 8}, {name: b, weight: 1e-300, isl: 8, osl: 8}]",
+        "[{name: a, isl: 8, osl: 8, sla: {ttft: \"0 s\", tpot: \"0 s\"}}]", "[]"}},
+      {"W.trace", {"/dev/null", "/"}},
+      {"workload",
+       {"fixed-1k1k",
+        "{preset: fixed-1k1k, overrides: {requests: 4, arrival: {process: "
+        "closed_loop, concurrency: 4}, isl: 8, osl: 8}}"}}};
+  return v;
+}
+
+/// `moesim run SCENARIO --set KEY=VALUE` (sometimes two) on one of the small scenarios: KEY from
+/// set_keys() for the scenario's pools and workload form, VALUE one of its extremes or a bad
+/// value of any type.
+inline Case set_case(const std::string& scenario_name, const std::string& text, Rng& rng) {
+  const bool disaggregated = text.find("prefill:") != std::string::npos;
+  const bool preset = text.find("preset:") != std::string::npos;
+  Case c;
+  c.files = {{"s.yaml", text}};
+  c.args = {"run", "@C/s.yaml", "--json", "-"};
+  c.expect = Expect::kJson;
+  c.what = scenario_name + ":";
+  const int n = rng.bernoulli(0.8) ? 1 : 2;
+  for (int i = 0; i < n; ++i) {
+    const SetKey& k = pick(rng, set_keys());
+    std::string key = k.key;
+    if (key.rfind("POOL.", 0) == 0) {
+      const std::string pool =
+          disaggregated ? (rng.bernoulli(0.5) ? "prefill" : "decode") : "aggregated";
+      key = "deployment." + pool + key.substr(4);
+    } else if (key.rfind("W.", 0) == 0) {
+      key = (preset ? "workload.overrides" : "workload") + key.substr(1);
+    }
+    const std::string value = rng.bernoulli(0.8) ? pick(rng, k.values) : pick(rng, bad_values());
+    c.args.push_back("--set");
+    c.args.push_back(key + "=" + value);
+    c.what += " --set " + key + "=" + shorten(value);
+  }
+  return c;
 }
 
 /// A command line as option groups: {"--name", "value"}, {"--flag"} or a positional {"word"}.

@@ -30,6 +30,7 @@ inline constexpr int kCatalogCases = 1100;
 inline constexpr int kImportCases = 150;
 inline constexpr int kMeasureCases = 150;
 inline constexpr int kArgsCases = 1000;
+inline constexpr int kSetCases = 600;
 
 inline std::string numbered(const std::string& family, int n) {
   std::string s = std::to_string(n);
@@ -269,6 +270,15 @@ inline std::vector<Case> all_cases() {
     Case c = abuse(base, rng);
     c.id = numbered("args", i);
     if (output_args(c.args) != output_args(flatten(base.groups))) c.expect = Expect::kText;
+    cases.push_back(std::move(c));
+  }
+
+  for (int i = 0; i < kSetCases; ++i) {
+    const std::string id = numbered("set", i);
+    moesim::Rng rng(kSeed, moesim::stream_id(id));
+    const std::string& name = scen_names[static_cast<std::size_t>(i) % scen_names.size()];
+    Case c = set_case(name, scen.at(name), rng);
+    c.id = id;
     cases.push_back(std::move(c));
   }
 
