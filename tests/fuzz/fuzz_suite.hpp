@@ -2,9 +2,11 @@
 /// \file
 /// The fuzz test's suite: how many cases of each family, the catalog files it mutates and the
 /// commands that read them, and all_cases(), every case in order (tests/fuzz/fuzz_test.cpp runs
-/// them). Every case is generated from kSeed; see fuzz_cases.hpp for the generators.
+/// them). Every case is generated from kSeed (or the seed given, to explore beyond the fixed
+/// cases); see fuzz_cases.hpp for the generators.
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -156,7 +158,7 @@ inline std::vector<Target> catalog_targets() {
 }
 
 /// Every case, in order.
-inline std::vector<Case> all_cases() {
+inline std::vector<Case> all_cases(std::uint64_t seed = kSeed) {
   const auto scen = small_scenarios();
   std::vector<std::string> scen_names;
   for (const auto& [name, text] : scen) scen_names.push_back(name);
@@ -178,7 +180,7 @@ inline std::vector<Case> all_cases() {
   for (int i = 0; i < kScenarioCases; ++i) {
     Case c;
     c.id = numbered("scenario", i);
-    moesim::Rng rng(kSeed, moesim::stream_id(c.id));
+    moesim::Rng rng(seed, moesim::stream_id(c.id));
     const std::string& name = scen_names[static_cast<std::size_t>(i) % scen_names.size()];
     Mutated m = mutate(scen.at(name), rng);
     c.what = name + ": " + m.what;
@@ -199,7 +201,7 @@ inline std::vector<Case> all_cases() {
   for (int i = 0; i < kCatalogCases; ++i) {
     Case c;
     c.id = numbered("catalog", i);
-    moesim::Rng rng(kSeed, moesim::stream_id(c.id));
+    moesim::Rng rng(seed, moesim::stream_id(c.id));
     const std::size_t t = wheel[static_cast<std::size_t>(i) % wheel.size()];
     const Target& target = targets[t];
     const auto& cmd = target.commands[uses[t]++ % target.commands.size()];
@@ -222,7 +224,7 @@ inline std::vector<Case> all_cases() {
   for (int i = 0; i < kImportCases; ++i) {
     Case c;
     c.id = numbered("import", i);
-    moesim::Rng rng(kSeed, moesim::stream_id(c.id));
+    moesim::Rng rng(seed, moesim::stream_id(c.id));
     const std::string& file = configs[static_cast<std::size_t>(i) % configs.size()];
     Mutated m = mutate(slurp(file), rng);
     c.what = std::filesystem::path(file).filename().string() + ": " + m.what;
@@ -235,7 +237,7 @@ inline std::vector<Case> all_cases() {
   for (int i = 0; i < kMeasureCases; ++i) {
     Case c;
     c.id = numbered("measure", i);
-    moesim::Rng rng(kSeed, moesim::stream_id(c.id));
+    moesim::Rng rng(seed, moesim::stream_id(c.id));
     const bool is_moe = i % 3 == 2;
     Mutated m = mutate_csv(is_moe ? moe : gemm, rng);
     if (rng.bernoulli(0.2)) {
@@ -265,7 +267,7 @@ inline std::vector<Case> all_cases() {
     for (int w = 0; w < weight; ++w) base_wheel.push_back(b);
   }
   for (int i = 0; i < kArgsCases; ++i) {
-    moesim::Rng rng(kSeed, moesim::stream_id(numbered("args", i)));
+    moesim::Rng rng(seed, moesim::stream_id(numbered("args", i)));
     const Command& base = bases[base_wheel[static_cast<std::size_t>(i) % base_wheel.size()]];
     Case c = abuse(base, rng);
     c.id = numbered("args", i);
@@ -275,7 +277,7 @@ inline std::vector<Case> all_cases() {
 
   for (int i = 0; i < kSetCases; ++i) {
     const std::string id = numbered("set", i);
-    moesim::Rng rng(kSeed, moesim::stream_id(id));
+    moesim::Rng rng(seed, moesim::stream_id(id));
     const std::string& name = scen_names[static_cast<std::size_t>(i) % scen_names.size()];
     Case c = set_case(name, scen.at(name), rng);
     c.id = id;
