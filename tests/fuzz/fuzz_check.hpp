@@ -239,7 +239,7 @@ inline std::vector<std::string> check_outcome(const Outcome& o, Expect expect,
     } else {
       for (auto& p : JsonChecker(json).check()) problems.push_back("JSON " + p);
     }
-    scanned = o.out.substr(0, o.out.size() - json.size());
+    scanned = std::string_view(o.out).substr(0, o.out.size() - json.size());
   }
   for (const char* word : {"nan", "inf", "NaN", "Inf"}) {
     if (has_word(scanned, word) && !has_word(inputs, word)) {
