@@ -1,9 +1,11 @@
 // The one place that reads YAML: converts yaml-cpp's document into the immutable detail::Node
 // tree, recording 1-based line and column for every node and every map key.
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <unordered_map>
+#include <vector>
 
 #include "sim/config/detail_node.hpp"
 #include "sim/core/input_file.hpp"
@@ -14,6 +16,42 @@ namespace {
 
 /// Largest number of nodes one document may expand to (aliases can multiply a small text).
 inline constexpr std::size_t kMaxNodes = 1'000'000;
+
+/// Records where each document of a YAML stream starts and ignores every other event.
+class DocumentStarts : public YAML::EventHandler {
+ public:
+  std::vector<YAML::Mark> starts;
+  void OnDocumentStart(const YAML::Mark& mark) override { starts.push_back(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+/// The start of each document of `text`. yaml-cpp 0.7's LoadAll() never returns on a stream
+/// with a token that starts no document, such as the ',' of "{}," (jbeder/yaml-cpp issue 1040,
+/// fixed upstream by pull request 1319): its parser reports an empty document there again and
+/// again without consuming the token, and LoadAll() collects them until memory runs out. Here a
+/// document that starts where the previous one did is that token, and a syntax error.
+std::vector<YAML::Mark> document_starts(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts events;
+  while (parser.HandleNextDocument(events)) {
+    const auto n = events.starts.size();
+    if (n >= 2 && events.starts[n - 1].pos == events.starts[n - 2].pos) {
+      throw YAML::ParserException(events.starts[n - 1], "a token that starts no document");
+    }
+  }
+  return events.starts;
+}
 
 class Converter {
  public:
@@ -105,9 +143,12 @@ class Converter {
 }  // namespace
 
 std::shared_ptr<const Node> build_tree(std::string_view yaml_text, const TextOrigin& origin) {
-  std::vector<YAML::Node> documents;
+  const std::string text{yaml_text};
+  std::vector<YAML::Mark> starts;
+  YAML::Node document;
   try {
-    documents = YAML::LoadAll(std::string{yaml_text});
+    starts = document_starts(text);
+    if (starts.size() == 1) document = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     Converter at(origin);
     throw ConfigError(at.location_of(e.mark), "", "valid YAML syntax",
@@ -115,12 +156,12 @@ std::shared_ptr<const Node> build_tree(std::string_view yaml_text, const TextOri
   }
   Converter converter(origin);
   const SourceLocation start{origin.label, origin.first_line, origin.first_column};
-  if (documents.empty()) return converter.convert(YAML::Node{}, "", 0, start);
-  if (documents.size() > 1) {
-    throw ConfigError(converter.location_of(documents[1].Mark()), "", "a single YAML document",
-                      std::to_string(documents.size()) + " documents");
+  if (starts.empty()) return converter.convert(YAML::Node{}, "", 0, start);
+  if (starts.size() > 1) {
+    throw ConfigError(converter.location_of(starts[1]), "", "a single YAML document",
+                      std::to_string(starts.size()) + " documents");
   }
-  return converter.convert(documents.front(), "", 0, start);
+  return converter.convert(document, "", 0, start);
 }
 
 std::string child_path(const std::string& parent, std::string_view key) {

@@ -1,6 +1,7 @@
 #include "sim/cost/measurement.hpp"
 
 #include <charconv>
+#include <cmath>
 #include <map>
 #include <sstream>
 
@@ -17,11 +18,18 @@ std::vector<std::string> names_of(std::span<const std::string_view> v) {
   return {v.begin(), v.end()};
 }
 
+/// Largest shape dimension a measurement may state: 2^20, twice the largest in the shipped
+/// tables (num_tokens 524,288). Found by the fuzz test: an m, n or k of 2^63 - 1 priced the op
+/// beyond the 106 days a Duration holds, which failed an assertion (an internal error).
+constexpr std::int64_t kMaxDimension = std::int64_t{1} << 20;
+
 std::int64_t parse_int(std::string_view text, const SourceLocation& at, std::string_view key) {
   std::int64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || v < 0) {
-    throw ConfigError(at, std::string(key), "a whole number >= 0", "'" + std::string(text) + "'");
+  if (ec != std::errc{} || end != text.data() + text.size() || v < 0 || v > kMaxDimension) {
+    throw ConfigError(at, std::string(key),
+                      "a whole number from 0 to " + std::to_string(kMaxDimension),
+                      "'" + std::string(text) + "'");
   }
   return v;
 }
@@ -29,11 +37,17 @@ std::int64_t parse_int(std::string_view text, const SourceLocation& at, std::str
 double parse_number(std::string_view text, const SourceLocation& at, std::string_view key) {
   double v = 0.0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || !(v > 0.0)) {
+  // from_chars reads "inf" and "nan" too; a time of infinity is no measurement.
+  if (ec != std::errc{} || end != text.data() + text.size() || !(v > 0.0) || !std::isfinite(v)) {
     throw ConfigError(at, std::string(key), "a positive number", "'" + std::string(text) + "'");
   }
   return v;
 }
+
+/// Longest kernel time a measurement may state, in milliseconds: an hour, far above any kernel,
+/// and far below the 106 days that a Duration holds. Found by the fuzz test: latency_ms "inf"
+/// and 9223372036854775807 failed the Duration conversion's assertion (an internal error).
+constexpr double kMaxLatencyMs = scale::kSecondsPerHour / scale::kMilli;
 
 Duration duration(const std::string& text, const SourceLocation& at, std::string_view key) {
   try {
@@ -297,6 +311,10 @@ class AicRows {
   }
   Duration latency(std::size_t r) const {
     const double ms = parse_number(text(r, "latency_ms"), at(r, "latency_ms"), "latency_ms");
+    if (ms > kMaxLatencyMs) {
+      throw ConfigError(at(r, "latency_ms"), "latency_ms",
+                        "a kernel time of at most 3.6e6 ms (one hour)", text(r, "latency_ms"));
+    }
     return ceil_duration(ms * scale::kMilli);
   }
   std::size_t size() const { return t_.rows.size(); }

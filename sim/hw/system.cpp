@@ -1,6 +1,7 @@
 #include "sim/hw/system.hpp"
 
 #include <filesystem>
+#include <string>
 
 #include "sim/hw/impl/spec_readers.hpp"
 
@@ -40,10 +41,18 @@ NvlinkSwitchSpec read_switch(const ConfigNode& node) {
   return s;
 }
 
+/// Most scale-out NICs per GPU: shipped systems have one; the cluster topology has a vertex per
+/// NIC and a rail per NIC of a node. Found by the fuzz test: nics_per_gpu 1000000 made a
+/// two-node cluster of 16 million NICs (std::bad_alloc, an internal error).
+constexpr int kMaxNicsPerGpu = 16;
+
 ScaleOutSpec read_scale_out(const ConfigNode& node) {
   node.check_keys({"nics_per_gpu", "nic_model", "nic_bandwidth", "fabric"});
   ScaleOutSpec s;
   s.nics_per_gpu = read_count(node.at("nics_per_gpu"));
+  if (s.nics_per_gpu > kMaxNicsPerGpu) {
+    node.at("nics_per_gpu").fail("a whole number from 1 to " + std::to_string(kMaxNicsPerGpu));
+  }
   s.nic_model = read_text(node.at("nic_model"));
   s.nic_bandwidth = read_positive_bandwidth(node.at("nic_bandwidth"));
   s.fabric = read_text(node.at("fabric"));

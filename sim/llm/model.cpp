@@ -127,6 +127,11 @@ std::int64_t read_int(const ConfigNode& n, std::string_view key, std::int64_t mi
   return x;
 }
 
+/// Most layers a model card may have: far above any published model (DeepSeek-R1 61, Llama 3.1
+/// 405B 126), low enough that the per-layer tables stay small. Without it, num_layers: 2^63 - 1
+/// threw std::length_error from the layer vector (an internal error; found by the fuzz test).
+constexpr std::int64_t kMaxLayers = 10'000;
+
 /// A finite number > 0 at `key` of `n`.
 double read_positive(const ConfigNode& n, std::string_view key) {
   const ConfigNode v = n.at(key);
@@ -365,6 +370,9 @@ ModelSpec parse_model(const ConfigNode& card) {
   m.hidden_size = read_int(card, "hidden_size", 1);
   m.vocab_size = read_int(card, "vocab_size", 1);
   const std::int64_t num_layers = read_int(card, "num_layers", 1);
+  if (num_layers > kMaxLayers) {
+    card.at("num_layers").fail("an integer from 1 to " + std::to_string(kMaxLayers));
+  }
   m.tie_word_embeddings = card.at("tie_word_embeddings").as_bool();
   m.layers.assign(static_cast<std::size_t>(num_layers), LayerSpec{});
 

@@ -190,6 +190,12 @@ std::size_t SweepResult::internal_errors() const {
 
 std::vector<SweepDeployment> enumerate_deployments(const SweepBase& base, const SweepSpace& space,
                                                    const config::Catalog& catalog) {
+  // Found by the fuzz test: --max-concurrency 2147483648 reached here as -2^31, which left the
+  // concurrency ladder empty and crashed the sweep (SIGSEGV on the empty ladder's back()).
+  if (space.max_concurrency < 1) {
+    throw ConfigError({"<sweep>", 0, 0}, "max_concurrency", "a ladder top from 1 to 2147483647",
+                      std::to_string(space.max_concurrency));
+  }
   const llm::ModelSpec model = llm::load_model(catalog, base.model);
   const hw::SystemSpec system = hw::load_system(catalog, base.system);
   const std::int32_t domain = std::max(system.domain_size, 1);
@@ -375,7 +381,11 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
     // The ladder plus the capacity itself (when inside it), so that the deployment's full
     // batch is measured without queueing; rungs above the capacity are pruned.
     SweepSpace scaled = space;
-    if (d.disaggregated) scaled.max_concurrency = space.max_concurrency * d.decode.instances;
+    if (d.disaggregated) {  // in 64 bits: the product overflowed int32 for a ladder top near 2^31
+      scaled.max_concurrency = static_cast<std::int32_t>(
+          std::min<std::int64_t>(std::int64_t{space.max_concurrency} * d.decode.instances,
+                                 std::numeric_limits<std::int32_t>::max()));
+    }
     std::vector<std::int32_t> ladder = concurrency_ladder(scaled);
     const auto cap = static_cast<std::int32_t>(
         std::min<std::int64_t>(probes[i].capacity, std::numeric_limits<std::int32_t>::max()));

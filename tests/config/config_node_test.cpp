@@ -247,6 +247,24 @@ TEST_CASE("a recursive alias and several documents are rejected") {
   CHECK(docs.found() == "2 documents");
 }
 
+TEST_CASE("a token that starts no document is a syntax error, not an endless parse") {
+  // Found by the fuzz test: yaml-cpp 0.7's LoadAll() looped forever, allocating, on a ',' after
+  // a document ("{}," or a JSON object closed twice).
+  for (const char* text : {"{},", "[],", ",", "a: 1\n},\n"}) {
+    const ConfigError e = config_error([&] { ConfigNode::parse(text, "inline"); });
+    CHECK_MESSAGE(e.expected() == "valid YAML syntax", text);
+  }
+  const ConfigError stray = config_error([] { ConfigNode::parse("{},", "inline"); });
+  CHECK(stray.found() == "a syntax error (a token that starts no document)");
+  CHECK(stray.where().column == 3);  // the ','
+}
+
+TEST_CASE("a file that never ends is rejected after 64 MiB instead of read until memory runs out") {
+  // Found by the fuzz test: `moesim import hf /dev/full` read zeros forever.
+  const ConfigError e = config_error([] { ConfigNode::load_file("/dev/zero"); });
+  CHECK(e.expected() == "a YAML file of at most 64 MiB");
+}
+
 TEST_CASE("a missing required key points at the present key that misspells it") {
   // Before: the suggestion was the closest *present* key, which is what the user typed:
   // `dis` for `dist` said "did you mean 'dis'?", `EP` for `ep` said "did you mean 'tp'?" (one

@@ -110,6 +110,36 @@ TEST_CASE("an AIConfigurator table takes its omitted columns from the manifest")
   CHECK(to_microseconds(m.median) == doctest::Approx(20.0));
 }
 
+TEST_CASE(
+    "an AIConfigurator latency of infinity or beyond an hour, or a dimension beyond 2^20, is a "
+    "ConfigError at its cell") {
+  // Found by the fuzz test: both failed the Duration conversion's assertion (an internal error).
+  const fs::path dir =
+      fs::temp_directory_path() / "moesim_measurement_test" / "h200_sxm" / "trtllm-1.3.0rc20";
+  fs::create_directories(dir);
+  for (const char* latency : {"inf", "nan", "9223372036854775807", "3600001"}) {
+    std::ofstream(dir / "gemm_perf.csv")
+        << "gemm_dtype,m,n,k,latency_ms\nbfloat16,8,16384,16384," << latency << "\n";
+    try {
+      (void)read_measurements(dir / "gemm_perf.csv");
+      FAIL("no ConfigError for latency_ms " << latency);
+    } catch (const ConfigError& e) {
+      CHECK(e.key_path() == "latency_ms");
+      CHECK(e.where().line == 2);
+    }
+  }
+  // A dimension above 2^20 too: an m of 2^63 - 1 priced the op beyond a Duration's range.
+  std::ofstream(dir / "gemm_perf.csv")
+      << "gemm_dtype,m,n,k,latency_ms\nbfloat16,9223372036854775807,16384,16384,1\n";
+  try {
+    (void)read_measurements(dir / "gemm_perf.csv");
+    FAIL("no ConfigError for m 2^63 - 1");
+  } catch (const ConfigError& e) {
+    CHECK(e.key_path() == "m");
+    CHECK(e.expected() == "a whole number from 0 to 1048576");
+  }
+}
+
 TEST_CASE("MoE rows with power-law routing are left out and counted") {
   const MeasurementFile f =
       read_measurements(kAic / "h200_sxm" / "trtllm-1.3.0rc20" / "moe_perf.csv");

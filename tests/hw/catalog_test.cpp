@@ -294,6 +294,20 @@ TEST_CASE("a domain size other than GPUs per node times nodes is rejected") {
   }
 }
 
+TEST_CASE("more than 16 NICs per GPU is rejected at nics_per_gpu") {
+  // Found by the fuzz test: 1,000,000 NICs per GPU made a two-node cluster of 16 million NIC
+  // vertices (std::bad_alloc).
+  std::string yaml = system_yaml("gb200");
+  yaml.replace(yaml.find("nics_per_gpu: 1"), 15, "nics_per_gpu: 17");
+  try {
+    parse_inline_system(yaml);
+    FAIL("17 NICs per GPU were accepted");
+  } catch (const ConfigError& e) {
+    CHECK(e.key_path() == "scale_out.nics_per_gpu");
+    CHECK(e.expected() == "a whole number from 1 to 16");
+  }
+}
+
 TEST_CASE("a system loads from a file path as well as by name") {
   const config::Catalog catalog = source_catalog();
   const fs::path path = fs::path{MOESIM_SOURCE_DIR} / "topologies/systems/gb200-nvl72.yaml";

@@ -286,6 +286,27 @@ TEST_CASE("cluster YAML errors point at the key, with a did-you-mean") {
   CHECK(ok.leaf_ports == 40);
 }
 
+TEST_CASE("a cluster of more than 4096 GPUs is rejected at domains before its routes are built") {
+  // Found by the fuzz test: routes are kept for every GPU pair, so 100,000 HGX nodes threw
+  // std::bad_alloc. 512 nodes x 8 GPUs = 4096 is the largest cluster; 513 is one too many.
+  const NetworkEfficiency net = shipped_network();
+  const ConfigError e = [&] {
+    try {
+      (void)cluster_from_yaml("{system: hgx-h200, domains: 513}", net);
+    } catch (const ConfigError& err) {
+      return err;
+    }
+    FAIL("513 HGX nodes must be rejected");
+    return ConfigError({}, "", "", "");
+  }();
+  CHECK(e.key_path() == "domains");
+  CHECK(e.where().line == 1);
+  CHECK(e.found() == "513 domains");
+  CHECK_THROWS_AS((void)make_cluster(load_system(source_catalog(), "gb200-nvl72"), 57, net),
+                  ConfigError);
+  CHECK(make_cluster(load_system(source_catalog(), "hgx-h200"), 512, net).gpu_count() == 4096);
+}
+
 TEST_CASE("the shipped network parameters carry NCCL's figures") {
   const NetworkEfficiency net = shipped_network();
   CHECK(net.impl == NetworkImpl::kMaxMin);

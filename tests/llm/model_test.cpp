@@ -283,6 +283,13 @@ TEST_CASE("an MTP acceptance rate outside (0, 1] is rejected at its key") {
   CHECK(e.key_path() == "mtp.acceptance[1]");
 }
 
+TEST_CASE("a layer count beyond 10,000 is rejected at its key, not by the layer table") {
+  // Found by the fuzz test: num_layers 2^63 - 1 threw std::length_error (an internal error).
+  const ConfigError e = parse_error(tiny_with("num_layers: 4", "num_layers: 9223372036854775807"));
+  CHECK(e.key_path() == "num_layers");
+  CHECK(e.expected() == "an integer from 1 to 10000");
+}
+
 TEST_CASE("inconsistent cards are rejected at the offending key") {
   SUBCASE("top-k above the expert count") {
     const ConfigError e = parse_error(tiny_with("experts_per_token: 2", "experts_per_token: 9"));

@@ -97,6 +97,21 @@ TEST_CASE("on a GB200 NVL72 instances fill the rack and EP72 gets 32 redundant e
   CHECK(ds[3].primary.redundant_experts == 32);
 }
 
+TEST_CASE("a ladder top below 1 is a ConfigError, not an empty ladder") {
+  // Found by the fuzz test: `moesim sweep --max-concurrency 2147483648` reached the sweep as
+  // -2^31 and crashed on the empty ladder.
+  SweepBase base;
+  base.system = "hgx-h200";
+  SweepSpace space;
+  space.max_concurrency = -2147483647 - 1;
+  try {
+    (void)enumerate_deployments(base, space, catalog());
+    FAIL("a negative ladder top was accepted");
+  } catch (const ConfigError& e) {
+    CHECK(e.key_path() == "max_concurrency");
+  }
+}
+
 TEST_CASE("the concurrency ladder is powers of two, every stride-th, up to the maximum") {
   SweepSpace s;
   s.max_concurrency = 64;
