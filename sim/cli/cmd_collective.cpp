@@ -98,6 +98,10 @@ int run_collective(const std::vector<std::string>& words) {
     }
   }
   const Args args("collective", words, specs);
+  if (!args.positional().empty()) {
+    throw ConfigError(kCommandLine, "moesim collective", "options only (see --help)",
+                      args.positional().front());
+  }
   const config::Catalog catalog = open_catalog(args);
   const hw::SystemSpec system =
       hw::load_system(catalog, args.value("system").value_or("gb200-nvl72"));

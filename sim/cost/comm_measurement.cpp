@@ -8,6 +8,10 @@
 namespace moesim::cost {
 namespace {
 
+/// Largest nccl-tests message a table may state, in elements: 2^36 (128 GiB of half), far above
+/// the 8 GiB the shipped tables reach and far below what would overflow a transfer's Duration.
+constexpr std::int64_t kMaxMessageElements = std::int64_t{1} << 36;
+
 using namespace detail;
 
 constexpr std::string_view kCommTables[] = {"nccl_perf", "custom_allreduce_perf",
@@ -44,8 +48,9 @@ class Rows {
     return text(r, name);
   }
   bool has_column(std::string_view name) const { return t_.column(name) >= 0; }
-  std::int64_t integer(std::size_t r, std::string_view name) const {
-    return parse_int(text(r, name), at(r, name), name);
+  std::int64_t integer(std::size_t r, std::string_view name,
+                       std::int64_t max = kMaxDimension) const {
+    return parse_int(text(r, name), at(r, name), name, max);
   }
   /// A positive time from column `name` in `unit` seconds.
   Duration time(std::size_t r, std::string_view name, double unit) const {
@@ -149,8 +154,8 @@ CommMeasurementFile read_comm_measurements(const std::filesystem::path& path) {
       m.dtype = dtype_of(rows.text(r, dtype_key), rows.at(r, dtype_key), dtype_key);
       m.gpus = static_cast<int>(
           positive(rows.integer(r, "num_gpus"), rows.at(r, "num_gpus"), "num_gpus"));
-      const std::int64_t elements =
-          positive(rows.integer(r, "message_size"), rows.at(r, "message_size"), "message_size");
+      const std::int64_t elements = positive(rows.integer(r, "message_size", kMaxMessageElements),
+                                             rows.at(r, "message_size"), "message_size");
       m.size = Bytes{elements * bits_of(m.dtype) / 8};
       m.measured = rows.time(r, "latency_ms", scale::kMilli);
       out.rows.push_back(std::move(m));

@@ -18,17 +18,12 @@ std::vector<std::string> names_of(std::span<const std::string_view> v) {
   return {v.begin(), v.end()};
 }
 
-/// Largest shape dimension a measurement may state: 2^20, twice the largest in the shipped
-/// tables (num_tokens 524,288). Found by the fuzz test: an m, n or k of 2^63 - 1 priced the op
-/// beyond the 106 days a Duration holds, which failed an assertion (an internal error).
-constexpr std::int64_t kMaxDimension = std::int64_t{1} << 20;
-
-std::int64_t parse_int(std::string_view text, const SourceLocation& at, std::string_view key) {
+std::int64_t parse_int(std::string_view text, const SourceLocation& at, std::string_view key,
+                       std::int64_t max) {
   std::int64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || v < 0 || v > kMaxDimension) {
-    throw ConfigError(at, std::string(key),
-                      "a whole number from 0 to " + std::to_string(kMaxDimension),
+  if (ec != std::errc{} || end != text.data() + text.size() || v < 0 || v > max) {
+    throw ConfigError(at, std::string(key), "a whole number from 0 to " + std::to_string(max),
                       "'" + std::string(text) + "'");
   }
   return v;

@@ -24,8 +24,14 @@ using Constants = std::map<std::string, std::string, std::less<>>;
 
 /// `v` as strings, for did-you-mean suggestions.
 std::vector<std::string> names_of(std::span<const std::string_view> v);
-/// A whole number >= 0, or a ConfigError at `at` naming `key`.
-std::int64_t parse_int(std::string_view text, const SourceLocation& at, std::string_view key);
+/// Largest shape dimension a measurement may state: 2^20, twice the largest in the shipped
+/// tables (num_tokens 524,288). Found by the fuzz test: an m, n or k of 2^63 - 1 priced the op
+/// beyond the 106 days a Duration holds, which failed an assertion (an internal error).
+inline constexpr std::int64_t kMaxDimension = std::int64_t{1} << 20;
+
+/// A whole number from 0 to `max`, or a ConfigError at `at` naming `key`.
+std::int64_t parse_int(std::string_view text, const SourceLocation& at, std::string_view key,
+                       std::int64_t max = kMaxDimension);
 /// A positive number, or a ConfigError at `at` naming `key`.
 double parse_number(std::string_view text, const SourceLocation& at, std::string_view key);
 /// A duration with its unit ("12.5 us"), or a ConfigError at `at` naming `key`.

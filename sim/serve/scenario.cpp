@@ -343,7 +343,15 @@ Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& c
   if (const auto r = root.get("runtime")) {
     r->check_keys({"step_overhead", "overlap_scheduler", "cuda_graphs", "scheduler"});
     if (const auto o = r->get("scheduler")) sc.scheduling = parse_scheduling(*o);
-    if (const auto o = r->get("step_overhead")) sc.host.step_overhead = o->as_duration();
+    if (const auto o = r->get("step_overhead")) {
+      sc.host.step_overhead = o->as_duration();
+      // Engines spend 0.1-10 ms of host time per step (MODELING.md "Host-side and step
+      // overheads"); a minute is far above any, and keeps a run's clock far from its 106-day
+      // range (found by the fuzz test: "1e6 s" overflowed it, an internal error).
+      if (to_seconds(sc.host.step_overhead) > scale::kSecondsPerMinute) {
+        o->fail("a host overhead of at most 60 s per step");
+      }
+    }
     if (const auto o = r->get("overlap_scheduler")) sc.host.overlap_scheduler = o->as_bool();
     if (const auto o = r->get("cuda_graphs")) sc.cuda_graphs = o->as_bool();
   }

@@ -301,7 +301,7 @@ TEST_CASE("a cluster of more than 4096 GPUs is rejected at domains before its ro
   }();
   CHECK(e.key_path() == "domains");
   CHECK(e.where().line == 1);
-  CHECK(e.found() == "513 domains");
+  CHECK(e.found() == "513 (4104 GPUs)");
   CHECK_THROWS_AS((void)make_cluster(load_system(source_catalog(), "gb200-nvl72"), 57, net),
                   ConfigError);
   CHECK(make_cluster(load_system(source_catalog(), "hgx-h200"), 512, net).gpu_count() == 4096);
