@@ -97,27 +97,17 @@ bool is_comm_table(std::string_view table) {
 
 CommMeasurementFile read_comm_measurements(const std::filesystem::path& path) {
   const CsvTable t = read_csv(path);
-  const std::filesystem::path version_dir = path.parent_path();
-  const std::string table = path.stem().string();
-  const SourceLocation file_at{t.file, 0, 0};
-  choose(table, kCommTables, file_at, "<table>.csv");
-  const std::string system = version_dir.parent_path().filename().string();
-  const std::string gpu = gpu_of_system(system, file_at);
-  const std::string stack = version_dir.filename().string();
-  const std::size_t dash = stack.find('-');
-  if (dash == std::string::npos) {
-    throw ConfigError(file_at, "<backend>-<version> folder", "a folder such as nccl-2.29.2",
-                      "'" + stack + "'");
-  }
+  const TablePlace place = table_place(path, t.file, kCommTables, "nccl-2.29.2");
+  const std::string& table = place.table;
   const Rows rows(t, manifest_constants(path));
   CommMeasurementFile out;
   std::map<std::string, std::int64_t> skipped;
   for (std::size_t r = 0; r < rows.size(); ++r) {
     CommMeasurement m;
-    m.system = system;
-    m.gpu = gpu;
-    m.framework = stack.substr(0, dash);
-    m.version = stack.substr(dash + 1);
+    m.system = place.system;
+    m.gpu = place.gpu;
+    m.framework = place.framework;
+    m.version = place.version;
     m.table = table;
     m.where = {t.file, rows.line(r), 1};
     auto moe_shape = [&](std::string_view tokens_key, std::string_view topk_key) {
@@ -198,7 +188,7 @@ CommMeasurementFile read_comm_measurements(const std::filesystem::path& path) {
         }
       }
       m.kernel = ll ? "deepep_ll" : "deepep_normal";
-      m.gpus = system == "gb200" ? kDeepEpGb200TrayGpus : kDeepEpNodeGpus;
+      m.gpus = place.system == "gb200" ? kDeepEpGb200TrayGpus : kDeepEpNodeGpus;
       moe_shape("num_token", "num_topk");
       // DeepEP low-latency mode sends a copy per (token, expert); normal mode a token once per
       // destination rank (DeepEP README; topologies/stacks/sglang-wideep.yaml).

@@ -69,6 +69,26 @@ std::string gpu_of_system(std::string_view system, const SourceLocation& at) {
   return s.substr(0, s.find('_'));
 }
 
+TablePlace table_place(const std::filesystem::path& path, const std::string& file,
+                       std::span<const std::string_view> tables, std::string_view example) {
+  const std::filesystem::path version_dir = path.parent_path();
+  const SourceLocation file_at{file, 0, 0};
+  TablePlace out;
+  out.table = path.stem().string();
+  choose(out.table, tables, file_at, "<table>.csv");
+  out.system = version_dir.parent_path().filename().string();
+  out.gpu = gpu_of_system(out.system, file_at);
+  const std::string stack = version_dir.filename().string();
+  const std::size_t dash = stack.find('-');
+  if (dash == std::string::npos) {
+    throw ConfigError(file_at, "<backend>-<version> folder",
+                      "a folder such as " + std::string(example), "'" + stack + "'");
+  }
+  out.framework = stack.substr(0, dash);
+  out.version = stack.substr(dash + 1);
+  return out;
+}
+
 Constants manifest_constants(const std::filesystem::path& path) {
   const std::filesystem::path abs = std::filesystem::absolute(path);
   for (std::filesystem::path dir = abs.parent_path(); dir.has_relative_path();
@@ -321,25 +341,16 @@ class AicRows {
 };
 
 MeasurementFile read_aic(const std::filesystem::path& path, const CsvTable& t) {
-  const std::filesystem::path version_dir = path.parent_path();
-  const std::string table = path.stem().string();
-  const SourceLocation file_at{t.file, 0, 0};
-  choose(table, kAicTables, file_at, "<table>.csv");
-  const std::string gpu = gpu_of_system(version_dir.parent_path().filename().string(), file_at);
-  const std::string stack = version_dir.filename().string();
-  const std::size_t dash = stack.find('-');
-  if (dash == std::string::npos) {
-    throw ConfigError(file_at, "<backend>-<version> folder", "a folder such as trtllm-1.3.0rc20",
-                      "'" + stack + "'");
-  }
+  const TablePlace place = table_place(path, t.file, kAicTables, "trtllm-1.3.0rc20");
+  const std::string& table = place.table;
   const AicRows rows(t, manifest_constants(path));
   MeasurementFile out;
   std::map<std::string, std::int64_t> skipped;
   for (std::size_t r = 0; r < rows.size(); ++r) {
     Measurement m;
-    m.gpu = gpu;
-    m.framework = stack.substr(0, dash);
-    m.version = stack.substr(dash + 1);
+    m.gpu = place.gpu;
+    m.framework = place.framework;
+    m.version = place.version;
     m.kernel = rows.has("kernel_source") ? rows.text(r, "kernel_source") : "";
     m.where = {t.file, rows.line(r), 1};
     m.median = rows.latency(r);

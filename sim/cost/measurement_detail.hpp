@@ -42,6 +42,21 @@ std::string choose(std::string_view text, std::span<const std::string_view> choi
 /// GPU catalog name of an AIConfigurator system folder ("b200_sxm" -> "b200"); other folder
 /// names are a ConfigError.
 std::string gpu_of_system(std::string_view system, const SourceLocation& at);
+
+/// Where an AIConfigurator table sits: <system>/<backend>-<version>/<table>.csv.
+struct TablePlace {
+  std::string table;  ///< the file's stem, one of the reader's tables
+  std::string system;
+  std::string gpu;  ///< gpu_of_system(system)
+  std::string framework;
+  std::string version;
+};
+
+/// The place of the table at `path` (read from `file`): its name must be one of `tables`, its
+/// folders a known system and a <backend>-<version> folder such as `example`; ConfigErrors at
+/// the file otherwise.
+TablePlace table_place(const std::filesystem::path& path, const std::string& file,
+                       std::span<const std::string_view> tables, std::string_view example);
 /// The omitted constant columns of the table at `path`, from the manifest.csv of the nearest
 /// enclosing folder that has one (empty when none lists it).
 Constants manifest_constants(const std::filesystem::path& path);
