@@ -336,6 +336,8 @@ class Engine {
   const DurationHistogram& itl() const { return itl_; }
   /// Steps recorded (record_steps only), in order of their start.
   const std::vector<StepRecord>& steps() const { return steps_; }
+  /// The recorded steps, moved out (a trace's steps are hundreds of MB: not copied).
+  std::vector<StepRecord> take_steps() { return std::move(steps_); }
   const EngineConfig& config() const { return config_; }
 
  private:

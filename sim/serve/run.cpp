@@ -102,7 +102,7 @@ RunResult run_serving(const EngineConfig& config, const WorkloadSpec& workload,
   RunResult result;
   result.seed = seed;
   result.metrics = compute_metrics(engine, client.stats(), pricing);
-  result.steps = engine.steps();
+  result.steps = engine.take_steps();
   result.events = sim.events_executed();
   result.peak_in_flight = engine.peak_in_flight();
   result.end = sim.now();
