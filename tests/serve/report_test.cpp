@@ -48,9 +48,10 @@ struct Fixture {
     PoolConfig pool = test::roomy_pool();
     pool.attention_dp = 2;
     pool.gpus_per_instance = 2;
-    test::RunWithRequests run =
-        test::run_with_requests(test::aggregated(pool), w, {&model, nullptr, nullptr}, 1,
-                                std::nullopt, RunOptions{.record_steps = true});
+    RunOptions options;
+    options.record_steps = true;
+    test::RunWithRequests run = test::run_with_requests(
+        test::aggregated(pool), w, {&model, nullptr, nullptr}, 1, std::nullopt, options);
     r = std::move(run.result);
     requests = std::move(run.requests);
   }
