@@ -29,44 +29,6 @@ constexpr int kDeepEpGb200TrayGpus = 4;
 /// reads for a single node (collector/wideep/sglang/collect_deepep_normal.py).
 constexpr std::int64_t kDeepEpDefaultSms = 20;
 
-/// A table's cells by column name, with the manifest's constants for the columns it omits.
-class Rows {
- public:
-  Rows(const CsvTable& t, Constants constants) : t_(t), c_(std::move(constants)) {}
-
-  std::string text(std::size_t r, std::string_view name) const {
-    const int i = t_.column(name);
-    if (i >= 0) return t_.rows[r][static_cast<std::size_t>(i)];
-    const auto it = c_.find(name);
-    if (it != c_.end()) return it->second;
-    throw ConfigError({t_.file, t_.header_line, 1}, std::string(name),
-                      "a column '" + std::string(name) + "' or a manifest.csv constant", "neither");
-  }
-  /// As text, or `fallback` when neither the table nor the manifest has the column.
-  std::string text_or(std::size_t r, std::string_view name, std::string fallback) const {
-    if (t_.column(name) < 0 && !c_.contains(name)) return fallback;
-    return text(r, name);
-  }
-  bool has_column(std::string_view name) const { return t_.column(name) >= 0; }
-  std::int64_t integer(std::size_t r, std::string_view name,
-                       std::int64_t max = kMaxDimension) const {
-    return parse_int(text(r, name), at(r, name), name, max);
-  }
-  /// A positive time from column `name` in `unit` seconds.
-  Duration time(std::size_t r, std::string_view name, double unit) const {
-    return ceil_duration(parse_number(text(r, name), at(r, name), name) * unit);
-  }
-  SourceLocation at(std::size_t r, std::string_view name) const {
-    return t_.where(r, std::max(t_.column(name), 0));
-  }
-  std::size_t size() const { return t_.rows.size(); }
-  int line(std::size_t r) const { return t_.lines[r]; }
-
- private:
-  const CsvTable& t_;
-  Constants c_;
-};
-
 /// An element or payload type of the tables' spellings.
 DType dtype_of(std::string_view aic, const SourceLocation& at, std::string_view key) {
   constexpr std::string_view kNames[] = {"half", "int8", "bfloat16", "fp8", "nvfp4"};
@@ -99,7 +61,7 @@ CommMeasurementFile read_comm_measurements(const std::filesystem::path& path) {
   const CsvTable t = read_csv(path);
   const TablePlace place = table_place(path, t.file, kCommTables, "nccl-2.29.2");
   const std::string& table = place.table;
-  const Rows rows(t, manifest_constants(path));
+  const TableRows rows(t, manifest_constants(path));
   CommMeasurementFile out;
   std::map<std::string, std::int64_t> skipped;
   for (std::size_t r = 0; r < rows.size(); ++r) {

@@ -39,11 +39,6 @@ double parse_number(std::string_view text, const SourceLocation& at, std::string
   return v;
 }
 
-/// Longest kernel time a measurement may state, in milliseconds: an hour, far above any kernel,
-/// and far below the 106 days that a Duration holds. Found by the fuzz test: latency_ms "inf"
-/// and 9223372036854775807 failed the Duration conversion's assertion (an internal error).
-constexpr double kMaxLatencyMs = scale::kSecondsPerHour / scale::kMilli;
-
 Duration duration(const std::string& text, const SourceLocation& at, std::string_view key) {
   try {
     return parse_duration(text);
@@ -87,6 +82,31 @@ TablePlace table_place(const std::filesystem::path& path, const std::string& fil
   out.framework = stack.substr(0, dash);
   out.version = stack.substr(dash + 1);
   return out;
+}
+
+std::string TableRows::text(std::size_t r, std::string_view name) const {
+  const int i = t_.column(name);
+  if (i >= 0) return t_.rows[r][static_cast<std::size_t>(i)];
+  const auto it = c_.find(name);
+  if (it != c_.end()) return it->second;
+  throw ConfigError({t_.file, t_.header_line, 1}, std::string(name),
+                    "a column '" + std::string(name) + "' or a manifest.csv constant", "neither");
+}
+
+std::string TableRows::text_or(std::size_t r, std::string_view name, std::string fallback) const {
+  return has(name) ? text(r, name) : fallback;
+}
+
+std::int64_t TableRows::integer(std::size_t r, std::string_view name, std::int64_t max) const {
+  return parse_int(text(r, name), at(r, name), name, max);
+}
+
+Duration TableRows::time(std::size_t r, std::string_view name, double unit) const {
+  const double v = parse_number(text(r, name), at(r, name), name);
+  if (v * unit > kMaxMeasuredSeconds) {
+    throw ConfigError(at(r, name), std::string(name), "a time of at most one hour", text(r, name));
+  }
+  return ceil_duration(v * unit);
 }
 
 Constants manifest_constants(const std::filesystem::path& path) {
@@ -304,46 +324,10 @@ std::string attention_dtype(std::string_view aic, const SourceLocation& at) {
   return choose(aic, kAic, at, "dtype") == "fp8" ? "fp8" : "bf16";
 }
 
-class AicRows {
- public:
-  AicRows(const CsvTable& t, Constants constants) : t_(t), c_(std::move(constants)) {}
-
-  /// Cell `name` of row r, or the manifest constant; a ConfigError when neither has it.
-  std::string text(std::size_t r, std::string_view name) const {
-    const int i = t_.column(name);
-    if (i >= 0) return t_.rows[r][static_cast<std::size_t>(i)];
-    const auto it = c_.find(name);
-    if (it != c_.end()) return it->second;
-    throw ConfigError({t_.file, t_.header_line, 1}, std::string(name),
-                      "a column '" + std::string(name) + "' or a manifest.csv constant", "neither");
-  }
-  bool has(std::string_view name) const { return t_.column(name) >= 0 || c_.contains(name); }
-  std::int64_t integer(std::size_t r, std::string_view name) const {
-    return parse_int(text(r, name), at(r, name), name);
-  }
-  SourceLocation at(std::size_t r, std::string_view name) const {
-    return t_.where(r, std::max(t_.column(name), 0));
-  }
-  Duration latency(std::size_t r) const {
-    const double ms = parse_number(text(r, "latency_ms"), at(r, "latency_ms"), "latency_ms");
-    if (ms > kMaxLatencyMs) {
-      throw ConfigError(at(r, "latency_ms"), "latency_ms",
-                        "a kernel time of at most 3.6e6 ms (one hour)", text(r, "latency_ms"));
-    }
-    return ceil_duration(ms * scale::kMilli);
-  }
-  std::size_t size() const { return t_.rows.size(); }
-  int line(std::size_t r) const { return t_.lines[r]; }
-
- private:
-  const CsvTable& t_;
-  Constants c_;
-};
-
 MeasurementFile read_aic(const std::filesystem::path& path, const CsvTable& t) {
   const TablePlace place = table_place(path, t.file, kAicTables, "trtllm-1.3.0rc20");
   const std::string& table = place.table;
-  const AicRows rows(t, manifest_constants(path));
+  const TableRows rows(t, manifest_constants(path));
   MeasurementFile out;
   std::map<std::string, std::int64_t> skipped;
   for (std::size_t r = 0; r < rows.size(); ++r) {
@@ -353,7 +337,7 @@ MeasurementFile read_aic(const std::filesystem::path& path, const CsvTable& t) {
     m.version = place.version;
     m.kernel = rows.has("kernel_source") ? rows.text(r, "kernel_source") : "";
     m.where = {t.file, rows.line(r), 1};
-    m.median = rows.latency(r);
+    m.median = rows.time(r, "latency_ms", scale::kMilli);
     MeasuredShape& s = m.shape;
     if (table == "gemm_perf") {
       const std::string d = rows.text(r, "gemm_dtype");

@@ -5,6 +5,7 @@
 /// errors, and the AIConfigurator folder conventions (topologies/measured/aiconfigurator/).
 /// Internal to sim/cost.
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -14,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "sim/core/csv.hpp"
 #include "sim/core/error.hpp"
 #include "sim/core/units.hpp"
 
@@ -42,6 +44,41 @@ std::string choose(std::string_view text, std::span<const std::string_view> choi
 /// GPU catalog name of an AIConfigurator system folder ("b200_sxm" -> "b200"); other folder
 /// names are a ConfigError.
 std::string gpu_of_system(std::string_view system, const SourceLocation& at);
+
+/// Longest time a measurement may state: an hour, far above any kernel or collective, and far
+/// below the 106 days a Duration holds. Found by the fuzz test: latency_ms "inf" and
+/// 9223372036854775807 failed the Duration conversion's assertion (an internal error).
+inline constexpr double kMaxMeasuredSeconds = scale::kSecondsPerHour;
+
+/// An AIConfigurator table's cells by column name, with the manifest's constants (manifest.csv)
+/// for the columns it leaves out; every error is a ConfigError at the cell.
+class TableRows {
+ public:
+  TableRows(const CsvTable& t, Constants constants) : t_(t), c_(std::move(constants)) {}
+  /// Cell `name` of row r, or the manifest constant; a ConfigError when neither has it.
+  std::string text(std::size_t r, std::string_view name) const;
+  /// As text, or `fallback` when neither the table nor the manifest has the column.
+  std::string text_or(std::size_t r, std::string_view name, std::string fallback) const;
+  /// Whether the table or the manifest has the column.
+  bool has(std::string_view name) const { return t_.column(name) >= 0 || c_.contains(name); }
+  /// Whether the table itself has the column.
+  bool has_column(std::string_view name) const { return t_.column(name) >= 0; }
+  /// A whole number from 0 to `max` (parse_int).
+  std::int64_t integer(std::size_t r, std::string_view name,
+                       std::int64_t max = kMaxDimension) const;
+  /// A positive time of at most kMaxMeasuredSeconds from column `name`, in `unit` seconds.
+  Duration time(std::size_t r, std::string_view name, double unit) const;
+  /// Where cell `name` of row r is (the row's first column when the table lacks it).
+  SourceLocation at(std::size_t r, std::string_view name) const {
+    return t_.where(r, std::max(t_.column(name), 0));
+  }
+  std::size_t size() const { return t_.rows.size(); }
+  int line(std::size_t r) const { return t_.lines[r]; }
+
+ private:
+  const CsvTable& t_;
+  Constants c_;
+};
 
 /// Where an AIConfigurator table sits: <system>/<backend>-<version>/<table>.csv.
 struct TablePlace {

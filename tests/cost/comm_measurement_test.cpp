@@ -112,6 +112,15 @@ TEST_CASE("a bad cell is a ConfigError at its file, line and column") {
   CHECK(e2.where().line == 2);
   CHECK(e2.where().column == 5);
   CHECK(e2.key_path() == "latency_ms");
+
+  // A time beyond an hour is an error at its cell, as in the kernel tables (1e300 ms overflowed
+  // the Duration conversion, an internal error).
+  const fs::path huge = table_file("h100_sxm/nccl-2.29.2/nccl_perf.csv",
+                                   "op_name,nccl_dtype,num_gpus,message_size,latency_ms\n"
+                                   "all_reduce,half,8,1024,1e300\n");
+  const ConfigError e3 = test::config_error([&] { (void)read_comm_measurements(huge); });
+  CHECK(e3.key_path() == "latency_ms");
+  CHECK(e3.expected() == "a time of at most one hour");
 }
 
 TEST_CASE("the kernel reader leaves a communication table out and counts its rows") {
