@@ -13,13 +13,13 @@ using moesim::cli_test::contains;
 using moesim::cli_test::Result;
 using moesim::cli_test::run_moesim;
 
-const std::string kScenario = std::string(MOESIM_TEST_DATA_DIR) + "/serve/agg_analytic.yaml";
+using moesim::cli_test::kAnalyticScenario;
 
 }  // namespace
 
 TEST_CASE("a word with one dash is an unknown option of every command, not a positional word") {
   // `moesim run s.yaml -x` said "found 2 positional words".
-  const Result run = run_moesim("run " + kScenario + " -x");
+  const Result run = run_moesim("run " + kAnalyticScenario + " -x");
   CHECK(run.status == 2);
   CHECK(contains(run.output, "unknown option -x"));
   CHECK_FALSE(contains(run.output, "positional"));
@@ -34,7 +34,8 @@ TEST_CASE("a word with one dash is an unknown option of every command, not a pos
   // The suggestion: the option spelt with one dash, the one option with that first letter, or
   // the nearest name.
   CHECK(contains(run_moesim("explain -seed 3").output, "did you mean '--seed'?"));
-  CHECK(contains(run_moesim("run " + kScenario + " -r 2").output, "did you mean '--replicas'?"));
+  CHECK(contains(run_moesim("run " + kAnalyticScenario + " -r 2").output,
+                 "did you mean '--replicas'?"));
   // -j: --jobs or --json, so no guess.
   CHECK_FALSE(contains(run_moesim("sweep --system hgx-h200 -j 2").output, "did you mean"));
   CHECK(contains(run_moesim("collective -sytem x").output, "did you mean '--system'?"));
@@ -49,7 +50,7 @@ TEST_CASE("--seed 0 is accepted by every command that takes a seed, and -1 refus
   // explain and sweep refused 0 ("a positive integer") where run accepted it; compare and size
   // had no --seed. Each command here fails on an option read after --seed, so reaching that
   // error shows that the seed was accepted.
-  const Result run = run_moesim("run " + kScenario + " --seed 0 --replicas 0");
+  const Result run = run_moesim("run " + kAnalyticScenario + " --seed 0 --replicas 0");
   CHECK(contains(run.output, "--replicas"));
   const Result explain = run_moesim("explain --seed 0 --batch 2 --context 128");
   CHECK_MESSAGE(explain.status == 0, explain.output);
@@ -61,7 +62,7 @@ TEST_CASE("--seed 0 is accepted by every command that takes a seed, and -1 refus
       "size --system hgx-h200 --load \"1000 tok/s\" --sla \"tpot_p90<40ms\" --seed 0 --top 0");
   CHECK(contains(size.output, "--top"));
   for (const std::string& c :
-       {"run " + kScenario, std::string("explain"), std::string("sweep --system hgx-h200"),
+       {"run " + kAnalyticScenario, std::string("explain"), std::string("sweep --system hgx-h200"),
         std::string("compare"),
         std::string("size --system hgx-h200 --load \"1000 tok/s\" --sla \"tpot_p90<40ms\"")}) {
     const Result r = run_moesim(c + " --seed -1");
@@ -74,8 +75,8 @@ TEST_CASE("--seed 0 is accepted by every command that takes a seed, and -1 refus
 TEST_CASE("a request too long for the KV cache is refused at the scenario's workload key") {
   // It was refused by the engine as "<engine config>: deployment.aggregated.kv_capacity_tokens".
   // 12800 tokens / 8 ranks = 1600 per rank; a request reserves up to 1500 + 200 + 2 MTP drafts.
-  const Result r =
-      run_moesim("run " + kScenario + " --set deployment.aggregated.kv_capacity_tokens=12800");
+  const Result r = run_moesim("run " + kAnalyticScenario +
+                              " --set deployment.aggregated.kv_capacity_tokens=12800");
   CHECK(r.status == 2);
   CHECK(contains(r.output, "agg_analytic.yaml:37:"));
   CHECK(contains(r.output, "workload.osl"));
@@ -113,7 +114,7 @@ TEST_CASE("huge sizes on the command line and in a scenario are range errors, no
       {"collective --system hgx-h200 --op allreduce --bytes 1MiB --domains 513", "--domains",
        "from 1 to 512"},
       // 65536 GPUs in a deployment (serve::kMaxDeploymentGpus) / 8 per instance.
-      {"run " + kScenario + " --set deployment.aggregated.instances=100000",
+      {"run " + kAnalyticScenario + " --set deployment.aggregated.instances=100000",
        "deployment.aggregated.instances", "at most 8192 instances"},
   };
   for (const Case& c : cases) {
@@ -134,7 +135,7 @@ TEST_CASE("a device, a directory or an oversized file given as input is refused 
   CHECK(dir.status == 2);
   CHECK(contains(dir.output, "a directory"));
   const Result trace =
-      run_moesim("run " + kScenario +
+      run_moesim("run " + kAnalyticScenario +
                  " --set 'workload={requests: 1, arrival: {process: closed_loop, concurrency: 1}, "
                  "trace: /dev/zero}'");
   CHECK(trace.status == 2);

@@ -36,4 +36,8 @@ inline bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+/// The small analytic scenario the CLI tests run (tests/data/serve/agg_analytic.yaml).
+inline const std::string kAnalyticScenario =
+    std::string(MOESIM_TEST_DATA_DIR) + "/serve/agg_analytic.yaml";
+
 }  // namespace moesim::cli_test

@@ -17,18 +17,18 @@ using moesim::cli_test::contains;
 using moesim::cli_test::Result;
 using moesim::cli_test::run_moesim;
 
-const std::string kScenario = std::string(MOESIM_TEST_DATA_DIR) + "/serve/agg_analytic.yaml";
+using moesim::cli_test::kAnalyticScenario;
 
 }  // namespace
 
 TEST_CASE("a write to a full device exits 2 and names the file, never 0 with the data lost") {
   // /dev/full accepts open() and fails every write with ENOSPC.
-  const Result json = run_moesim("run " + kScenario + " --json /dev/full");
+  const Result json = run_moesim("run " + kAnalyticScenario + " --json /dev/full");
   CHECK(json.status == 2);
   CHECK(contains(json.output, "--json"));
   CHECK(contains(json.output, "/dev/full"));
   CHECK(contains(json.output, "No space left on device"));
-  const Result csv = run_moesim("run " + kScenario + " --csv /dev/full");
+  const Result csv = run_moesim("run " + kAnalyticScenario + " --csv /dev/full");
   CHECK(csv.status == 2);
   CHECK(contains(csv.output, "--csv"));
   CHECK(contains(csv.output, "/dev/full"));
@@ -39,12 +39,12 @@ TEST_CASE("a write to a full device exits 2 and names the file, never 0 with the
 }
 
 TEST_CASE("run streams its per-request CSV and lets one output take standard output") {
-  const Result both = run_moesim("run " + kScenario + " --json - --csv -");
+  const Result both = run_moesim("run " + kAnalyticScenario + " --json - --csv -");
   CHECK(both.status == 2);
   CHECK(contains(both.output, "--csv: expected a file: standard output already takes --json"));
   // The CSV alone on stdout: a header and one row per request (written as they complete), and no
   // summary mixed in.
-  const Result csv = run_moesim("run " + kScenario +
+  const Result csv = run_moesim("run " + kAnalyticScenario +
                                 " --csv - --set workload.requests=12 "
                                 "--set workload.warmup=2");
   REQUIRE(csv.status == 0);
@@ -59,7 +59,8 @@ TEST_CASE("run streams its per-request CSV and lets one output take standard out
 TEST_CASE("a trace holds the first --trace-steps steps, and says so") {
   const moesim::test::TempFile file("moesim-trace-steps-test.json", "");
   const std::string trace = file.path.string();
-  const Result r = run_moesim("run " + kScenario + " --trace " + trace + " --trace-steps 5");
+  const Result r =
+      run_moesim("run " + kAnalyticScenario + " --trace " + trace + " --trace-steps 5");
   REQUIRE(r.status == 0);
   CHECK(contains(r.output, "note: the trace holds the first 5 steps"));
   const std::string text = moesim::test::read_file(trace);
@@ -69,11 +70,12 @@ TEST_CASE("a trace holds the first --trace-steps steps, and says so") {
     ++steps;
   }
   CHECK(steps == 5);
-  CHECK(run_moesim("run " + kScenario + " --trace " + trace + " --trace-steps 0").status == 2);
+  CHECK(run_moesim("run " + kAnalyticScenario + " --trace " + trace + " --trace-steps 0").status ==
+        2);
 }
 
 TEST_CASE("an output path in a missing directory is an error before anything is simulated") {
-  const Result run = run_moesim("run " + kScenario + " --json /no/such/dir/x.json");
+  const Result run = run_moesim("run " + kAnalyticScenario + " --json /no/such/dir/x.json");
   CHECK(run.status == 2);
   CHECK(contains(run.output, "/no/such/dir/x.json"));
   CHECK(contains(run.output, "No such file or directory"));
@@ -90,7 +92,8 @@ TEST_CASE("checking an output path leaves no empty file behind when the run then
   const std::filesystem::path json =
       std::filesystem::path(MOESIM_BINARY_DIR) / "output-check-left-behind.json";
   std::filesystem::remove(json);
-  const Result r = run_moesim("run " + kScenario + " --json " + json.string() + " --seed x");
+  const Result r =
+      run_moesim("run " + kAnalyticScenario + " --json " + json.string() + " --seed x");
   CHECK(r.status == 2);
   CHECK(contains(r.output, "--seed"));
   CHECK_FALSE(std::filesystem::exists(json));
