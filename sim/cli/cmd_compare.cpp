@@ -213,6 +213,8 @@ int run_compare(const std::vector<std::string>& words) {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands{
+      {"attribute", "why the target beats the baseline, factor by factor (waterfall, Shapley)",
+       run_attribute},
       {"calibrate", "fit a stack's kernel costs to per-op measurements (-o PROFILE.yaml)",
        run_calibrate},
       {"collective", "price one collective like nccl-tests (time, algbw, busbw; --sweep)",

@@ -27,6 +27,7 @@ const std::vector<Command>& commands();
 
 int run_list(const std::vector<std::string>& words);
 int run_show(const std::vector<std::string>& words);
+int run_attribute(const std::vector<std::string>& words);
 int run_calibrate(const std::vector<std::string>& words);
 int run_collective(const std::vector<std::string>& words);
 int run_compare(const std::vector<std::string>& words);

@@ -252,13 +252,26 @@ std::vector<SweepDeployment> enumerate_deployments(const SweepBase& base, const 
       }
     }
   }
-  // Disaggregated: decode on the widest ADP width within one domain, prefill on TP n EP n.
-  std::int32_t decode_width = 0;
-  for (const std::int32_t n : space.ep_widths) {
-    if (n >= 2 && n <= domain) decode_width = std::max(decode_width, n);
+  // Disaggregated: decode on ADP n EP n inside one domain (by default the widest of ep_widths),
+  // prefill on TP n EP n.
+  std::vector<std::int32_t> decode_widths;
+  if (space.disagg_decode_widths.empty()) {
+    std::int32_t widest = 0;
+    for (const std::int32_t n : space.ep_widths) {
+      if (n >= 2 && n <= domain) widest = std::max(widest, n);
+    }
+    if (widest > 0) decode_widths.push_back(widest);
+  } else {
+    for (const std::int32_t n : space.disagg_decode_widths) {
+      if (n >= 2 && n <= domain &&
+          std::find(decode_widths.begin(), decode_widths.end(), n) == decode_widths.end()) {
+        decode_widths.push_back(n);
+      }
+    }
   }
   const std::int32_t prefill_tp = std::min(space.disagg_prefill_tp, domain);
-  if (model.moe && decode_width > 0 && prefill_tp >= 1) {
+  if (!model.moe || prefill_tp < 1) decode_widths.clear();
+  for (const std::int32_t decode_width : decode_widths) {
     for (const DisaggRatio& r : space.disagg_ratios) {
       for (const std::int32_t mb : space.max_batch_sizes) {
         for (const std::int32_t k : mtps) {
@@ -406,20 +419,39 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
     }
   }
 
-  std::vector<std::size_t> todo;
+  // Work items: single points, or with an interactivity floor one deployment's ladder each (in
+  // ascending concurrency, stopping below the floor).
+  const bool floor = options.min_tok_s_per_user > 0.0;
+  std::vector<std::vector<std::size_t>> todo;
+  std::size_t to_simulate = 0;
   for (std::size_t i = 0; i < result.points.size(); ++i) {
-    if (result.points[i].pruned.empty()) todo.push_back(i);
+    if (!result.points[i].pruned.empty()) continue;
+    const bool same_ladder =
+        floor && !todo.empty() &&
+        result.points[todo.back().back()].deployment == result.points[i].deployment;
+    if (!same_ladder) todo.emplace_back();
+    todo.back().push_back(i);
+    ++to_simulate;
   }
   const auto start = std::chrono::steady_clock::now();
   std::mutex progress_mutex;
   std::size_t done = 0;
   parallel_for(todo.size(), jobs, [&](std::size_t k) {
-    SweepPoint& p = result.points[todo[k]];
-    simulate(base, result.deployments[p.deployment], p, per_unit[todo[k]], pricing, catalog);
-    const std::lock_guard lock(progress_mutex);
-    ++done;
-    if (options.progress) {
-      options.progress(done, todo.size(), std::chrono::steady_clock::now() - start);
+    bool below = false;
+    for (const std::size_t i : todo[k]) {
+      SweepPoint& p = result.points[i];
+      if (below) {
+        p.pruned = "below the interactivity floor of " + format_number(options.min_tok_s_per_user) +
+                   " tok/s per user";
+      } else {
+        simulate(base, result.deployments[p.deployment], p, per_unit[i], pricing, catalog);
+        below = floor && p.simulated && p.tok_s_per_user < options.min_tok_s_per_user;
+      }
+      const std::lock_guard lock(progress_mutex);
+      ++done;
+      if (options.progress) {
+        options.progress(done, to_simulate, std::chrono::steady_clock::now() - start);
+      }
     }
   });
 

@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -171,6 +172,42 @@ TEST_CASE("pruning by capacity never drops a frontier point") {
   // unpruned sweep's queueing rungs 32 and 64 do not beat it.
   REQUIRE(!full.frontier.empty());
   CHECK(frontier_labels(full).front() == "ADP8 EP8 mb16 c24");
+}
+
+TEST_CASE("an interactivity floor stops each ladder at its first point below it") {
+  const config::Catalog cat = catalog();
+  const SweepResult all = run_sweep(analytic_base(), analytic_space(), cat);
+  // A floor between the slowest and the fastest simulated point.
+  double lo = 1e300;
+  double hi = 0.0;
+  for (const SweepPoint& p : all.points) {
+    if (!p.simulated) continue;
+    lo = std::min(lo, p.tok_s_per_user);
+    hi = std::max(hi, p.tok_s_per_user);
+  }
+  SweepOptions options;
+  options.min_tok_s_per_user = (lo + hi) / 2;
+  const SweepResult floored = run_sweep(analytic_base(), analytic_space(), cat, options);
+  REQUIRE(floored.points.size() == all.points.size());
+  std::size_t stopped = 0;
+  for (std::size_t i = 0; i < all.points.size(); ++i) {
+    const SweepPoint& a = all.points[i];
+    const SweepPoint& f = floored.points[i];
+    if (f.simulated) {  // simulated alike
+      CHECK(f.tok_s_per_user == a.tok_s_per_user);
+      CHECK(f.output_tok_s_per_gpu == a.output_tok_s_per_gpu);
+      continue;
+    }
+    if (f.pruned.find("below the interactivity floor") == std::string::npos) continue;
+    ++stopped;
+    // Only rungs after a point of the same deployment below the floor are left out.
+    REQUIRE(i > 0);
+    CHECK(floored.points[i - 1].deployment == f.deployment);
+    const SweepPoint& prev = floored.points[i - 1];
+    CHECK((!prev.simulated || prev.tok_s_per_user < options.min_tok_s_per_user));
+  }
+  CHECK(stopped > 0);
+  CHECK(floored.simulated() + stopped == all.simulated());
 }
 
 TEST_CASE("a sweep gives the same results with one job and with two") {
