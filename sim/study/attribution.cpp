@@ -136,10 +136,12 @@ std::vector<Claim> claims_at(const AttributionResult& r, std::size_t l) {
   const std::string& a = r.setup.system[0];
   const std::string& b = r.setup.system[1];
   std::vector<Claim> out;
-  out.push_back({"tok/s per GPU, " + b + " / " + a, kClaimTotal, ratio(r, l, all, 0, false),
-                 needs(0, all, kClaimTotal, false)});
-  out.push_back({"cost per token, " + a + " / " + b, kClaimTotal, ratio(r, l, all, 0, true),
-                 needs(0, all, kClaimTotal, true)});
+  if (a != b) {  // the hardware claims compare two systems
+    out.push_back({"tok/s per GPU, " + b + " / " + a, kClaimTotal, ratio(r, l, all, 0, false),
+                   needs(0, all, kClaimTotal, false)});
+    out.push_back({"cost per token, " + a + " / " + b, kClaimTotal, ratio(r, l, all, 0, true),
+                   needs(0, all, kClaimTotal, true)});
+  }
   out.push_back({"software alone on " + a, kClaimSoftware, ratio(r, l, all & ~sys, 0, false),
                  needs(0, all & ~sys, kClaimSoftware, false)});
   if (sys != 0) {

@@ -135,8 +135,9 @@ AttributionResult run_attribution(const AttributionSetup& setup, const config::C
 Table attribution_table(const AttributionResult& r);
 
 /// Per level: the vendors' claims (10x throughput per GPU and 10x lower cost per token for the
-/// whole change; 2.8x per GPU from software alone, on each system) against the simulator's
-/// ratio, whether it holds, and the smallest subset of factors reaching the claimed ratio.
+/// whole change, when the two systems differ; 2.8x per GPU from software alone, on each system)
+/// against the simulator's ratio, whether it holds, and the smallest subset of factors reaching
+/// the claimed ratio.
 Table claim_table(const AttributionResult& r);
 
 /// Every subset's best point per level (mask, factors at target, tok/s per GPU, $/Mtok,
