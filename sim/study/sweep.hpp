@@ -14,7 +14,9 @@
 ///     many instances as fill one domain;
 ///   - disaggregated prefill:decode instance ratios (disagg_ratios): a prefill pool of TP
 ///     disagg_prefill_tp (EP disagg_prefill_tp) instances and a decode pool of ADP n EP n
-///     instances, n = the widest ADP width within one domain;
+///     instances, n = the widest ADP width within one domain; with SweepBase::prefill_system
+///     (mixed hardware) the prefill pool runs on that system (TP bounded by its domain), each
+///     pool priced at its own system's price-sheet entry;
 ///   - MTP draft tokens (mtp_draft_tokens; 0 = off; only when the model card has MTP layers and
 ///     measured acceptance rates, mtp.acceptance, for that many draft positions);
 ///   - max batch sizes per attention-DP rank (max_batch_sizes);

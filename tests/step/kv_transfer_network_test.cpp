@@ -453,5 +453,28 @@ TEST_CASE("pools naming the top-level system run bit for bit as without a pool s
   CHECK(serve::metrics_json(ra.metrics, {}) == serve::metrics_json(rb.metrics, {}));
 }
 
+TEST_CASE("in a mixed layout a named stack prices only the pools whose GPU it covers") {
+  // trtllm-1.2 is calibrated on B200 only (topologies/stacks/calibrated/trtllm-1.2.0rc5.yaml):
+  // the B200 decode pool uses it, the H200 prefill pool its system's stack (trtllm).
+  const config::Catalog catalog = source_catalog();
+  const std::vector<std::string> settings{"stack=trtllm-1.2", "deployment.decode.system=hgx-b200"};
+  serve::Scenario sc = serve::load_scenario(std::filesystem::path{MOESIM_SOURCE_DIR} / "scenarios" /
+                                                "mixed-h200-prefill-nvl72-decode.yaml",
+                                            settings, catalog);
+  REQUIRE(sc.mixed());
+  const BuiltModels built = build_step_models(sc, catalog);
+  auto noted = [&](const std::string& text) {
+    for (const std::string& n : built.notes) {
+      if (n.find(text) != std::string::npos) return true;
+    }
+    return false;
+  };
+  CHECK(
+      noted("prefill: stack trtllm-1.2 has no calibration for h200: the pool uses its "
+            "system's stack trtllm"));
+  CHECK(noted("prefill: on hgx-h200, kernels priced by stack trtllm "));
+  CHECK(noted("decode: on hgx-b200, kernels priced by stack trtllm-1.2 "));
+}
+
 }  // namespace
 }  // namespace moesim::step
