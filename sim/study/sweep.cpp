@@ -163,7 +163,8 @@ std::string describe_plan(const SweepPool& p) {
 std::string SweepDeployment::label() const {
   std::string out;
   if (disaggregated) {
-    out = "disagg " + std::to_string(primary.instances) + "P(" + describe_plan(primary) +
+    const std::string on = prefill_system.empty() ? "" : prefill_system + " ";
+    out = "disagg " + std::to_string(primary.instances) + "P(" + on + describe_plan(primary) +
           "):" + std::to_string(decode.instances) + "D(" + describe_plan(decode) + ") mb" +
           std::to_string(decode.max_batch_size);
   } else {
@@ -269,7 +270,15 @@ std::vector<SweepDeployment> enumerate_deployments(const SweepBase& base, const 
       }
     }
   }
-  const std::int32_t prefill_tp = std::min(space.disagg_prefill_tp, domain);
+  // Mixed hardware: the prefill instances fit the prefill system's NVLink domain.
+  std::string prefill_system;
+  std::int32_t prefill_domain = domain;
+  if (!base.prefill_system.empty()) {
+    const hw::SystemSpec ps = hw::load_system(catalog, base.prefill_system);
+    prefill_domain = std::max(ps.domain_size, 1);
+    if (ps.name != system.name) prefill_system = ps.name;
+  }
+  const std::int32_t prefill_tp = std::min(space.disagg_prefill_tp, prefill_domain);
   if (!model.moe || prefill_tp < 1) decode_widths.clear();
   for (const std::int32_t decode_width : decode_widths) {
     for (const DisaggRatio& r : space.disagg_ratios) {
@@ -289,6 +298,7 @@ std::vector<SweepDeployment> enumerate_deployments(const SweepBase& base, const 
           d.decode.max_num_tokens = mb * (1 + k);
           d.mtp_draft_tokens = k;
           d.mtp_acceptance.assign(model.mtp_acceptance.begin(), model.mtp_acceptance.begin() + k);
+          d.prefill_system = prefill_system;
           out.push_back(d);
         }
       }
@@ -326,7 +336,11 @@ std::string scenario_yaml(const SweepBase& base, const SweepDeployment& d,
   y += "seed: " + std::to_string(base.seed) + "\n";
   y += "deployment:\n";
   if (d.disaggregated) {
-    y += "  prefill: " + pool_yaml(d.primary, base.extra_pool_yaml) + "\n";
+    std::string extra = base.extra_pool_yaml;
+    if (!d.prefill_system.empty()) {
+      extra = "system: " + quoted(base.prefill_system) + (extra.empty() ? "" : ", " + extra);
+    }
+    y += "  prefill: " + pool_yaml(d.primary, extra) + "\n";
     y += "  decode: " + pool_yaml(d.decode, base.extra_pool_yaml) + "\n";
   } else {
     SweepPool one = d.primary;
@@ -368,6 +382,18 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
   } else {
     result.price_source =
         "no entry for '" + system.name + "' in " + sheet.location().file + ": no cost or energy";
+  }
+  // Mixed hardware: disaggregated points price each pool at its own system's entry.
+  std::optional<serve::Pricing> mixed_pricing = pricing;
+  if (!base.prefill_system.empty()) {
+    const std::string prefill = hw::load_system(catalog, base.prefill_system).name;
+    mixed_pricing = serve::pricing_for(sheet, prefill, system.name);
+    if (!mixed_pricing) {
+      result.price_source += "; no entry for prefill system '" + prefill + "' in " +
+                             sheet.location().file + ": no cost or energy for disaggregated points";
+    } else if (prefill != system.name) {
+      result.price_source += "; disaggregated prefill pools: " + prefill;
+    }
   }
   result.deployments = enumerate_deployments(base, space, catalog);
   const unsigned jobs =
@@ -440,11 +466,12 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
     bool below = false;
     for (const std::size_t i : todo[k]) {
       SweepPoint& p = result.points[i];
+      const SweepDeployment& d = result.deployments[p.deployment];
       if (below) {
         p.pruned = "below the interactivity floor of " + format_number(options.min_tok_s_per_user) +
                    " tok/s per user";
       } else {
-        simulate(base, result.deployments[p.deployment], p, per_unit[i], pricing, catalog);
+        simulate(base, d, p, per_unit[i], d.disaggregated ? mixed_pricing : pricing, catalog);
         below = floor && p.simulated && p.tok_s_per_user < options.min_tok_s_per_user;
       }
       const std::lock_guard lock(progress_mutex);

@@ -15,7 +15,9 @@
 ///   - disaggregated prefill:decode instance ratios (disagg_ratios): a prefill pool of TP
 ///     disagg_prefill_tp (EP disagg_prefill_tp) instances and a decode pool of ADP n EP n
 ///     instances, n = each of disagg_decode_widths, or by default the widest ADP width within
-///     one domain;
+///     one domain; with SweepBase::prefill_system (mixed hardware) the prefill pool runs on
+///     that system (TP bounded by its domain), each pool priced at its own system's
+///     price-sheet entry;
 ///   - MTP draft tokens (mtp_draft_tokens; 0 = off; only when the model card has MTP layers and
 ///     measured acceptance rates, mtp.acceptance, for that many draft positions);
 ///   - max batch sizes per attention-DP rank (max_batch_sizes);
@@ -80,6 +82,10 @@ struct SweepBase {
   /// Extra flow-map entries added to every pool (e.g. "kv_capacity_tokens: 65536"); empty for
   /// none.
   std::string extra_pool_yaml;
+  /// Mixed hardware: catalog name or path of the system the disaggregated deployments put
+  /// their prefill pool on (its own NVLink domain bounds the prefill TP; decode stays on
+  /// `system`); empty: `system`. Aggregated deployments are unchanged.
+  std::string prefill_system;
 };
 
 /// A prefill:decode instance ratio.
@@ -142,12 +148,16 @@ struct SweepDeployment {
   std::int32_t mtp_draft_tokens = 0;
   /// The model card's acceptance rate of each draft position (mtp_draft_tokens entries).
   std::vector<double> mtp_acceptance;
+  /// Mixed hardware: the prefill pool's system (SweepBase::prefill_system, disaggregated
+  /// only); empty: the swept system.
+  std::string prefill_system;
   /// GPUs of the whole deployment.
   std::int32_t gpus() const { return primary.gpus() + (disaggregated ? decode.gpus() : 0); }
   /// Instances simulated per label instance: aggregated deployments run one instance (file
   /// comment); disaggregated ones all.
   std::int32_t simulated_instances() const { return disaggregated ? 1 : primary.instances; }
-  /// E.g. "ADP72 EP72(+32r) mb256", "TP8 x9 mb64 +MTP3", "disagg 1P(TP8):2D(ADP8 EP8) mb256".
+  /// E.g. "ADP72 EP72(+32r) mb256", "TP8 x9 mb64 +MTP3", "disagg 1P(TP8):2D(ADP8 EP8) mb256";
+  /// mixed hardware names the prefill system: "disagg 1P(hgx-h200 TP8):2D(ADP72 EP72) mb256".
   std::string label() const;
 };
 
