@@ -103,6 +103,8 @@ std::vector<std::int32_t> group_limited_loads(const MeasuredShape& s, std::int64
   const std::int64_t experts = s.experts;
   const std::int64_t stride = (experts + s.topk - 1) / s.topk;
   const std::int64_t per_group = experts / s.groups;
+  MOESIM_ASSERT(per_group > 0 && per_group * s.groups == experts && s.topk_groups <= s.groups,
+                "groups divide the experts and topk_groups <= groups (measurement.cpp check)");
   const bool few = s.tokens < stride;
   const std::int64_t classes = few ? s.tokens : std::min(s.tokens, experts);
   std::vector<std::int64_t> loads(static_cast<std::size_t>(local), 0);
