@@ -90,6 +90,82 @@ std::vector<std::int32_t> balanced_loads(std::int64_t tokens, std::int64_t exper
   return loads;
 }
 
+/// Tokens per local expert when the collectors' balanced logits pass a group-limited router
+/// (shape groups > 0; kernel_probe.hpp). Token i's balanced logits mark the experts of
+/// balanced_loads (softmax of how many of its slots hit each expert, so a marked expert scores
+/// above an unmarked one and equal marks tie). The router scores each group by the sum of its
+/// two best experts and keeps the best topk_groups groups, ties to the lower group; it then
+/// takes the topk best experts of the kept groups, ties to the lower expert (SGLang
+/// sgl-kernel moe_fused_gate.cu: groups are dropped worst first, "higher indices win" a tie
+/// for the drop; experts are taken best first, "lower indices to win"). A token's marks
+/// depend only on i mod experts (tokens >= stride), so tokens are priced per residue.
+std::vector<std::int32_t> group_limited_loads(const MeasuredShape& s, std::int64_t local) {
+  const std::int64_t experts = s.experts;
+  const std::int64_t stride = (experts + s.topk - 1) / s.topk;
+  const std::int64_t per_group = experts / s.groups;
+  MOESIM_ASSERT(per_group > 0 && per_group * s.groups == experts && s.topk_groups <= s.groups,
+                "groups divide the experts and topk_groups <= groups (measurement.cpp check)");
+  const bool few = s.tokens < stride;
+  const std::int64_t classes = few ? s.tokens : std::min(s.tokens, experts);
+  std::vector<std::int64_t> loads(static_cast<std::size_t>(local), 0);
+  std::vector<std::int32_t> marks(static_cast<std::size_t>(experts));
+  std::vector<std::int32_t> group_score(static_cast<std::size_t>(s.groups));
+  std::vector<bool> kept(static_cast<std::size_t>(s.groups));
+  for (std::int64_t c = 0; c < classes; ++c) {
+    const std::int64_t tokens = few ? 1 : s.tokens / experts + (c < s.tokens % experts ? 1 : 0);
+    std::fill(marks.begin(), marks.end(), 0);
+    for (std::int64_t j = 0; j < s.topk; ++j) {
+      const std::int64_t base = few ? c * stride / s.tokens : c;
+      ++marks[static_cast<std::size_t>((base + j * stride) % experts)];
+    }
+    std::int32_t best_mark = 0;
+    for (std::int64_t g = 0; g < s.groups; ++g) {
+      std::int32_t first = 0;
+      std::int32_t second = 0;
+      for (std::int64_t e = g * per_group; e < (g + 1) * per_group; ++e) {
+        const std::int32_t v = marks[static_cast<std::size_t>(e)];
+        best_mark = std::max(best_mark, v);
+        if (v > first) {
+          second = first;
+          first = v;
+        } else if (v > second) {
+          second = v;
+        }
+      }
+      group_score[static_cast<std::size_t>(g)] = first + second;
+      kept[static_cast<std::size_t>(g)] = false;
+    }
+    // Keep the best topk_groups groups, the lower group first among equals.
+    for (std::int64_t n = 0; n < s.topk_groups; ++n) {
+      std::int64_t best = -1;
+      for (std::int64_t g = 0; g < s.groups; ++g) {
+        const auto gi = static_cast<std::size_t>(g);
+        if (!kept[gi] &&
+            (best < 0 || group_score[gi] > group_score[static_cast<std::size_t>(best)])) {
+          best = g;
+        }
+      }
+      kept[static_cast<std::size_t>(best)] = true;
+    }
+    // Take the topk best experts of the kept groups, the lower expert first among equals.
+    std::int64_t taken = 0;
+    for (std::int32_t mark = best_mark; mark >= 0 && taken < s.topk; --mark) {
+      for (std::int64_t e = 0; e < experts && taken < s.topk; ++e) {
+        if (!kept[static_cast<std::size_t>(e / per_group)] ||
+            marks[static_cast<std::size_t>(e)] != mark) {
+          continue;
+        }
+        ++taken;
+        if (e < local) loads[static_cast<std::size_t>(e)] += tokens;
+      }
+    }
+  }
+  std::vector<std::int32_t> out(loads.size());
+  std::transform(loads.begin(), loads.end(), out.begin(),
+                 [](std::int64_t n) { return static_cast<std::int32_t>(n); });
+  return out;
+}
+
 /// The DeepEP collector's "uniform" loads (AIConfigurator collector/wideep/sglang/
 /// collect_deepep_moe.py; kernel_probe.hpp): every local expert gets floor(tokens topk /
 /// experts) rows; in the low-latency (masked) table, when that is 0, the first
@@ -148,7 +224,9 @@ Probe make_probe(const Measurement& m) {
       const bool deepep = m.distribution == "uniform";
       const bool contiguous = deepep && m.kernel.starts_with(kDeepEpContiguous);
       std::vector<std::int32_t> loads = deepep ? deepep_loads(s, !contiguous)
-                                               : balanced_loads(s.tokens, s.experts, s.topk, local);
+                                        : s.groups > 0
+                                            ? group_limited_loads(s, local)
+                                            : balanced_loads(s.tokens, s.experts, s.topk, local);
       std::int64_t rows = 0;
       for (const std::int32_t n : loads) rows += n;
       const std::int64_t inter = s.inter / s.tp;

@@ -18,6 +18,15 @@
 ///              or (floor(i stride / tokens) + j stride) mod experts (fewer tokens); the
 ///              GPU is EP rank 0 and holds experts 0 .. experts/ep - 1, so with EP it sees
 ///              only the pairs that land there (one token: one expert per stride block).
+///              With a group-limited router (shape groups > 0: SGLang's DeepSeek-V3 rows,
+///              measurement.hpp) the balanced logits only mark experts; the router keeps
+///              the topk_groups groups with the best sum of their two best scores and takes
+///              the topk best experts in them, ties to the lower group and the lower expert
+///              (SGLang sgl-kernel moe_fused_gate.cu). DeepSeek-V3's balanced logits mark
+///              one expert per group (stride 32 = group size), so every group ties: a token
+///              takes its marked experts in groups 0-3 and the lowest unmarked experts
+///              (0, 1, 2, ...) for its other four slots. All the work lands on experts
+///              0-127 (EP 1 and EP 2 time the same rows, as the tables show).
 ///              SGLang's DeepEP tables ("uniform", AIConfigurator collector/wideep/sglang/
 ///              collect_deepep_moe.py) time run_moe_core on `tokens` dispatched rows with
 ///              loads the collector sets, not draws: every local expert gets

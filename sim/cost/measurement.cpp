@@ -178,6 +178,13 @@ std::vector<std::string_view> shape_keys(MeasuredOp op) {
   return {};
 }
 
+/// The shape keys an op kind may leave out (0 when absent), in the order the schema writes
+/// them after the required ones.
+std::vector<std::string_view> optional_shape_keys(MeasuredOp op) {
+  if (op == MeasuredOp::kMoe) return {"groups", "topk_groups"};
+  return {};
+}
+
 std::int64_t* field(MeasuredShape& s, std::string_view key) {
   if (key == "m") return &s.m;
   if (key == "n") return &s.n;
@@ -190,6 +197,8 @@ std::int64_t* field(MeasuredShape& s, std::string_view key) {
   if (key == "topk") return &s.topk;
   if (key == "ep") return &s.ep;
   if (key == "tp") return &s.tp;
+  if (key == "groups") return &s.groups;
+  if (key == "topk_groups") return &s.topk_groups;
   if (key == "sequences") return &s.sequences;
   if (key == "heads") return &s.heads;
   if (key == "kv_heads") return &s.kv_heads;
@@ -218,6 +227,16 @@ void check(const Measurement& m) {
                         "experts " + std::to_string(s.experts) + ", ep " + std::to_string(s.ep) +
                             ", inter " + std::to_string(s.inter) + ", tp " + std::to_string(s.tp) +
                             ", topk " + std::to_string(s.topk));
+    }
+    const bool grouped = s.groups != 0 || s.topk_groups != 0;
+    if (grouped && (s.groups <= 0 || s.experts % s.groups != 0 || s.topk_groups <= 0 ||
+                    s.topk_groups > s.groups || s.topk > s.topk_groups * (s.experts / s.groups))) {
+      throw ConfigError(at, "shape.groups",
+                        "groups dividing experts and 0 < topk_groups <= groups holding topk "
+                        "experts (or neither key)",
+                        "groups " + std::to_string(s.groups) + ", topk_groups " +
+                            std::to_string(s.topk_groups) + ", experts " +
+                            std::to_string(s.experts) + ", topk " + std::to_string(s.topk));
     }
   }
   if (is_attention(m.op) && s.q_len > s.kv_len) {
@@ -275,7 +294,8 @@ MeasurementFile read_schema(const CsvTable& t) {
     }
     std::istringstream words(cell(8));
     std::string word;
-    const std::vector<std::string_view> keys = shape_keys(m.op);
+    std::vector<std::string_view> keys = shape_keys(m.op);
+    for (const std::string_view k : optional_shape_keys(m.op)) keys.push_back(k);
     while (words >> word) {
       const std::size_t eq = word.find('=');
       const std::string key = word.substr(0, eq);
@@ -323,6 +343,14 @@ std::string attention_dtype(std::string_view aic, const SourceLocation& at) {
   constexpr std::string_view kAic[] = {"bfloat16", "fp8"};
   return choose(aic, kAic, at, "dtype") == "fp8" ? "fp8" : "bf16";
 }
+
+// DeepSeek-V3's routed experts and router (models/deepseek-r1.yaml; config.json hidden_size,
+// n_routed_experts, num_experts_per_tok, n_group, topk_group).
+constexpr std::int64_t kDeepSeekV3Hidden = 7168;
+constexpr std::int64_t kDeepSeekV3Experts = 256;
+constexpr std::int64_t kDeepSeekV3Topk = 8;
+constexpr std::int64_t kDeepSeekV3Groups = 8;
+constexpr std::int64_t kDeepSeekV3TopkGroups = 4;
 
 MeasurementFile read_aic(const std::filesystem::path& path, const CsvTable& t) {
   const TablePlace place = table_place(path, t.file, kAicTables, "trtllm-1.3.0rc20");
@@ -375,6 +403,17 @@ MeasurementFile read_aic(const std::filesystem::path& path, const CsvTable& t) {
       s.topk = rows.integer(r, "topk");
       s.ep = rows.integer(r, "moe_ep_size");
       s.tp = rows.integer(r, "moe_tp_size");
+      // SGLang's collector runs each model's own router: for DeepSeek-V3 (the only 256-expert
+      // top-8 shape, hidden 7168) sigmoid scores with a zero correction bias through the
+      // group-limited top-k of 8 groups, best 4 (AIConfigurator collector/cases/models/
+      // DeepseekV3ForCausalLM_cases.yaml, sglang_moe_num_expert_group 8, sglang_moe_topk_group
+      // 4; collector/sglang/collect_moe.py passes them to SGLang's TopK). The TensorRT-LLM
+      // collector routes these rows with a plain top-k (RenormalizeMoeRoutingMethod).
+      if (place.framework == "sglang" && table == "moe_perf" && s.hidden == kDeepSeekV3Hidden &&
+          s.experts == kDeepSeekV3Experts && s.topk == kDeepSeekV3Topk) {
+        s.groups = kDeepSeekV3Groups;
+        s.topk_groups = kDeepSeekV3TopkGroups;
+      }
     } else if (table == "mla_bmm_perf") {
       m.op = MeasuredOp::kBmm;
       const std::string phase = rows.text(r, "op_name");
@@ -439,6 +478,9 @@ std::string shape_text(const Measurement& m) {
   MeasuredShape s = m.shape;
   for (const std::string_view key : shape_keys(m.op)) {
     out += (out.empty() ? "" : " ") + std::string(key) + "=" + std::to_string(*field(s, key));
+  }
+  for (const std::string_view key : optional_shape_keys(m.op)) {
+    if (*field(s, key) != 0) out += " " + std::string(key) + "=" + std::to_string(*field(s, key));
   }
   return out;
 }

@@ -21,7 +21,10 @@
 ///                 sets them); empty otherwise
 ///      shape      space-separated key=value integers, per op (MeasuredShape):
 ///                   gemm: m n k; bmm: m n k batch;
-///                   moe: tokens hidden inter experts topk ep tp;
+///                   moe: tokens hidden inter experts topk ep tp, and optionally groups
+///                        topk_groups (a group-limited router, as DeepSeek-V3's: the experts
+///                        in `groups` equal groups, a token picks its topk experts within
+///                        its best topk_groups groups; both absent or 0: plain top-k);
 ///                   mla: sequences heads q_len kv_len (q_len 1 for decode);
 ///                   gqa: the same and kv_heads head_dim
 ///      median     measured time with its unit ("12.5 us")
@@ -33,7 +36,10 @@
 ///    mla_bmm_perf, generation_attention_perf, context_attention_perf, and SGLang's DeepEP
 ///    expert compute, wideep_context_moe_perf and wideep_generation_moe_perf (uniform routing;
 ///    kernel "<op_name>/<kernel_source>", op_name moe_context or moe_generation naming the
-///    DeepEP mode). The communication tables (nccl_perf, custom_allreduce_perf, ...) are read
+///    DeepEP mode). SGLang's moe_perf rows of the DeepSeek-V3 shape (hidden 7168, 256 experts,
+///    top-8) are routed by the model's group-limited router, so they read as groups=8
+///    topk_groups=4 (sim/cost/kernel_probe.hpp says what that does to balanced routing). The
+///    communication tables (nccl_perf, custom_allreduce_perf, ...) are read
 ///    by sim/cost/comm_measurement.hpp; given here, their rows are left out, counted.
 
 #include <cstdint>
@@ -69,23 +75,25 @@ std::string_view to_string(MeasuredOp op);
 
 /// Shape of a measured op; fields an op kind does not use stay 0 (see the file comment).
 struct MeasuredShape {
-  std::int64_t m = 0;          ///< gemm, bmm: rows (tokens)
-  std::int64_t n = 0;          ///< gemm, bmm: output width
-  std::int64_t k = 0;          ///< gemm, bmm: reduction width
-  std::int64_t batch = 0;      ///< bmm: independent GEMMs (heads)
-  std::int64_t tokens = 0;     ///< moe: tokens entering the layer, routed over all experts
-  std::int64_t hidden = 0;     ///< moe: model width
-  std::int64_t inter = 0;      ///< moe: expert intermediate width before TP slicing
-  std::int64_t experts = 0;    ///< moe: routed experts of the model
-  std::int64_t topk = 0;       ///< moe: experts per token
-  std::int64_t ep = 0;         ///< moe: expert-parallel width (local experts = experts / ep)
-  std::int64_t tp = 0;         ///< moe: expert tensor-parallel width (slices inter)
-  std::int64_t sequences = 0;  ///< attention: sequences in the batch
-  std::int64_t heads = 0;      ///< attention: query heads on the GPU
-  std::int64_t kv_heads = 0;   ///< attention: K/V heads on the GPU (MLA: 1)
-  std::int64_t q_len = 0;      ///< attention: new tokens per sequence
-  std::int64_t kv_len = 0;     ///< attention: context per sequence, new tokens included
-  std::int64_t head_dim = 0;   ///< gqa: per-head width (MLA takes the DeepSeek-V3 geometry)
+  std::int64_t m = 0;            ///< gemm, bmm: rows (tokens)
+  std::int64_t n = 0;            ///< gemm, bmm: output width
+  std::int64_t k = 0;            ///< gemm, bmm: reduction width
+  std::int64_t batch = 0;        ///< bmm: independent GEMMs (heads)
+  std::int64_t tokens = 0;       ///< moe: tokens entering the layer, routed over all experts
+  std::int64_t hidden = 0;       ///< moe: model width
+  std::int64_t inter = 0;        ///< moe: expert intermediate width before TP slicing
+  std::int64_t experts = 0;      ///< moe: routed experts of the model
+  std::int64_t topk = 0;         ///< moe: experts per token
+  std::int64_t ep = 0;           ///< moe: expert-parallel width (local experts = experts / ep)
+  std::int64_t tp = 0;           ///< moe: expert tensor-parallel width (slices inter)
+  std::int64_t groups = 0;       ///< moe: expert groups of a group-limited router; 0: plain top-k
+  std::int64_t topk_groups = 0;  ///< moe: groups a token's experts may come from; 0 with groups 0
+  std::int64_t sequences = 0;    ///< attention: sequences in the batch
+  std::int64_t heads = 0;        ///< attention: query heads on the GPU
+  std::int64_t kv_heads = 0;     ///< attention: K/V heads on the GPU (MLA: 1)
+  std::int64_t q_len = 0;        ///< attention: new tokens per sequence
+  std::int64_t kv_len = 0;       ///< attention: context per sequence, new tokens included
+  std::int64_t head_dim = 0;     ///< gqa: per-head width (MLA takes the DeepSeek-V3 geometry)
 };
 
 /// One measured op.

@@ -6,9 +6,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "sim/cost/kernel_probe.hpp"
 
@@ -165,6 +167,104 @@ TEST_CASE("a balanced MoE probe deals token-expert pairs round-robin over all ex
     }
   }
   CHECK(grouped == 2);  // gate_up and down
+}
+
+/// The per-expert rows of the gate_up GroupedGemmOp of `m`'s probe.
+std::vector<std::int32_t> expert_rows(const Measurement& m) {
+  for (const llm::Op& op : make_probe(m).ops) {
+    if (const auto* g = std::get_if<llm::GroupedGemmOp>(&op.body)) return g->tokens_per_expert;
+  }
+  return {};
+}
+
+TEST_CASE("SGLang's DeepSeek-V3 MoE rows read as routed by a group-limited top-k, no others") {
+  const MeasurementFile sglang =
+      read_measurements(kAic / "h200_sxm" / "sglang-0.5.14" / "moe_perf.csv");
+  REQUIRE(sglang.rows.size() == 2);
+  // DeepSeek-V3 (hidden 7168, 256 experts, top-8): SGLang's collector routes with the model's
+  // 8 groups, best 4.
+  CHECK(sglang.rows[0].shape.groups == 8);
+  CHECK(sglang.rows[0].shape.topk_groups == 4);
+  CHECK(shape_text(sglang.rows[0]).ends_with(" groups=8 topk_groups=4"));
+  // Qwen3-235B (128 experts): a plain top-k.
+  CHECK(sglang.rows[1].shape.groups == 0);
+  CHECK(shape_text(sglang.rows[1]).find("groups") == std::string::npos);
+  // TensorRT-LLM's collector routes DeepSeek-V3 with a plain top-k too.
+  const MeasurementFile trtllm =
+      read_measurements(kAic / "h200_sxm" / "trtllm-1.3.0rc20" / "moe_perf.csv");
+  CHECK(trtllm.rows[0].shape.groups == 0);
+}
+
+TEST_CASE("a group-limited router on balanced logits keeps the lowest groups and experts") {
+  const MeasurementFile f = read_measurements(kAic / "h200_sxm" / "sglang-0.5.14" / "moe_perf.csv");
+  Measurement m = f.rows[0];  // 32 tokens, 256 experts in 8 groups of 32, top-8, best 4 groups
+  // Token i's balanced logits mark experts i + 32 g, one in each group, so all eight groups
+  // tie and groups 0-3 are kept: the token takes i, i + 32, i + 64, i + 96 and the four
+  // lowest unmarked experts, {0, 1, 2, 3, 4} without i. Experts 0-3: 31 tokens unmarked + 1
+  // marked = 32 rows each; expert 4: tokens 0-3 + its own mark = 5; experts 5-127: their own
+  // mark, 1 each; experts 128-255: none. 32 x 8 = 256 rows.
+  const std::vector<std::int32_t> ep1 = expert_rows(m);
+  REQUIRE(ep1.size() == 256);
+  for (int e = 0; e < 4; ++e) CHECK(ep1[e] == 32);
+  CHECK(ep1[4] == 5);
+  for (int e = 5; e < 128; ++e) CHECK(ep1[e] == 1);
+  for (int e = 128; e < 256; ++e) CHECK(ep1[e] == 0);
+  // EP 2: rank 0 holds experts 0-127, so it runs exactly the EP 1 work (as the tables show:
+  // H100 fp8_block, 32 tokens, 1.899 ms at EP 1 and 1.905 ms at EP 2).
+  m.shape.ep = 2;
+  const std::vector<std::int32_t> ep2 = expert_rows(m);
+  REQUIRE(ep2.size() == 128);
+  CHECK(std::equal(ep2.begin(), ep2.end(), ep1.begin()));
+  // One token: experts 0, 32, 64, 96 marked, 1-4 unmarked; 8 experts, one row each.
+  m.shape.ep = 1;
+  m.shape.tokens = 1;
+  const std::vector<std::int32_t> one = expert_rows(m);
+  std::vector<int> active;
+  for (int e = 0; e < 256; ++e) {
+    if (one[static_cast<std::size_t>(e)] > 0) active.push_back(e);
+  }
+  CHECK(active == std::vector<int>{0, 1, 2, 3, 4, 32, 64, 96});
+}
+
+TEST_CASE("a MoE row's router groups round-trip through the schema; bad groups are located") {
+  Measurement m;
+  m.gpu = "h100";
+  m.framework = "sglang";
+  m.version = "0.5.14";
+  m.op = MeasuredOp::kMoe;
+  m.dtype = "fp8_block";
+  m.distribution = "balanced";
+  m.shape.tokens = 64;
+  m.shape.hidden = 7168;
+  m.shape.inter = 2048;
+  m.shape.experts = 256;
+  m.shape.topk = 8;
+  m.shape.ep = 4;
+  m.shape.tp = 1;
+  m.shape.groups = 8;
+  m.shape.topk_groups = 4;
+  m.median = ceil_duration(0.5e-3);
+  const std::vector<Measurement> rows{m};
+  const fs::path p = temp_csv("groups.csv", write_measurements_csv(rows, {}));
+  const MeasurementFile back = read_measurements(p);
+  REQUIRE(back.rows.size() == 1);
+  CHECK(back.rows[0].shape.groups == 8);
+  CHECK(back.rows[0].shape.topk_groups == 4);
+  CHECK(expert_rows(back.rows[0]) == expert_rows(m));
+  const std::string moe = "h100,sglang,1,k,moe,fp8_block,,balanced,";
+  const std::string dims = "tokens=64 hidden=7168 inter=2048 experts=256 topk=8 ep=4 tp=1";
+  // 3 groups do not divide 256 experts; topk_groups without groups; more groups kept than
+  // there are. One kept group of 32 experts can hold a top-8, so that one is valid.
+  for (const char* groups :
+       {" groups=3 topk_groups=1", " topk_groups=4", " groups=8 topk_groups=9"}) {
+    const std::string e = error_of(kHeader + moe + dims + groups + ",5 us,\n");
+    CAPTURE(groups);
+    CHECK(e.find("bad.csv:2") != std::string::npos);
+    CHECK(e.find("shape.groups") != std::string::npos);
+  }
+  CHECK(error_of(kHeader + moe + dims + " groups=8 topk_groups=1,5 us,\n").empty());
+  CHECK(error_of(kHeader + moe + dims + " group=8,5 us,\n").find("did you mean 'groups'") !=
+        std::string::npos);
 }
 
 TEST_CASE("probes put each measured op in its family") {

@@ -40,11 +40,13 @@ struct KnownMiss {
 
 // Measured on 2026-12-07 with the committed calibrations; the asserted bounds are the values
 // then, rounded up by about 3 points, so that a regression still fails.
-//  - SGLang MoE (sglang, Triton on Hopper, flashinfer TRT-LLM MoE on Blackwell): the rows do not
-//    follow the balanced routing the collector's code describes (H100 fp8_block, 32 tokens at
-//    EP 1 takes 1.91 ms, which at peak HBM bandwidth reads at most ~145 of the 256 experts that
-//    balanced_logits would activate; EP 1 and EP 2 rows are identical). The source marks these
-//    Hopper tables `provenance: legacy`; no row was excluded for it.
+//  - SGLang MoE on Hopper (sglang, Triton fused MoE), the Qwen3-235B BF16 and gpt-oss W4A16
+//    MXFP4 rows: these route with a plain top-k, which the probe follows, and the misses run
+//    both ways: the fit is 1.7-2.3x fast on rows of 4,096 tokens and more (H200 w4a16_mxfp4,
+//    16 of 36 held-back rows more than 25 % fast; H200 bf16, 12,288 tokens at EP 1: 13.9 ms
+//    measured, 8.1 ms priced) and up to 40 % slow on rows of a few tokens. (The DeepSeek-V3
+//    rows of these tables, once 20 % / 50-57 % off, meet the bounds since the probe follows
+//    the group-limited router SGLang's collector runs them through; kernel_probe.hpp.)
 //  - SGLang DeepEP MoE (sglang-wideep): the probe follows the collector's loads, DeepGEMM's
 //    contiguous and masked layouts and the scatter/gather over every dispatched row
 //    (sim/cost/kernel_probe.hpp); the decode (masked, CUDA-graph) rows now fit within a few
@@ -59,14 +61,8 @@ struct KnownMiss {
 //    rows.
 constexpr KnownMiss kKnownMisses[] = {
     {"trtllm", "b200", "moe.w4a8_mxfp4", 0.23, 0.65},
-    {"sglang", "b200", "moe.fp8_block", 0.24, 0.57},
-    {"sglang", "b200", "moe.nvfp4", 0.25, 0.51},
-    {"sglang", "gb200", "moe.fp8_block", 0.23, 0.60},
-    {"sglang", "gb200", "moe.nvfp4", 0.24, 0.51},
-    {"sglang", "h100", "moe.fp8_block", 0.23, 0.58},
     {"sglang", "h100", "moe.w4a16_mxfp4", 0.21, 0.40},
     {"sglang", "h200", "moe.bf16", 0.23, 0.39},
-    {"sglang", "h200", "moe.fp8_block", 0.24, 0.54},
     {"sglang", "h200", "moe.w4a16_mxfp4", 0.25, 0.43},
     {"sglang-wideep", "b200", "moe.fp8_block", 0.30, 0.87},
     {"sglang-wideep", "gb200", "moe.fp8_block", 0.22, 0.87},
