@@ -313,7 +313,10 @@ int run_sweep(const std::vector<std::string>& words) {
   warn_internal_errors(r);
   const bool json_stdout = args.value("json") == std::optional<std::string>("-");
   if (!json_stdout) {
-    std::cout << "Sweep of " << base.model << " on " << r.system_name << ", precision "
+    const std::string prefill = base.prefill_system.empty()
+                                    ? ""
+                                    : " (disaggregated prefill on " + base.prefill_system + ")";
+    std::cout << "Sweep of " << base.model << " on " << r.system_name << prefill << ", precision "
               << (base.precision.empty() ? "checkpoint" : base.precision) << ", " << base.isl
               << " in / " << base.osl << " out\n"
               << "prices: " << r.price_source << "\n"

@@ -293,6 +293,20 @@ TEST_CASE("run names each pool's system in a mixed layout; one system throughout
   CHECK(contains(typo.output, "did you mean 'hgx-h200'?"));
 }
 
+TEST_CASE("--prefill-system is checked before anything is swept") {
+  // A misspelt system: status 2 with the nearest name; compare takes one or one per --system.
+  const Result typo = run_moesim("sweep --system gb200-nvl72 --prefill-system hgx-h20");
+  CHECK(typo.status == 2);
+  CHECK(contains(typo.output, "did you mean 'hgx-h200'?"));
+  const Result three = run_moesim(
+      "compare --system gb200-nvl72 --system hgx-h200 --prefill-system hgx-h200 "
+      "--prefill-system hgx-h200 --prefill-system hgx-b200");
+  CHECK(three.status == 2);
+  CHECK(contains(three.output, "--prefill-system"));
+  CHECK(contains(three.output, "one prefill system for every system, or one per --system (2)"));
+  CHECK(contains(run_moesim("size --help").output, "--prefill-system"));
+}
+
 TEST_CASE("sweep --help explains what is swept, the pruning and how to read the frontier") {
   const Result r = run_moesim("sweep --help");
   CHECK(r.status == 0);
