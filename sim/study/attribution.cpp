@@ -117,6 +117,23 @@ std::optional<std::uint32_t> smallest_reaching(const AttributionResult& r, std::
   return best;
 }
 
+/// What the baseline row says when the baseline cannot reach level `l`: the fewest factors
+/// (then the higher tokens/s per GPU) whose subset can.
+std::string unreachable_text(const AttributionResult& r, std::size_t l) {
+  std::optional<std::uint32_t> best;
+  for (std::uint32_t m = 1; m <= r.full_mask(); ++m) {
+    if (!r.best[l][m]) continue;
+    const int n = std::popcount(m);
+    if (!best || n < std::popcount(*best) ||
+        (n == std::popcount(*best) &&
+         r.best[l][m]->tok_s_per_gpu > r.best[l][*best]->tok_s_per_gpu)) {
+      best = m;
+    }
+  }
+  return "cannot reach this level; fewest factors that can: " +
+         (best ? subset_name(r.factors, *best) : std::string("none"));
+}
+
 /// One claim of claim_table() at one level.
 struct Claim {
   std::string name;
@@ -348,7 +365,7 @@ Table attribution_table(const AttributionResult& r) {
     const auto& target = r.best[l][r.full_mask()];
     t.add_row({level, "baseline", "-", "-", "-", base ? format_number(base->tok_s_per_gpu) : "-",
                base ? optional_text(base->usd_per_mtok, 3) : "-",
-               base ? base->deployment : "cannot reach this level", "-", "-"});
+               base ? base->deployment : unreachable_text(r, l), "-", "-"});
     const auto fall = r.waterfall(l);
     const auto shap = r.shapley(l);
     for (std::size_t i = 0; i < r.factors.size(); ++i) {
@@ -425,6 +442,7 @@ std::string attribution_json(const AttributionResult& r) {
            "\n  {\"tok_s_per_user\": " + format_number(s.levels[l], 6) +
            ",\n   \"baseline\": " + best_json(r.best[l][0]) +
            ",\n   \"target\": " + best_json(r.best[l][r.full_mask()]) +
+           (r.best[l][0] ? "" : ",\n   \"baseline_note\": " + quoted(unreachable_text(r, l))) +
            ",\n   \"throughput_ratio\": " + optional_json(ratio(r, l, r.full_mask(), 0, false)) +
            ", \"cost_ratio\": " + optional_json(ratio(r, l, r.full_mask(), 0, true));
     const auto shares = [&](const std::optional<std::vector<FactorShare>>& v, bool after) {

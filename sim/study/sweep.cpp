@@ -459,6 +459,17 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
     todo.back().push_back(i);
     ++to_simulate;
   }
+  if (floor) {
+    // Longest ladders first (their requests as the cost estimate), so that no long ladder
+    // starts last and runs alone; results stay in point order.
+    const auto requests = [&](const std::vector<std::size_t>& ladder) {
+      std::int64_t n = 0;
+      for (const std::size_t i : ladder) n += point_requests(per_unit[i]);
+      return n;
+    };
+    std::stable_sort(todo.begin(), todo.end(),
+                     [&](const auto& a, const auto& b) { return requests(a) > requests(b); });
+  }
   const auto start = std::chrono::steady_clock::now();
   std::mutex progress_mutex;
   std::size_t done = 0;
