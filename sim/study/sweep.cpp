@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include "sim/config/config_node.hpp"
 #include "sim/core/assert.hpp"
@@ -340,32 +341,31 @@ std::string scenario_yaml(const SweepBase& base, const SweepDeployment& d,
   return y;
 }
 
-SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
-                      const config::Catalog& catalog, const SweepOptions& options) {
-  SweepResult result;
+SweepPlan plan_sweep(const SweepBase& base, const SweepSpace& space, const config::Catalog& catalog,
+                     unsigned jobs, bool prune) {
+  SweepPlan plan;
+  SweepResult& result = plan.result;
   result.base = base;
   const hw::SystemSpec system = hw::load_system(catalog, base.system);
   result.system_name = system.name;
   result.stack = cost::load_stack(catalog, base.stack.empty() ? system.stack : base.stack).name;
   const hw::PriceSheet sheet = hw::load_price_sheet(catalog, base.price_sheet);
-  std::optional<serve::Pricing> pricing;
   if (const hw::PriceEntry* entry = sheet.find(system.name)) {
-    pricing = serve::pricing_from(*entry);
+    plan.pricing = serve::pricing_from(*entry);
     result.price_source = sheet.name() + " (" + sheet.location().file + "): " + entry->price_source;
   } else {
     result.price_source =
         "no entry for '" + system.name + "' in " + sheet.location().file + ": no cost or energy";
   }
   result.deployments = enumerate_deployments(base, space, catalog);
-  const unsigned jobs =
-      options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  if (jobs == 0) jobs = std::max(1u, std::thread::hardware_concurrency());
 
   // Probe every deployment once: memory fit and capacity (pruning rules 1 and 2).
   std::vector<Probe> probes(result.deployments.size());
   parallel_for(probes.size(), jobs,
                [&](std::size_t i) { probes[i] = probe(base, result.deployments[i], catalog); });
 
-  std::vector<std::int32_t> per_unit;  // concurrency per simulated instance set, by point
+  std::vector<std::int32_t>& per_unit = plan.per_unit;
   for (std::size_t i = 0; i < result.deployments.size(); ++i) {
     const SweepDeployment& d = result.deployments[i];
     const std::string name = d.label();
@@ -397,7 +397,7 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
       p.deployment = i;
       p.concurrency = c * d.simulated_instances();
       p.label = name + " c" + std::to_string(p.concurrency);
-      if (options.prune && c > cap) {
+      if (prune && c > cap) {
         p.pruned = "capacity: " + std::to_string(c) + " > " + std::to_string(cap) +
                    " sequences it runs at once (per instance); only queues";
       }
@@ -405,27 +405,37 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
       per_unit.push_back(c);
     }
   }
+  return plan;
+}
 
-  std::vector<std::size_t> todo;
+std::vector<std::size_t> SweepPlan::todo() const {
+  std::vector<std::size_t> out;
   for (std::size_t i = 0; i < result.points.size(); ++i) {
-    if (result.points[i].pruned.empty()) todo.push_back(i);
+    if (result.points[i].pruned.empty()) out.push_back(i);
   }
-  const auto start = std::chrono::steady_clock::now();
-  std::mutex progress_mutex;
-  std::size_t done = 0;
-  parallel_for(todo.size(), jobs, [&](std::size_t k) {
-    SweepPoint& p = result.points[todo[k]];
-    simulate(base, result.deployments[p.deployment], p, per_unit[todo[k]], pricing, catalog);
-    const std::lock_guard lock(progress_mutex);
-    ++done;
-    if (options.progress) {
-      options.progress(done, todo.size(), std::chrono::steady_clock::now() - start);
-    }
-  });
+  return out;
+}
 
+void simulate_point(const SweepPlan& plan, std::size_t index, SweepPoint& out,
+                    const config::Catalog& catalog) {
+  const SweepResult& r = plan.result;
+  simulate(r.base, r.deployments[out.deployment], out, plan.per_unit[index], plan.pricing, catalog);
+}
+
+double point_cost(const SweepPlan& plan, std::size_t index) {
+  const SweepPoint& p = plan.result.points[index];
+  const double c = std::max(plan.per_unit[index], 1);
+  const double requests = static_cast<double>(point_requests(plan.per_unit[index]));
+  const double instances = plan.result.deployments[p.deployment].simulated_instances();
+  return requests * static_cast<double>(plan.result.base.osl) * (1.0 + 16.0 / c) * instances;
+}
+
+void mark_frontier(SweepResult& result) {
+  result.frontier.clear();
   std::vector<double> x, y;
   std::vector<std::size_t> index;
   for (std::size_t i = 0; i < result.points.size(); ++i) {
+    result.points[i].on_frontier = false;
     if (!result.points[i].simulated) continue;
     x.push_back(result.points[i].tok_s_per_user);
     y.push_back(result.points[i].output_tok_s_per_gpu);
@@ -435,7 +445,27 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
     result.frontier.push_back(index[f]);
     result.points[index[f]].on_frontier = true;
   }
-  return result;
+}
+
+SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
+                      const config::Catalog& catalog, const SweepOptions& options) {
+  const unsigned jobs =
+      options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  SweepPlan plan = plan_sweep(base, space, catalog, jobs, options.prune);
+  const std::vector<std::size_t> todo = plan.todo();
+  const auto start = std::chrono::steady_clock::now();
+  std::mutex progress_mutex;
+  std::size_t done = 0;
+  parallel_for(todo.size(), jobs, [&](std::size_t k) {
+    simulate_point(plan, todo[k], plan.result.points[todo[k]], catalog);
+    const std::lock_guard lock(progress_mutex);
+    ++done;
+    if (options.progress) {
+      options.progress(done, todo.size(), std::chrono::steady_clock::now() - start);
+    }
+  });
+  mark_frontier(plan.result);
+  return std::move(plan.result);
 }
 
 }  // namespace moesim::study
