@@ -30,11 +30,12 @@ std::vector<OptionSpec> study_options() {
   return {{"output", true, "DIR", "where the results go (default: FILE's name without .yaml)"},
           {"jobs", true, "N", "threads per rank (default: the machine's cores / its ranks)"},
           {"fresh", false, "", "discard the journal of an earlier run and simulate everything"},
+          {"plan", false, "", "print the cells and point counts and simulate nothing"},
           {"data-dir", true, "DIR", "catalog root (default: $MOESIM_DATA_DIR or the source tree)"}};
 }
 
 constexpr const char* kStudyHelp =
-    "usage: moesim study FILE [--output DIR] [--jobs N] [--fresh]\n"
+    "usage: moesim study FILE [--output DIR] [--jobs N] [--fresh] [--plan]\n"
     "       mpirun -n RANKS moesim study FILE ...     (or srun, in a Slurm job)\n\n"
     "Runs a grid of sweeps from a study file: every combination of its models, systems,\n"
     "precisions, stacks, workloads and replicas is one cell, swept like `moesim sweep` over the\n"
@@ -123,6 +124,22 @@ int study_main(const std::vector<std::string>& words, dist::Communicator& comm) 
     std::cerr << "study: " << plan.cells.size() << " cells, " << plan.points() << " points, "
               << plan.todo.size() << " to simulate; " << comm.describe() << " x " << jobs
               << " threads (planned in " << study::format_number(planned.count(), 3) << " s)\n";
+  }
+  if (args.flag("plan")) {
+    if (root) {
+      for (std::size_t i = 0; i < plan.cells.size(); ++i) {
+        const study::SweepResult& r = plan.sweeps[i].result;
+        std::cout << plan.cells[i].base.model << " on " << r.system_name << ", "
+                  << plan.cells[i].precision_name << ", stack " << r.stack << ", "
+                  << plan.cells[i].base.isl << "/" << plan.cells[i].base.osl << ", replica "
+                  << plan.cells[i].replica << ": " << r.deployments.size() << " deployments, "
+                  << r.points.size() << " points, " << plan.sweeps[i].todo().size()
+                  << " to simulate\n";
+      }
+      std::cout << plan.cells.size() << " cells, " << plan.points() << " points, "
+                << plan.todo.size() << " to simulate\n";
+    }
+    return 0;
   }
   dist::StudyRunOptions options;
   options.jobs = jobs;

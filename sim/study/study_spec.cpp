@@ -193,18 +193,25 @@ StudySpec parse_study(const ConfigNode& root, const config::Catalog& catalog) {
   StudySpec spec;
   spec.file = root.location().file;
   if (const auto v = root.get("name")) spec.name = v->as_string();
-  if (const auto v = root.get("models")) spec.models = names(*v);
-  spec.systems = names(root.at("systems"));
+  const std::optional<ConfigNode> models_node = root.get("models");
+  if (models_node) spec.models = names(*models_node);
+  const ConfigNode systems_node = root.at("systems");
+  spec.systems = names(systems_node);
+  // The node of item i of a list given as a sequence or as one name.
+  auto item_of = [](const ConfigNode& list, std::size_t i) {
+    return list.is_sequence() ? list[i] : list;
+  };
   std::vector<llm::ModelSpec> models;
   for (std::size_t i = 0; i < spec.models.size(); ++i) {
-    const ConfigNode n = root.at("models").is_sequence() ? root.at("models")[i] : root.at("models");
-    at_node(n, [&] { models.push_back(llm::load_model(catalog, spec.models[i])); });
+    auto load = [&] { models.push_back(llm::load_model(catalog, spec.models[i])); };
+    if (models_node) {
+      at_node(item_of(*models_node, i), load);
+    } else {
+      load();
+    }
   }
-  std::vector<hw::SystemSpec> systems;
   for (std::size_t i = 0; i < spec.systems.size(); ++i) {
-    const ConfigNode n =
-        root.at("systems").is_sequence() ? root.at("systems")[i] : root.at("systems");
-    at_node(n, [&] { systems.push_back(hw::load_system(catalog, spec.systems[i])); });
+    at_node(item_of(systems_node, i), [&] { hw::load_system(catalog, spec.systems[i]); });
   }
   if (const auto v = root.get("precisions")) {
     const std::vector<ConfigNode> items = v->is_sequence() ? v->items() : std::vector{*v};
