@@ -1,6 +1,8 @@
 // `moesim study FILE`: a grid of sweeps from a study file (sim/study/study.hpp), in one process or
 // over Open MPI ranks (sim/dist/), with one result table, each cell's frontier and the
 // comparisons the file asks for.
+#include <sched.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -94,6 +96,19 @@ std::size_t env_count(const char* name) {
   return static_cast<std::size_t>(n);
 }
 
+/// Threads per rank: the machine's cores shared by the ranks on it, and no more than the CPUs
+/// this process may run on (a launcher such as srun --cpus-per-task binds each rank to its own).
+unsigned default_jobs(int local_ranks) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  unsigned jobs = std::max(1u, cores / static_cast<unsigned>(std::max(local_ranks, 1)));
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (sched_getaffinity(0, sizeof mask, &mask) == 0) {
+    jobs = std::min(jobs, static_cast<unsigned>(std::max(CPU_COUNT(&mask), 1)));
+  }
+  return jobs;
+}
+
 int study_main(const std::vector<std::string>& words, dist::Communicator& comm) {
   const bool root = comm.rank() == 0;
   const Args args("study", words, study_options());
@@ -113,12 +128,12 @@ int study_main(const std::vector<std::string>& words, dist::Communicator& comm) 
       throw ConfigError(kCommandLine, "--output", "a directory moesim can create", ec.message());
     check_writable((out / "points.csv").string(), "--output");
   }
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  unsigned jobs = std::max(1u, cores / static_cast<unsigned>(std::max(comm.local_size(), 1)));
+  unsigned jobs = default_jobs(comm.local_size());
   if (args.value("jobs")) jobs = parse_jobs(args);
 
   const auto start = std::chrono::steady_clock::now();
-  const study::StudyPlan plan = study::plan_study(spec, catalog, jobs);
+  const study::StudyPlan plan =
+      study::plan_study(spec, catalog, jobs, dist::shared_probes(comm, jobs));
   const std::chrono::duration<double> planned = std::chrono::steady_clock::now() - start;
   if (root) {
     std::cerr << "study: " << plan.cells.size() << " cells, " << plan.points() << " points, "

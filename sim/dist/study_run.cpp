@@ -4,12 +4,14 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <numeric>
 #include <sstream>
 #include <string>
 #include <system_error>
 
+#include "sim/core/assert.hpp"
 #include "sim/study/parallel.hpp"
 
 namespace moesim::dist {
@@ -62,7 +64,78 @@ std::vector<std::string> read_journal(const study::StudyPlan& plan,
   return records;
 }
 
+/// A probe's error with backslashes, tabs and newlines escaped, so that it fits one field.
+std::string escape_field(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string unescape_field(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\\' && i + 1 < text.size()) {
+      const char e = text[++i];
+      out += e == 't' ? '\t' : e == 'n' ? '\n' : e;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+study::ProbeRunner shared_probes(Communicator& comm, unsigned jobs) {
+  return
+      [&comm, jobs](std::size_t count, const std::function<study::SweepProbe(std::size_t)>& probe) {
+        const auto size = static_cast<std::size_t>(comm.size());
+        const auto rank = static_cast<std::size_t>(comm.rank());
+        std::vector<std::size_t> mine;
+        for (std::size_t i = rank; i < count; i += size) mine.push_back(i);
+        std::vector<study::SweepProbe> found(mine.size());
+        study::parallel_for(mine.size(), std::max(jobs, 1u),
+                            [&](std::size_t k) { found[k] = probe(mine[k]); });
+        // "index \t capacity \t error" lines; rank 0 joins them and every rank reads the whole.
+        std::string text;
+        for (std::size_t k = 0; k < mine.size(); ++k) {
+          text += std::to_string(mine[k]) + "\t" + std::to_string(found[k].capacity) + "\t" +
+                  escape_field(found[k].error) + "\n";
+        }
+        std::string all;
+        for (const std::string& part : comm.gather(text)) all += part;
+        all = comm.broadcast(all);
+        std::vector<study::SweepProbe> out(count);
+        std::vector<bool> seen(count, false);
+        std::size_t start = 0;
+        for (std::size_t nl = all.find('\n'); nl != std::string::npos;
+             start = nl + 1, nl = all.find('\n', start)) {
+          const std::string_view line(all.data() + start, nl - start);
+          const std::size_t t1 = line.find('\t');
+          const std::size_t t2 = line.find('\t', t1 + 1);
+          MOESIM_ASSERT(t1 != std::string_view::npos && t2 != std::string_view::npos,
+                        "a probe line has three fields");
+          const std::size_t i = std::stoull(std::string(line.substr(0, t1)));
+          MOESIM_ASSERT(i < count && !seen[i], "each probe once");
+          seen[i] = true;
+          out[i].capacity = std::stoll(std::string(line.substr(t1 + 1, t2 - t1 - 1)));
+          out[i].error = unescape_field(line.substr(t2 + 1));
+        }
+        MOESIM_ASSERT(std::all_of(seen.begin(), seen.end(), [](bool b) { return b; }),
+                      "every probe came back");
+        return out;
+      };
+}
 
 std::vector<std::vector<std::size_t>> deal_points(const std::vector<std::size_t>& points,
                                                   const std::vector<double>& cost, int ranks) {

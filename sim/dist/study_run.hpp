@@ -2,6 +2,7 @@
 /// \file
 /// Running a planned study (sim/study/study.hpp) over the ranks of a Communicator.
 ///
+/// 0. Plan (every rank, study::plan_study), with the deployment probes shared (shared_probes).
 /// 1. Resume: rank 0 reads the results journal (JOURNAL_DIR/rank-*.log, records of this plan's
 ///    fingerprint only) and broadcasts which points are done.
 /// 2. Shard: the points left are dealt to ranks by their cost estimate (StudyPlan::cost), largest
@@ -61,6 +62,11 @@ std::vector<std::vector<std::size_t>> deal_points(const std::vector<std::size_t>
 
 /// Point numbers as ranges, e.g. "0-4, 7, 9-12" (sorted first).
 std::string describe_points(std::vector<std::size_t> points);
+
+/// Probes planning needs, shared among `comm`'s ranks: rank r probes every size()-th deployment
+/// from r on `jobs` threads, rank 0 gathers them all and broadcasts them, so that every rank
+/// plans the same study after a 1 / size() share of the probing.
+study::ProbeRunner shared_probes(Communicator& comm, unsigned jobs);
 
 /// Runs `plan` on `comm`'s ranks (file comment). Throws RankFailure when this rank cannot finish
 /// (the caller then ends the job with Communicator::abort); a ConfigError when the journal cannot

@@ -1,13 +1,16 @@
 // Planning, simulating and assembling studies (study.hpp).
 #include "sim/study/study.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <map>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "sim/core/assert.hpp"
+#include "sim/study/parallel.hpp"
 
 namespace moesim::study {
 namespace {
@@ -124,7 +127,8 @@ std::string StudyPlan::describe(std::size_t k) const {
          sweeps[todo[k].cell].result.points[todo[k].point].label;
 }
 
-StudyPlan plan_study(const StudySpec& spec, const config::Catalog& catalog, unsigned jobs) {
+StudyPlan plan_study(const StudySpec& spec, const config::Catalog& catalog, unsigned jobs,
+                     const ProbeRunner& probes) {
   StudyPlan plan;
   plan.spec = spec;
   for (const std::string& model : spec.models) {
@@ -153,17 +157,49 @@ StudyPlan plan_study(const StudySpec& spec, const config::Catalog& catalog, unsi
       }
     }
   }
+  // Probe the deployments of every replica-0 cell at once, so that a runner can share them all.
+  plan.sweeps.resize(plan.cells.size());
+  struct Task {
+    std::size_t cell = 0;
+    std::size_t deployment = 0;
+  };
+  std::vector<Task> tasks;
+  for (std::size_t i = 0; i < plan.cells.size(); ++i) {
+    if (plan.cells[i].replica != 0) continue;
+    plan.sweeps[i] = start_sweep_plan(plan.cells[i].base, spec.space, catalog);
+    for (std::size_t d = 0; d < plan.sweeps[i].result.deployments.size(); ++d) {
+      tasks.push_back({i, d});
+    }
+  }
+  const auto probe_one = [&](std::size_t t) {
+    const SweepPlan& s = plan.sweeps[tasks[t].cell];
+    return probe_deployment(s.result.base, s.result.deployments[tasks[t].deployment], catalog);
+  };
+  std::vector<SweepProbe> found;
+  if (probes) {
+    found = probes(tasks.size(), probe_one);
+  } else {
+    found.resize(tasks.size());
+    parallel_for(tasks.size(), jobs > 0 ? jobs : std::max(1u, std::thread::hardware_concurrency()),
+                 [&](std::size_t t) { found[t] = probe_one(t); });
+  }
+  MOESIM_ASSERT(found.size() == tasks.size(), "one probe per deployment");
+  for (std::size_t t = 0; t < tasks.size();) {
+    const std::size_t cell = tasks[t].cell;
+    const auto n = plan.sweeps[cell].result.deployments.size();
+    const std::vector<SweepProbe> mine(found.begin() + static_cast<std::ptrdiff_t>(t),
+                                       found.begin() + static_cast<std::ptrdiff_t>(t + n));
+    finish_sweep_plan(plan.sweeps[cell], spec.space, mine, spec.prune);
+    t += n;
+  }
   std::uint64_t hash = kFnvOffset;
   for (std::size_t i = 0; i < plan.cells.size(); ++i) {
     const StudyCell& c = plan.cells[i];
-    if (c.replica == 0) {
-      plan.sweeps.push_back(plan_sweep(c.base, spec.space, catalog, jobs, spec.prune));
-    } else {  // the probe does not depend on the seed: replica 0's plan, reseeded
-      SweepPlan copy = plan.sweeps[i - static_cast<std::size_t>(c.replica)];
-      copy.result.base.seed = c.base.seed;
-      plan.sweeps.push_back(std::move(copy));
+    if (c.replica != 0) {  // the probe does not depend on the seed: replica 0's plan, reseeded
+      plan.sweeps[i] = plan.sweeps[i - static_cast<std::size_t>(c.replica)];
+      plan.sweeps[i].result.base.seed = c.base.seed;
     }
-    const SweepPlan& s = plan.sweeps.back();
+    const SweepPlan& s = plan.sweeps[i];
     for (const std::size_t point : s.todo()) {
       plan.todo.push_back({i, point});
       const SweepPoint& p = s.result.points[point];

@@ -32,6 +32,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,8 +49,8 @@ namespace moesim::study {
 struct StudyCompare {
   std::string a;  ///< system as written in systems:
   std::string b;
-  /// Precision of a's (b's) cells, as normalised YAML ("" = the checkpoint); any precision when
-  /// unset, then a and b are paired at equal precisions.
+  /// Precision of a's (b's) cells, as normalised YAML ("" = the checkpoint). When neither is
+  /// set, a and b are paired at equal precisions; when one is, the other side takes any.
   std::optional<std::string> a_precision;
   std::optional<std::string> b_precision;
 };
@@ -112,9 +114,15 @@ struct StudyPlan {
   std::string describe(std::size_t k) const;
 };
 
-/// Plans every cell on `jobs` threads (0: every core). Cells that differ only in their replica
-/// share one probe.
-StudyPlan plan_study(const StudySpec& spec, const config::Catalog& catalog, unsigned jobs);
+/// Runs `count` deployment probes, `probe(i)` for each i, and returns them by i: on this process's
+/// threads, or shared among processes (sim/dist), which must all return the same.
+using ProbeRunner = std::function<std::vector<SweepProbe>(
+    std::size_t count, const std::function<SweepProbe(std::size_t)>& probe)>;
+
+/// Plans every cell, probing each deployment with `probes` (default: on `jobs` threads, 0: every
+/// core). Cells that differ only in their replica share one probe.
+StudyPlan plan_study(const StudySpec& spec, const config::Catalog& catalog, unsigned jobs,
+                     const ProbeRunner& probes = {});
 
 /// Simulates todo point `k` and returns its record (encode_point).
 std::string simulate_study_point(const StudyPlan& plan, std::size_t k,

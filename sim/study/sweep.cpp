@@ -61,11 +61,7 @@ std::string pool_yaml(const SweepPool& p, const std::string& extra) {
   return out + "}";
 }
 
-/// What the probe of a deployment found: why it cannot run, or the sequences it runs at once.
-struct Probe {
-  std::string error;
-  std::int64_t capacity = 0;  ///< per simulated instance set (file comment, rule 2)
-};
+using Probe = SweepProbe;
 
 /// Sequences a pool's ranks can hold at once: min(max_batch_size, KV reservations that fit a
 /// rank) x attention_dp x instances, a reservation being isl + osl + k tokens in whole blocks
@@ -341,8 +337,26 @@ std::string scenario_yaml(const SweepBase& base, const SweepDeployment& d,
   return y;
 }
 
+SweepProbe probe_deployment(const SweepBase& base, const SweepDeployment& deployment,
+                            const config::Catalog& catalog) {
+  return probe(base, deployment, catalog);
+}
+
 SweepPlan plan_sweep(const SweepBase& base, const SweepSpace& space, const config::Catalog& catalog,
                      unsigned jobs, bool prune) {
+  SweepPlan plan = start_sweep_plan(base, space, catalog);
+  if (jobs == 0) jobs = std::max(1u, std::thread::hardware_concurrency());
+  // Probe every deployment once: memory fit and capacity (pruning rules 1 and 2).
+  std::vector<Probe> probes(plan.result.deployments.size());
+  parallel_for(probes.size(), jobs, [&](std::size_t i) {
+    probes[i] = probe(base, plan.result.deployments[i], catalog);
+  });
+  finish_sweep_plan(plan, space, probes, prune);
+  return plan;
+}
+
+SweepPlan start_sweep_plan(const SweepBase& base, const SweepSpace& space,
+                           const config::Catalog& catalog) {
   SweepPlan plan;
   SweepResult& result = plan.result;
   result.base = base;
@@ -358,13 +372,13 @@ SweepPlan plan_sweep(const SweepBase& base, const SweepSpace& space, const confi
         "no entry for '" + system.name + "' in " + sheet.location().file + ": no cost or energy";
   }
   result.deployments = enumerate_deployments(base, space, catalog);
-  if (jobs == 0) jobs = std::max(1u, std::thread::hardware_concurrency());
+  return plan;
+}
 
-  // Probe every deployment once: memory fit and capacity (pruning rules 1 and 2).
-  std::vector<Probe> probes(result.deployments.size());
-  parallel_for(probes.size(), jobs,
-               [&](std::size_t i) { probes[i] = probe(base, result.deployments[i], catalog); });
-
+void finish_sweep_plan(SweepPlan& plan, const SweepSpace& space,
+                       const std::vector<SweepProbe>& probes, bool prune) {
+  SweepResult& result = plan.result;
+  MOESIM_ASSERT(probes.size() == result.deployments.size(), "one probe per deployment");
   std::vector<std::int32_t>& per_unit = plan.per_unit;
   for (std::size_t i = 0; i < result.deployments.size(); ++i) {
     const SweepDeployment& d = result.deployments[i];
@@ -405,7 +419,6 @@ SweepPlan plan_sweep(const SweepBase& base, const SweepSpace& space, const confi
       per_unit.push_back(c);
     }
   }
-  return plan;
 }
 
 std::vector<std::size_t> SweepPlan::todo() const {

@@ -236,6 +236,24 @@ struct SweepPlan {
 SweepPlan plan_sweep(const SweepBase& base, const SweepSpace& space, const config::Catalog& catalog,
                      unsigned jobs, bool prune);
 
+/// What probing a deployment found: why it cannot run (pruning rule 1), or the sequences it runs
+/// at once per simulated instance set (rule 2).
+struct SweepProbe {
+  std::string error;
+  std::int64_t capacity = 0;
+};
+
+/// plan_sweep in parts, for probing elsewhere (`moesim study` shares the probes of all its
+/// sweeps among its processes): the deployments, stack and prices, without points ...
+SweepPlan start_sweep_plan(const SweepBase& base, const SweepSpace& space,
+                           const config::Catalog& catalog);
+/// ... one deployment's probe (builds its step models: the costly part of planning) ...
+SweepProbe probe_deployment(const SweepBase& base, const SweepDeployment& deployment,
+                            const config::Catalog& catalog);
+/// ... and the points from one probe per deployment.
+void finish_sweep_plan(SweepPlan& plan, const SweepSpace& space,
+                       const std::vector<SweepProbe>& probes, bool prune);
+
 /// Simulates point `index` of `plan` into `out` (a copy of plan.result.points[index]): its
 /// metrics, or its failure as the pruned reason. Thread-safe for distinct `out`.
 void simulate_point(const SweepPlan& plan, std::size_t index, SweepPoint& out,

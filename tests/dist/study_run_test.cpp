@@ -48,6 +48,18 @@ TEST_CASE("points are dealt largest first to the least loaded rank, ties to the 
   CHECK(wide[3].empty());
 }
 
+TEST_CASE("probes shared through a communicator plan the same study as probes run in place") {
+  const study::StudySpec spec = study::load_study(kTiny, catalog());
+  const auto comm = make_communicator();
+  const study::StudyPlan local = study::plan_study(spec, catalog(), 2);
+  const study::StudyPlan shared = study::plan_study(spec, catalog(), 2, shared_probes(*comm, 2));
+  CHECK(shared.fingerprint == local.fingerprint);
+  REQUIRE(shared.sweeps.size() == local.sweeps.size());
+  for (std::size_t i = 0; i < local.sweeps.size(); ++i) {
+    CHECK(shared.sweeps[i].per_unit == local.sweeps[i].per_unit);
+  }
+}
+
 TEST_CASE("point lists are written as ranges") {
   CHECK(describe_points({9, 0, 1, 2, 4, 10, 11}) == "0-2, 4, 9-11");
   CHECK(describe_points({}) == "none");
