@@ -114,3 +114,20 @@ TEST_CASE("mpirun -n 2 and -n 4 write the same bytes as one process, and resume 
 }
 
 }  // namespace moesim::dist
+
+namespace moesim::dist {
+
+TEST_CASE("study --help teaches the study file; a study under mpirun without MPI is refused") {
+  const Result help = shell(kMoesim + " study --help");
+  CHECK(help.status == 0);
+  CHECK(cli_test::contains(help.output, "systems: [gb200-nvl72, hgx-h200]"));
+  CHECK(cli_test::contains(help.output, "mpirun -n RANKS moesim study FILE"));
+  CHECK(cli_test::contains(shell(kMoesim + " --help").output, "study"));
+  if (built_with_mpi()) return;
+  // What mpirun sets in each rank's environment: refused with status 2, not run N times.
+  const Result r = shell("OMPI_COMM_WORLD_SIZE=2 " + kMoesim + " study " + kTiny);
+  CHECK(r.status == 2);
+  CHECK(cli_test::contains(r.output, "built without MPI"));
+}
+
+}  // namespace moesim::dist
