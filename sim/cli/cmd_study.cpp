@@ -68,6 +68,7 @@ constexpr const char* kStudyHelp =
     "    max_concurrency: 4096\n"
     "  report:\n"
     "    levels: [20, 50, 100]                     # tok/s per user\n"
+    "    sla: {ttft_p99: \"2 s\", tpot_p90: \"50 ms\"} # comparisons use only points within it\n"
     "    compare:                                  # paired on model, stack, workload, replica\n"
     "      - {a: gb200-nvl72, b: hgx-h200, a_precision: \"weights=nvfp4\", b_precision: "
     "checkpoint}\n\n"

@@ -107,6 +107,36 @@ void append(Table& out, const std::vector<std::string>& prefix, const Table& row
   }
 }
 
+bool has_sla(const StudySpec& spec) { return spec.sla_ttft_p99_ms || spec.sla_tpot_p90_ms; }
+
+/// Whether simulated point `p` meets the study's SLA (every simulated point when there is none).
+bool meets_sla(const StudySpec& spec, const SweepPoint& p) {
+  return p.simulated && (!spec.sla_ttft_p99_ms || p.ttft_p99_ms <= *spec.sla_ttft_p99_ms) &&
+         (!spec.sla_tpot_p90_ms || p.tpot_p90_ms <= *spec.sla_tpot_p90_ms);
+}
+
+/// `rows` (sweep_table rows of `points`, in order) with the meets_sla column appended.
+Table with_sla(const StudySpec& spec, Table rows, const std::vector<const SweepPoint*>& points) {
+  std::vector<std::string> header = rows.header();
+  header.push_back("meets_sla");
+  Table out(header);
+  std::vector<std::vector<std::string>> data = rows.data_rows();
+  for (std::size_t i = 0; i < data.size(); ++i) {
+    const SweepPoint& p = *points[i];
+    data[i].push_back(!has_sla(spec) || !p.simulated ? "-" : meets_sla(spec, p) ? "yes" : "no");
+    out.add_row(std::move(data[i]));
+  }
+  return out;
+}
+
+/// `r` with the points that miss the SLA unsimulated, for the comparisons.
+SweepResult within_sla(const StudySpec& spec, SweepResult r) {
+  for (SweepPoint& p : r.points) {
+    if (!meets_sla(spec, p)) p.simulated = false;
+  }
+  return r;
+}
+
 }  // namespace
 
 std::size_t StudyPlan::points() const {
@@ -280,7 +310,8 @@ StudyReport assemble_study(const StudyPlan& plan, const std::vector<std::string>
   }
   for (SweepResult& r : results) mark_frontier(r);
 
-  const std::vector<std::string> sweep_header = sweep_table(results.front(), true).header();
+  std::vector<std::string> sweep_header = sweep_table(results.front(), true).header();
+  sweep_header.push_back("meets_sla");
   StudyReport out{
       prefixed(kCellColumns, sweep_header), prefixed(kCellColumns, sweep_header),
       prefixed(
@@ -300,8 +331,11 @@ StudyReport assemble_study(const StudyPlan& plan, const std::vector<std::string>
   for (std::size_t i = 0; i < results.size(); ++i) {
     const StudyCell& c = plan.cells[i];
     const SweepResult& r = results[i];
-    append(out.points, cell_cells(c), sweep_table(r, true));
-    append(out.frontiers, cell_cells(c), sweep_table(r, false));
+    std::vector<const SweepPoint*> all, frontier;
+    for (const SweepPoint& p : r.points) all.push_back(&p);
+    for (const std::size_t f : r.frontier) frontier.push_back(&r.points[f]);
+    append(out.points, cell_cells(c), with_sla(plan.spec, sweep_table(r, true), all));
+    append(out.frontiers, cell_cells(c), with_sla(plan.spec, sweep_table(r, false), frontier));
     double best_gpu = 0.0, best_user = 0.0;
     for (const std::size_t f : r.frontier) {
       best_gpu = std::max(best_gpu, r.points[f].output_tok_s_per_gpu);
@@ -316,6 +350,14 @@ StudyReport assemble_study(const StudyPlan& plan, const std::vector<std::string>
                    r.frontier.empty() ? "-" : format_number(best_user), r.stack});
   }
   text += cells.to_text();
+  if (has_sla(plan.spec)) {
+    text += "\ncomparisons use only the points that meet the SLA:";
+    if (plan.spec.sla_ttft_p99_ms)
+      text += " TTFT p99 <= " + format_number(*plan.spec.sla_ttft_p99_ms) + " ms";
+    if (plan.spec.sla_tpot_p90_ms)
+      text += " TPOT p90 <= " + format_number(*plan.spec.sla_tpot_p90_ms) + " ms";
+    text += "\n";
+  }
 
   // Comparisons: cells of a and b alike in model, stack, workload and replica, and in precision
   // unless the comparison names each side's.
@@ -335,7 +377,8 @@ StudyReport assemble_study(const StudyPlan& plan, const std::vector<std::string>
                             : (!cmp.a_precision && b.base.precision != a.base.precision)) {
           continue;
         }
-        const Table t = compare_table(results[i], results[j], plan.spec.levels);
+        const Table t = compare_table(within_sla(plan.spec, results[i]),
+                                      within_sla(plan.spec, results[j]), plan.spec.levels);
         append(out.compare,
                {a.base.model, stack_name(a.base), std::to_string(a.base.isl),
                 std::to_string(a.base.osl), std::to_string(a.replica), a.base.system,

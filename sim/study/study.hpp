@@ -25,6 +25,7 @@
 ///     max_concurrency: 4096  ladder_stride: 1  dense_ladder_until: 0  prune: true
 ///   report:
 ///     levels: [20, 50, 100]                 # tok/s per user of the comparisons
+///     sla: {ttft_p99: "2 s", tpot_p90: "50 ms"}  # points the comparisons may use
 ///     compare: [{a: gb200-nvl72, b: hgx-h200, a_precision: "weights=nvfp4"}]
 ///   extra_scenario: "step_model: {...}"     # YAML appended to every point's scenario
 ///   extra_pool: "kv_capacity_tokens: 4096"  # flow-map entries added to every pool
@@ -76,6 +77,10 @@ struct StudySpec {
   SweepSpace space;
   bool prune = true;
   std::vector<double> levels{20.0, 50.0, 100.0};  ///< tok/s per user
+  /// Service-level limits (report.sla): a point meets the SLA when its TTFT p99 and TPOT p90
+  /// are at most these (ms); comparisons use only such points. None: every point.
+  std::optional<double> sla_ttft_p99_ms;
+  std::optional<double> sla_tpot_p90_ms;
   std::vector<StudyCompare> compares;
   std::string extra_scenario;  ///< SweepBase::extra_yaml
   std::string extra_pool;      ///< SweepBase::extra_pool_yaml

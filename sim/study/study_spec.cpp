@@ -1,6 +1,7 @@
 // Reading a study file (study.hpp): every key checked, every name looked up in the catalog and
 // every error located at its key.
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <string>
 #include <vector>
@@ -137,7 +138,17 @@ void parse_space(const ConfigNode& node, StudySpec& spec) {
 }
 
 void parse_report(const ConfigNode& node, StudySpec& spec) {
-  node.check_keys({"levels", "compare"});
+  node.check_keys({"levels", "compare", "sla"});
+  if (const auto v = node.get("sla")) {
+    v->check_keys({"ttft_p99", "tpot_p90"});
+    auto limit = [](const ConfigNode& n) {
+      const double ms = std::chrono::duration<double, std::milli>(n.as_duration()).count();
+      if (ms <= 0.0) n.fail("a positive time such as \"2 s\" or \"50 ms\"");
+      return ms;
+    };
+    if (const auto t = v->get("ttft_p99")) spec.sla_ttft_p99_ms = limit(*t);
+    if (const auto t = v->get("tpot_p90")) spec.sla_tpot_p90_ms = limit(*t);
+  }
   if (const auto v = node.get("levels")) {
     if (!v->is_sequence()) v->fail("a list of tok/s per user levels");
     spec.levels.clear();

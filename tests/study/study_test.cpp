@@ -96,6 +96,37 @@ TEST_CASE("a point's record reads back every metric bit for bit, and a cut recor
   CHECK_FALSE(decode_point(line + "\textra", k, q));
 }
 
+TEST_CASE("the SLA marks each point and keeps the points that miss it out of the comparisons") {
+  StudySpec spec = load_study(kTiny, catalog());
+  spec.sla_tpot_p90_ms = 5.0;
+  const StudyPlan plan = plan_study(spec, catalog(), 1);
+  REQUIRE(plan.todo.size() == plan.points());  // the tiny study prunes nothing
+  // Made-up results, no simulation: point k has TPOT p90 = 1 + k ms, so points 0-4 meet 5 ms.
+  std::vector<std::string> records;
+  for (std::size_t k = 0; k < plan.todo.size(); ++k) {
+    SweepPoint p;
+    p.simulated = true;
+    p.output_tok_s_per_gpu = 100.0 + static_cast<double>(k);
+    p.tok_s_per_user = 1000.0;
+    p.tpot_p90_ms = 1.0 + static_cast<double>(k);
+    records.push_back(encode_point(k, p));
+  }
+  const StudyReport report = assemble_study(plan, records);
+  const auto rows = report.points.data_rows();
+  REQUIRE(rows.size() == plan.todo.size());
+  CHECK(report.points.header().back() == "meets_sla");
+  for (std::size_t k = 0; k < rows.size(); ++k) CHECK(rows[k].back() == (k <= 4 ? "yes" : "no"));
+  // Cells: hgx-h200 replica 0 (points 0-11), replica 1 (12-23), gb200-nvl72 replicas 0 and 1.
+  // Within the SLA, hgx-h200 replica 0's best is point 4 (104 tok/s per GPU; the 1,000 tok/s
+  // per user of every point meets every level), and no gb200-nvl72 point qualifies.
+  const auto cmp = report.compare.data_rows();
+  REQUIRE(!cmp.empty());
+  CHECK(cmp[0][5] == "gb200-nvl72");  // a
+  CHECK(cmp[0][7] == "hgx-h200");     // b
+  CHECK(cmp[0][10] == "-");           // a_tok_s_per_gpu
+  CHECK(cmp[0][11] == "104");         // b_tok_s_per_gpu
+}
+
 TEST_CASE("a bad study file is an error at its key, with the expected value and a did-you-mean") {
   const ConfigError key = study_error("sytems: [hgx-h200]\n");
   CHECK(key.where().file == "bad.yaml");
