@@ -436,11 +436,11 @@ void simulate_point(const SweepPlan& plan, std::size_t index, SweepPoint& out,
 }
 
 double point_cost(const SweepPlan& plan, std::size_t index) {
-  const SweepPoint& p = plan.result.points[index];
+  // Aggregated points simulate one instance at per_unit[index]; disaggregated ones the whole
+  // deployment at it: either way the requests sent and the tokens each generates.
   const double c = std::max(plan.per_unit[index], 1);
   const double requests = static_cast<double>(point_requests(plan.per_unit[index]));
-  const double instances = plan.result.deployments[p.deployment].simulated_instances();
-  return requests * static_cast<double>(plan.result.base.osl) * (1.0 + 16.0 / c) * instances;
+  return requests * static_cast<double>(plan.result.base.osl) * (1.0 + 16.0 / c);
 }
 
 void mark_frontier(SweepResult& result) {

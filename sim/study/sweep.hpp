@@ -260,9 +260,9 @@ void simulate_point(const SweepPlan& plan, std::size_t index, SweepPoint& out,
                     const config::Catalog& catalog);
 
 /// Relative cost of simulating point `index`, for balancing points over processes: requests x
-/// output tokens x (1 + 16 / concurrency) x simulated instances (events scale with the tokens
-/// generated; below 16 sequences per step the fixed cost of pricing a step dominates). A unitless
-/// estimate, never a time.
+/// output tokens x (1 + 16 / concurrency), the events growing with the tokens generated and a
+/// step's fixed cost (pricing it) counted as 16 sequences' (a rough guess: only the balance of
+/// the deal depends on it, never a result). Unitless, never a time.
 double point_cost(const SweepPlan& plan, std::size_t index);
 
 /// Sets result.frontier and each point's on_frontier from the simulated points.
