@@ -126,7 +126,8 @@ int study_main(const std::vector<std::string>& words, dist::Communicator& comm) 
     std::error_code ec;
     std::filesystem::create_directories(out, ec);
     if (ec)
-      throw ConfigError(kCommandLine, "--output", "a directory moesim can create", ec.message());
+      throw ConfigError(kCommandLine, "--output", "a directory moesim can create",
+                        out.string() + ": " + ec.message());
     check_writable((out / "points.csv").string(), "--output");
   }
   unsigned jobs = default_jobs(comm.local_size());
