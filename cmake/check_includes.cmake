@@ -1,12 +1,13 @@
 # Fails when a heavy dependency is included outside the one module DESIGN.md allows:
 # yaml-cpp only in sim/config, Boost.Graph only in sim/hw, Eigen only in sim/cost, and nothing
-# from CUDA, cuBLAS or NCCL anywhere under sim/. Run at build time by moesim_check_includes.
+# from CUDA, cuBLAS or NCCL anywhere under sim/; Open MPI only in sim/dist/mpi/. Run at build time by moesim_check_includes.
 file(GLOB_RECURSE files "${ROOT}/sim/*.hpp" "${ROOT}/sim/*.cpp")
 set(rules
   "yaml-cpp/|sim/config/"
   "boost/graph|sim/hw/"
   "Eigen/|sim/cost/"
   "eigen3/|sim/cost/"
+  "mpi.h|sim/dist/mpi/"
   "cuda|<none>"
   "cublas|<none>"
   "nccl|<none>")

@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake git clang-format
   libeigen3-dev libboost-graph-dev libyaml-cpp-dev doctest-dev libbenchmark-dev
+  libopenmpi-dev openmpi-bin  # moesim study over MPI ranks (optional: built where found)
 )
 
 missing=()

@@ -240,6 +240,8 @@ const std::vector<Command>& commands() {
       {"show", "print one GPU, system or model with every figure and its unit", run_show},
       {"size", "how many GPUs and which deployment serve a load under an SLA, at the lowest cost",
        run_size},
+      {"study", "a grid of sweeps from a study file, in one process or over Open MPI ranks",
+       run_study},
       {"sweep", "Pareto frontier of tok/s per GPU vs tok/s per user over deployments", run_sweep},
       {"validate", "predicted against measured time per op, with errors per op kind", run_validate},
   };

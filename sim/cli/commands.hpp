@@ -35,6 +35,7 @@ int run_explain(const std::vector<std::string>& words);
 int run_import(const std::vector<std::string>& words);
 int run_run(const std::vector<std::string>& words);
 int run_size(const std::vector<std::string>& words);
+int run_study(const std::vector<std::string>& words);
 int run_sweep(const std::vector<std::string>& words);
 int run_validate(const std::vector<std::string>& words);
 

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 #include "sim/config/config_node.hpp"
 #include "sim/core/assert.hpp"
@@ -60,11 +61,7 @@ std::string pool_yaml(const SweepPool& p, const std::string& extra) {
   return out + "}";
 }
 
-/// What the probe of a deployment found: why it cannot run, or the sequences it runs at once.
-struct Probe {
-  std::string error;
-  std::int64_t capacity = 0;  ///< per simulated instance set (file comment, rule 2)
-};
+using Probe = SweepProbe;
 
 /// Sequences a pool's ranks can hold at once: min(max_batch_size, KV reservations that fit a
 /// rank) x attention_dp x instances, a reservation being isl + osl + k tokens in whole blocks
@@ -367,28 +364,46 @@ std::string scenario_yaml(const SweepBase& base, const SweepDeployment& d,
   return y;
 }
 
-SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
-                      const config::Catalog& catalog, const SweepOptions& options) {
-  SweepResult result;
+SweepProbe probe_deployment(const SweepBase& base, const SweepDeployment& deployment,
+                            const config::Catalog& catalog) {
+  return probe(base, deployment, catalog);
+}
+
+SweepPlan plan_sweep(const SweepBase& base, const SweepSpace& space, const config::Catalog& catalog,
+                     unsigned jobs, bool prune) {
+  SweepPlan plan = start_sweep_plan(base, space, catalog);
+  if (jobs == 0) jobs = std::max(1u, std::thread::hardware_concurrency());
+  // Probe every deployment once: memory fit and capacity (pruning rules 1 and 2).
+  std::vector<Probe> probes(plan.result.deployments.size());
+  parallel_for(probes.size(), jobs, [&](std::size_t i) {
+    probes[i] = probe(base, plan.result.deployments[i], catalog);
+  });
+  finish_sweep_plan(plan, space, probes, prune);
+  return plan;
+}
+
+SweepPlan start_sweep_plan(const SweepBase& base, const SweepSpace& space,
+                           const config::Catalog& catalog) {
+  SweepPlan plan;
+  SweepResult& result = plan.result;
   result.base = base;
   const hw::SystemSpec system = hw::load_system(catalog, base.system);
   result.system_name = system.name;
   result.stack = cost::load_stack(catalog, base.stack.empty() ? system.stack : base.stack).name;
   const hw::PriceSheet sheet = hw::load_price_sheet(catalog, base.price_sheet);
-  std::optional<serve::Pricing> pricing;
   if (const hw::PriceEntry* entry = sheet.find(system.name)) {
-    pricing = serve::pricing_from(*entry);
+    plan.pricing = serve::pricing_from(*entry);
     result.price_source = sheet.name() + " (" + sheet.location().file + "): " + entry->price_source;
   } else {
     result.price_source =
         "no entry for '" + system.name + "' in " + sheet.location().file + ": no cost or energy";
   }
   // Mixed hardware: disaggregated points price each pool at its own system's entry.
-  std::optional<serve::Pricing> mixed_pricing = pricing;
+  plan.mixed_pricing = plan.pricing;
   if (!base.prefill_system.empty()) {
     const std::string prefill = hw::load_system(catalog, base.prefill_system).name;
-    mixed_pricing = serve::pricing_for(sheet, prefill, system.name);
-    if (!mixed_pricing) {
+    plan.mixed_pricing = serve::pricing_for(sheet, prefill, system.name);
+    if (!plan.mixed_pricing) {
       result.price_source += "; no entry for prefill system '" + prefill + "' in " +
                              sheet.location().file + ": no cost or energy for disaggregated points";
     } else if (prefill != system.name) {
@@ -396,15 +411,14 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
     }
   }
   result.deployments = enumerate_deployments(base, space, catalog);
-  const unsigned jobs =
-      options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  return plan;
+}
 
-  // Probe every deployment once: memory fit and capacity (pruning rules 1 and 2).
-  std::vector<Probe> probes(result.deployments.size());
-  parallel_for(probes.size(), jobs,
-               [&](std::size_t i) { probes[i] = probe(base, result.deployments[i], catalog); });
-
-  std::vector<std::int32_t> per_unit;  // concurrency per simulated instance set, by point
+void finish_sweep_plan(SweepPlan& plan, const SweepSpace& space,
+                       const std::vector<SweepProbe>& probes, bool prune) {
+  SweepResult& result = plan.result;
+  MOESIM_ASSERT(probes.size() == result.deployments.size(), "one probe per deployment");
+  std::vector<std::int32_t>& per_unit = plan.per_unit;
   for (std::size_t i = 0; i < result.deployments.size(); ++i) {
     const SweepDeployment& d = result.deployments[i];
     const std::string name = d.label();
@@ -436,7 +450,7 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
       p.deployment = i;
       p.concurrency = c * d.simulated_instances();
       p.label = name + " c" + std::to_string(p.concurrency);
-      if (options.prune && c > cap) {
+      if (prune && c > cap) {
         p.pruned = "capacity: " + std::to_string(c) + " > " + std::to_string(cap) +
                    " sequences it runs at once (per instance); only queues";
       }
@@ -444,58 +458,38 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
       per_unit.push_back(c);
     }
   }
+}
 
-  // Work items: single points, or with an interactivity floor one deployment's ladder each (in
-  // ascending concurrency, stopping below the floor).
-  const bool floor = options.min_tok_s_per_user > 0.0;
-  std::vector<std::vector<std::size_t>> todo;
-  std::size_t to_simulate = 0;
+std::vector<std::size_t> SweepPlan::todo() const {
+  std::vector<std::size_t> out;
   for (std::size_t i = 0; i < result.points.size(); ++i) {
-    if (!result.points[i].pruned.empty()) continue;
-    const bool same_ladder =
-        floor && !todo.empty() &&
-        result.points[todo.back().back()].deployment == result.points[i].deployment;
-    if (!same_ladder) todo.emplace_back();
-    todo.back().push_back(i);
-    ++to_simulate;
+    if (result.points[i].pruned.empty()) out.push_back(i);
   }
-  if (floor) {
-    // Longest ladders first (their requests as the cost estimate), so that no long ladder
-    // starts last and runs alone; results stay in point order.
-    const auto requests = [&](const std::vector<std::size_t>& ladder) {
-      std::int64_t n = 0;
-      for (const std::size_t i : ladder) n += point_requests(per_unit[i]);
-      return n;
-    };
-    std::stable_sort(todo.begin(), todo.end(),
-                     [&](const auto& a, const auto& b) { return requests(a) > requests(b); });
-  }
-  const auto start = std::chrono::steady_clock::now();
-  std::mutex progress_mutex;
-  std::size_t done = 0;
-  parallel_for(todo.size(), jobs, [&](std::size_t k) {
-    bool below = false;
-    for (const std::size_t i : todo[k]) {
-      SweepPoint& p = result.points[i];
-      const SweepDeployment& d = result.deployments[p.deployment];
-      if (below) {
-        p.pruned = "below the interactivity floor of " + format_number(options.min_tok_s_per_user) +
-                   " tok/s per user";
-      } else {
-        simulate(base, d, p, per_unit[i], d.disaggregated ? mixed_pricing : pricing, catalog);
-        below = floor && p.simulated && p.tok_s_per_user < options.min_tok_s_per_user;
-      }
-      const std::lock_guard lock(progress_mutex);
-      ++done;
-      if (options.progress) {
-        options.progress(done, to_simulate, std::chrono::steady_clock::now() - start);
-      }
-    }
-  });
+  return out;
+}
 
+void simulate_point(const SweepPlan& plan, std::size_t index, SweepPoint& out,
+                    const config::Catalog& catalog) {
+  const SweepResult& r = plan.result;
+  const SweepDeployment& d = r.deployments[out.deployment];
+  simulate(r.base, d, out, plan.per_unit[index],
+           d.disaggregated ? plan.mixed_pricing : plan.pricing, catalog);
+}
+
+double point_cost(const SweepPlan& plan, std::size_t index) {
+  // Aggregated points simulate one instance at per_unit[index]; disaggregated ones the whole
+  // deployment at it: either way the requests sent and the tokens each generates.
+  const double c = std::max(plan.per_unit[index], 1);
+  const double requests = static_cast<double>(point_requests(plan.per_unit[index]));
+  return requests * static_cast<double>(plan.result.base.osl) * (1.0 + 16.0 / c);
+}
+
+void mark_frontier(SweepResult& result) {
+  result.frontier.clear();
   std::vector<double> x, y;
   std::vector<std::size_t> index;
   for (std::size_t i = 0; i < result.points.size(); ++i) {
+    result.points[i].on_frontier = false;
     if (!result.points[i].simulated) continue;
     x.push_back(result.points[i].tok_s_per_user);
     y.push_back(result.points[i].output_tok_s_per_gpu);
@@ -505,7 +499,60 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
     result.frontier.push_back(index[f]);
     result.points[index[f]].on_frontier = true;
   }
-  return result;
+}
+
+SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
+                      const config::Catalog& catalog, const SweepOptions& options) {
+  const unsigned jobs =
+      options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+  SweepPlan plan = plan_sweep(base, space, catalog, jobs, options.prune);
+  SweepResult& result = plan.result;
+  // Work items: single points, or with an interactivity floor one deployment's ladder each (in
+  // ascending concurrency, stopping below the floor).
+  const bool floor = options.min_tok_s_per_user > 0.0;
+  std::vector<std::vector<std::size_t>> todo;
+  for (const std::size_t i : plan.todo()) {
+    const bool same_ladder =
+        floor && !todo.empty() &&
+        result.points[todo.back().back()].deployment == result.points[i].deployment;
+    if (!same_ladder) todo.emplace_back();
+    todo.back().push_back(i);
+  }
+  const std::size_t to_simulate = plan.todo().size();
+  if (floor) {
+    // Longest ladders first (point_cost as the estimate), so that no long ladder starts last
+    // and runs alone; results stay in point order.
+    const auto cost = [&](const std::vector<std::size_t>& ladder) {
+      double c = 0.0;
+      for (const std::size_t i : ladder) c += point_cost(plan, i);
+      return c;
+    };
+    std::stable_sort(todo.begin(), todo.end(),
+                     [&](const auto& a, const auto& b) { return cost(a) > cost(b); });
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::mutex progress_mutex;
+  std::size_t done = 0;
+  parallel_for(todo.size(), jobs, [&](std::size_t k) {
+    bool below = false;
+    for (const std::size_t i : todo[k]) {
+      SweepPoint& p = result.points[i];
+      if (below) {
+        p.pruned = "below the interactivity floor of " + format_number(options.min_tok_s_per_user) +
+                   " tok/s per user";
+      } else {
+        simulate_point(plan, i, p, catalog);
+        below = floor && p.simulated && p.tok_s_per_user < options.min_tok_s_per_user;
+      }
+      const std::lock_guard lock(progress_mutex);
+      ++done;
+      if (options.progress) {
+        options.progress(done, to_simulate, std::chrono::steady_clock::now() - start);
+      }
+    }
+  });
+  mark_frontier(plan.result);
+  return std::move(plan.result);
 }
 
 }  // namespace moesim::study

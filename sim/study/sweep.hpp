@@ -59,6 +59,7 @@
 #include <vector>
 
 #include "sim/config/catalog.hpp"
+#include "sim/serve/metrics.hpp"
 #include "sim/study/svg_plot.hpp"
 #include "sim/study/table.hpp"
 
@@ -236,6 +237,59 @@ std::string scenario_yaml(const SweepBase& base, const SweepDeployment& deployme
 /// reason; a bad base (unknown model, system or price sheet) throws.
 SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
                       const config::Catalog& catalog, const SweepOptions& options = {});
+
+/// A sweep enumerated, probed and pruned, its points not yet simulated: the planning half of
+/// run_sweep, shared with `moesim study`, which simulates the points of many plans over many
+/// processes (simulate_point) and then marks each plan's frontier (mark_frontier).
+struct SweepPlan {
+  SweepResult result;  ///< every point, pruned ones with their reason, none simulated yet
+  /// Concurrency per simulated instance set of each point (0 for a deployment that failed its
+  /// probe).
+  std::vector<std::int32_t> per_unit;
+  std::optional<serve::Pricing> pricing;  ///< from the price sheet; none without an entry
+  /// Pricing of disaggregated points: with SweepBase::prefill_system each pool at its own
+  /// system's entry (mixed hardware), else `pricing`.
+  std::optional<serve::Pricing> mixed_pricing;
+  /// Indices of the points to simulate (not pruned), ascending.
+  std::vector<std::size_t> todo() const;
+};
+
+/// Enumerates the deployments, probes each once on `jobs` threads (0: every core) and builds the
+/// points (see the file comment; `prune` as SweepOptions::prune). A bad base throws.
+SweepPlan plan_sweep(const SweepBase& base, const SweepSpace& space, const config::Catalog& catalog,
+                     unsigned jobs, bool prune);
+
+/// What probing a deployment found: why it cannot run (pruning rule 1), or the sequences it runs
+/// at once per simulated instance set (rule 2).
+struct SweepProbe {
+  std::string error;
+  std::int64_t capacity = 0;
+};
+
+/// plan_sweep in parts, for probing elsewhere (`moesim study` shares the probes of all its
+/// sweeps among its processes): the deployments, stack and prices, without points ...
+SweepPlan start_sweep_plan(const SweepBase& base, const SweepSpace& space,
+                           const config::Catalog& catalog);
+/// ... one deployment's probe (builds its step models: the costly part of planning) ...
+SweepProbe probe_deployment(const SweepBase& base, const SweepDeployment& deployment,
+                            const config::Catalog& catalog);
+/// ... and the points from one probe per deployment.
+void finish_sweep_plan(SweepPlan& plan, const SweepSpace& space,
+                       const std::vector<SweepProbe>& probes, bool prune);
+
+/// Simulates point `index` of `plan` into `out` (a copy of plan.result.points[index]): its
+/// metrics, or its failure as the pruned reason. Thread-safe for distinct `out`.
+void simulate_point(const SweepPlan& plan, std::size_t index, SweepPoint& out,
+                    const config::Catalog& catalog);
+
+/// Relative cost of simulating point `index`, for balancing points over processes: requests x
+/// output tokens x (1 + 16 / concurrency), the events growing with the tokens generated and a
+/// step's fixed cost (pricing it) counted as 16 sequences' (a rough guess: only the balance of
+/// the deal depends on it, never a result). Unitless, never a time.
+double point_cost(const SweepPlan& plan, std::size_t index);
+
+/// Sets result.frontier and each point's on_frontier from the simulated points.
+void mark_frontier(SweepResult& result);
 
 /// The points as a table (label, deployment, mode, gpus, plans, instances, max batch, MTP,
 /// concurrency, metrics, frontier flag, pruned reason): the frontier only, in tok/s per user

@@ -59,6 +59,14 @@ std::string csv_cell(const std::string& s) {
 }
 }  // namespace
 
+std::vector<std::vector<std::string>> Table::data_rows() const {
+  std::vector<std::vector<std::string>> out;
+  for (const Row& r : rows_) {
+    if (!r.section) out.push_back(r.cells);
+  }
+  return out;
+}
+
 std::string Table::to_csv() const {
   std::string out;
   auto line = [&](const std::vector<std::string>& cells) {

@@ -20,6 +20,8 @@ class Table {
   void add_section(std::string title);
 
   const std::vector<std::string>& header() const { return header_; }
+  /// The rows' cells, in order, without the section lines.
+  std::vector<std::vector<std::string>> data_rows() const;
 
   /// Aligned text: the first column left-aligned, the others right-aligned.
   std::string to_text() const;
