@@ -178,11 +178,8 @@ int run_attribute(const std::vector<std::string>& words) {
   options.jobs = parse_jobs(args);
 
   const auto start = std::chrono::steady_clock::now();
-  const study::AttributionResult r = study::run_attribution(
-      setup, catalog, options, [](std::size_t i, std::size_t n, const std::string& what) {
-        return terminal_progress("sweep " + std::to_string(i + 1) + "/" + std::to_string(n) + " " +
-                                 what);
-      });
+  options.progress = terminal_progress("attribute (every sweep)");
+  const study::AttributionResult r = study::run_attribution(setup, catalog, options);
   for (const study::SweepResult& s : r.sweeps) warn_internal_errors(s);
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
 

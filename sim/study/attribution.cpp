@@ -280,8 +280,7 @@ std::optional<std::vector<FactorShare>> AttributionResult::shapley(std::size_t l
 }
 
 AttributionResult run_attribution(const AttributionSetup& setup, const config::Catalog& catalog,
-                                  const SweepOptions& options,
-                                  const AttributionProgress& progress) {
+                                  const SweepOptions& options) {
   AttributionResult r;
   r.setup = setup;
   r.factors = setup.factors();
@@ -303,6 +302,7 @@ AttributionResult run_attribution(const AttributionSetup& setup, const config::C
     if (substituted(f)) subs.push_back(f);
   }
   const std::size_t sweeps = std::size_t{1} << subs.size();
+  std::vector<SweepBase> bases;
   for (std::size_t c = 0; c < sweeps; ++c) {
     const auto pick = [&](Factor f, const std::array<std::string, 2>& values) {
       const auto it = std::find(subs.begin(), subs.end(), f);
@@ -313,16 +313,12 @@ AttributionResult run_attribution(const AttributionSetup& setup, const config::C
     base.system = pick(Factor::kSystem, setup.system);
     base.precision = pick(Factor::kPrecision, setup.precision);
     base.stack = pick(Factor::kStack, setup.stack);
-    SweepOptions o = options;
-    // Only points at or above the lowest level can be a subset's best.
-    o.min_tok_s_per_user = *std::min_element(setup.levels.begin(), setup.levels.end());
-    if (progress) {
-      o.progress = progress(
-          c, sweeps,
-          base.system + " " + precision_text(base.precision) + " " + stack_text(base.stack));
-    }
-    r.sweeps.push_back(run_sweep(base, setup.space, catalog, o));
+    bases.push_back(base);
   }
+  SweepOptions o = options;
+  // Only points at or above the lowest level can be a subset's best.
+  o.min_tok_s_per_user = *std::min_element(setup.levels.begin(), setup.levels.end());
+  r.sweeps = run_sweeps(bases, setup.space, catalog, o);
   // Each subset: its sweep, then the best allowed point at each level.
   r.best.assign(setup.levels.size(),
                 std::vector<std::optional<SubsetBest>>(std::size_t{r.full_mask()} + 1));

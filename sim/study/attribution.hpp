@@ -30,9 +30,10 @@
 /// ('-'), which the report says.
 ///
 /// Simulations: one sweep (sim/study/sweep.hpp) per combination of the substituted factors'
-/// values (at most 8), over the target space; the widening factors select points from it. The
-/// sweeps are those of `moesim sweep` (same scenario YAML per point), so each number can be
-/// re-run alone.
+/// values (at most 8), over the target space, run as one pool of work (run_sweeps); the
+/// widening factors select points from it. Ladders stop below the lowest level (SweepOptions::
+/// min_tok_s_per_user): no point there can be a subset's best. The points are those of
+/// `moesim sweep` (same scenario YAML), so each number can be re-run alone.
 
 #include <array>
 #include <cstdint>
@@ -119,16 +120,12 @@ struct AttributionResult {
   std::optional<std::vector<FactorShare>> shapley(std::size_t l) const;
 };
 
-/// Progress of the sweeps: sweep index, sweep count, and the sweep's own progress.
-using AttributionProgress =
-    std::function<SweepProgress(std::size_t sweep, std::size_t sweeps, const std::string& what)>;
-
-/// Runs the sweeps and finds each subset's best point at each level. A bad setup (unknown
+/// Runs the sweeps (run_sweeps: one pool of work; options.progress counts every point) and
+/// finds each subset's best point at each level. A bad setup (unknown
 /// system, precision the model cannot take, no factor to attribute, a level <= 0) is a
 /// ConfigError.
 AttributionResult run_attribution(const AttributionSetup& setup, const config::Catalog& catalog,
-                                  const SweepOptions& options = {},
-                                  const AttributionProgress& progress = {});
+                                  const SweepOptions& options = {});
 
 /// Per level and factor: the change, its waterfall factor and the point after it, and its
 /// Shapley factor; one "total" row per level with the baseline and target points.

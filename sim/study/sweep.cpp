@@ -501,42 +501,51 @@ void mark_frontier(SweepResult& result) {
   }
 }
 
-SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
-                      const config::Catalog& catalog, const SweepOptions& options) {
+std::vector<SweepResult> run_sweeps(std::span<const SweepBase> bases, const SweepSpace& space,
+                                    const config::Catalog& catalog, const SweepOptions& options) {
   const unsigned jobs =
       options.jobs > 0 ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
-  SweepPlan plan = plan_sweep(base, space, catalog, jobs, options.prune);
-  SweepResult& result = plan.result;
-  // Work items: single points, or with an interactivity floor one deployment's ladder each (in
-  // ascending concurrency, stopping below the floor).
-  const bool floor = options.min_tok_s_per_user > 0.0;
-  std::vector<std::vector<std::size_t>> todo;
-  for (const std::size_t i : plan.todo()) {
-    const bool same_ladder =
-        floor && !todo.empty() &&
-        result.points[todo.back().back()].deployment == result.points[i].deployment;
-    if (!same_ladder) todo.emplace_back();
-    todo.back().push_back(i);
+  std::vector<SweepPlan> plans;
+  for (const SweepBase& base : bases) {
+    plans.push_back(plan_sweep(base, space, catalog, jobs, options.prune));
   }
-  const std::size_t to_simulate = plan.todo().size();
-  if (floor) {
-    // Longest ladders first (point_cost as the estimate), so that no long ladder starts last
-    // and runs alone; results stay in point order.
-    const auto cost = [&](const std::vector<std::size_t>& ladder) {
-      double c = 0.0;
-      for (const std::size_t i : ladder) c += point_cost(plan, i);
-      return c;
-    };
+  // Work items (sweep, points): single points, or with an interactivity floor one deployment's
+  // ladder each (in ascending concurrency, stopping below the floor).
+  const bool floor = options.min_tok_s_per_user > 0.0;
+  struct Item {
+    std::size_t sweep = 0;
+    std::vector<std::size_t> points;
+    double cost = 0.0;  ///< point_cost summed
+  };
+  std::vector<Item> todo;
+  std::size_t to_simulate = 0;
+  for (std::size_t s = 0; s < plans.size(); ++s) {
+    const SweepPlan& plan = plans[s];
+    for (const std::size_t i : plan.todo()) {
+      const bool same_ladder = floor && !todo.empty() && todo.back().sweep == s &&
+                               plan.result.points[todo.back().points.back()].deployment ==
+                                   plan.result.points[i].deployment;
+      if (!same_ladder) todo.push_back({s, {}, 0.0});
+      todo.back().points.push_back(i);
+      todo.back().cost += point_cost(plan, i);
+      ++to_simulate;
+    }
+  }
+  // Longest items first, so that no long ladder or sweep starts last and runs alone (results
+  // stay in point order whatever the order of work). Single points keep their order: with the
+  // floor off, `sweep` and `compare` run as before.
+  if (floor || plans.size() > 1) {
     std::stable_sort(todo.begin(), todo.end(),
-                     [&](const auto& a, const auto& b) { return cost(a) > cost(b); });
+                     [](const Item& a, const Item& b) { return a.cost > b.cost; });
   }
   const auto start = std::chrono::steady_clock::now();
   std::mutex progress_mutex;
   std::size_t done = 0;
   parallel_for(todo.size(), jobs, [&](std::size_t k) {
+    SweepPlan& plan = plans[todo[k].sweep];
     bool below = false;
-    for (const std::size_t i : todo[k]) {
-      SweepPoint& p = result.points[i];
+    for (const std::size_t i : todo[k].points) {
+      SweepPoint& p = plan.result.points[i];
       if (below) {
         p.pruned = "below the interactivity floor of " + format_number(options.min_tok_s_per_user) +
                    " tok/s per user";
@@ -551,8 +560,17 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
       }
     }
   });
-  mark_frontier(plan.result);
-  return std::move(plan.result);
+  std::vector<SweepResult> out;
+  for (SweepPlan& plan : plans) {
+    mark_frontier(plan.result);
+    out.push_back(std::move(plan.result));
+  }
+  return out;
+}
+
+SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
+                      const config::Catalog& catalog, const SweepOptions& options) {
+  return std::move(run_sweeps(std::span<const SweepBase>(&base, 1), space, catalog, options)[0]);
 }
 
 }  // namespace moesim::study

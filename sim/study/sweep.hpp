@@ -232,6 +232,12 @@ std::vector<std::int32_t> concurrency_ladder(const SweepSpace& space);
 std::string scenario_yaml(const SweepBase& base, const SweepDeployment& deployment,
                           std::int32_t concurrency);
 
+/// run_sweep of each base over one space, as one pool of work (no sweep waits for another's
+/// last points): by base, identical to run_sweep of each. Progress counts every sweep's points.
+std::vector<SweepResult> run_sweeps(std::span<const SweepBase> bases, const SweepSpace& space,
+                                    const config::Catalog& catalog,
+                                    const SweepOptions& options = {});
+
 /// Enumerates, prunes and simulates (see the file comment). ConfigErrors (and broken
 /// invariants, counted by internal_errors()) of single points are recorded as their pruned
 /// reason; a bad base (unknown model, system or price sheet) throws.
