@@ -64,36 +64,6 @@ std::vector<std::string> read_journal(const study::StudyPlan& plan,
   return records;
 }
 
-/// A probe's error with backslashes, tabs and newlines escaped, so that it fits one field.
-std::string escape_field(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string unescape_field(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '\\' && i + 1 < text.size()) {
-      const char e = text[++i];
-      out += e == 't' ? '\t' : e == 'n' ? '\n' : e;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
 }  // namespace
 
 study::ProbeRunner shared_probes(Communicator& comm, unsigned jobs) {
@@ -110,7 +80,7 @@ study::ProbeRunner shared_probes(Communicator& comm, unsigned jobs) {
         std::string text;
         for (std::size_t k = 0; k < mine.size(); ++k) {
           text += std::to_string(mine[k]) + "\t" + std::to_string(found[k].capacity) + "\t" +
-                  escape_field(found[k].error) + "\n";
+                  study::escape_field(found[k].error) + "\n";
         }
         std::string all;
         for (const std::string& part : comm.gather(text)) all += part;
@@ -129,7 +99,8 @@ study::ProbeRunner shared_probes(Communicator& comm, unsigned jobs) {
           MOESIM_ASSERT(i < count && !seen[i], "each probe once");
           seen[i] = true;
           out[i].capacity = std::stoll(std::string(line.substr(t1 + 1, t2 - t1 - 1)));
-          out[i].error = unescape_field(line.substr(t2 + 1));
+          const bool escaped = study::unescape_field(line.substr(t2 + 1), out[i].error);
+          MOESIM_ASSERT(escaped, "a probe's error is escaped by escape_field");
         }
         MOESIM_ASSERT(std::all_of(seen.begin(), seen.end(), [](bool b) { return b; }),
                       "every probe came back");

@@ -39,43 +39,6 @@ bool read_double(std::string_view s, double& v) {
   return r.ec == std::errc() && r.ptr == s.data() + s.size();
 }
 
-std::string escaped(const std::string& text) {
-  std::string out;
-  for (const char c : text) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-bool unescaped(std::string_view text, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '\\') {
-      out += text[i];
-      continue;
-    }
-    if (++i == text.size()) return false;
-    switch (text[i]) {
-      case '\\': out += '\\'; break;
-      case 't': out += '\t'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      default: return false;
-    }
-  }
-  return true;
-}
-
 std::string stack_name(const SweepBase& b) { return b.stack.empty() ? "default" : b.stack; }
 
 /// The columns naming a cell in the output tables.
@@ -138,6 +101,43 @@ SweepResult within_sla(const StudySpec& spec, SweepResult r) {
 }
 
 }  // namespace
+
+std::string escape_field(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+bool unescape_field(std::string_view text, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\') {
+      out += text[i];
+      continue;
+    }
+    if (++i == text.size()) return false;
+    switch (text[i]) {
+      case '\\': out += '\\'; break;
+      case 't': out += '\t'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      default: return false;
+    }
+  }
+  return true;
+}
 
 std::size_t StudyPlan::points() const {
   std::size_t n = 0;
@@ -257,7 +257,7 @@ std::string encode_point(std::size_t k, const SweepPoint& p) {
          exact(p.output_tok_s_per_gpu) + "\t" + exact(p.tok_s_per_user) + "\t" +
          exact(p.ttft_p90_ms) + "\t" + exact(p.ttft_p99_ms) + "\t" + exact(p.tpot_p90_ms) + "\t" +
          opt(p.cost_usd_per_mtok) + "\t" + opt(p.joules_per_token) + "\t" +
-         exact(p.extrapolated_share) + "\t" + escaped(p.pruned);
+         exact(p.extrapolated_share) + "\t" + escape_field(p.pruned);
 }
 
 bool decode_point(std::string_view line, std::size_t& k, SweepPoint& p) {
@@ -290,7 +290,7 @@ bool decode_point(std::string_view line, std::size_t& k, SweepPoint& p) {
       !read_double(f[4], q.ttft_p90_ms) || !read_double(f[5], q.ttft_p99_ms) ||
       !read_double(f[6], q.tpot_p90_ms) || !opt(f[7], q.cost_usd_per_mtok) ||
       !opt(f[8], q.joules_per_token) || !read_double(f[9], q.extrapolated_share) ||
-      !unescaped(f[10], q.pruned)) {
+      !unescape_field(f[10], q.pruned)) {
     return false;
   }
   p = q;

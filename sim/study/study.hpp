@@ -46,6 +46,12 @@
 
 namespace moesim::study {
 
+/// One text field of a journal or probe record: backslash, tab, newline and carriage return
+/// escaped (\\, \t, \n, \r), so that records stay one line of tab-separated fields.
+std::string escape_field(const std::string& text);
+/// The inverse of escape_field into `out`; false for a dangling or unknown escape.
+bool unescape_field(std::string_view text, std::string& out);
+
 /// A comparison of two systems the study file asks for (report.compare).
 struct StudyCompare {
   std::string a;  ///< system as written in systems:

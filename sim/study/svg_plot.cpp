@@ -102,6 +102,16 @@ std::string text(const char* name, const std::string& attrs, const std::string& 
   return std::string("<") + name + attrs + ">" + xml_escape(content) + "</" + name + ">\n";
 }
 
+/// The XML declaration, the <svg> start tag of a w x h px document and its white background.
+std::string document_start(const std::string& w, const std::string& h) {
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n";
+  out += open("svg", at("xmlns", "http://www.w3.org/2000/svg") + at("version", "1.1") +
+                         at("width", w) + at("height", h) + at("viewBox", "0 0 " + w + " " + h) +
+                         at("font-family", "DejaVu Sans, Helvetica, Arial, sans-serif"));
+  return out + leaf("rect", at("class", "background") + at("width", w) + at("height", h) +
+                                at("fill", "#ffffff"));
+}
+
 struct Box {
   double x0, y0, x1, y1;
   bool overlaps(const Box& o) const { return x0 < o.x1 && o.x0 < x1 && y0 < o.y1 && o.y0 < y1; }
@@ -533,12 +543,7 @@ std::string render_svg(const PlotSpec& spec, int width, int height) {
 
   const std::string w = std::to_string(width);
   const std::string h = std::to_string(height);
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n";
-  out += open("svg", at("xmlns", "http://www.w3.org/2000/svg") + at("version", "1.1") +
-                         at("width", w) + at("height", h) + at("viewBox", "0 0 " + w + " " + h) +
-                         at("font-family", "DejaVu Sans, Helvetica, Arial, sans-serif"));
-  out += leaf("rect",
-              at("class", "background") + at("width", w) + at("height", h) + at("fill", "#ffffff"));
+  std::string out = document_start(w, h);
   out += draw_axes(l, height);
   // Text is placed in drawing order: vertical-line labels, then the legend, then point labels,
   // each avoiding the data and what was placed before it.
@@ -592,12 +597,7 @@ std::string render_waterfall_svg(const WaterfallSpec& spec, int panel_width, int
 
   const std::string w = format(width, 0);
   const std::string h = std::to_string(height);
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n";
-  out += open("svg", at("xmlns", "http://www.w3.org/2000/svg") + at("version", "1.1") +
-                         at("width", w) + at("height", h) + at("viewBox", "0 0 " + w + " " + h) +
-                         at("font-family", "DejaVu Sans, Helvetica, Arial, sans-serif"));
-  out += leaf("rect",
-              at("class", "background") + at("width", w) + at("height", h) + at("fill", "#ffffff"));
+  std::string out = document_start(w, h);
   out += text("text",
               at("class", "title") + at("x", px(width / 2)) + at("y", px(kMarginTop / 2 + 6)) +
                   at("text-anchor", "middle") + at("font-size", px(kTitleFont)),
