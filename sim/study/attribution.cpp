@@ -3,10 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <map>
-#include <utility>
 
-#include "sim/core/assert.hpp"
 #include "sim/core/error.hpp"
 #include "sim/study/pareto.hpp"
 #include "sim/study/svg_plot.hpp"
