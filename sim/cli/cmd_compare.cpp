@@ -39,6 +39,7 @@ std::vector<OptionSpec> compare_options() {
   return {{"model", true, "NAME|PATH", "model card (default: deepseek-r1)"},
           {"system", true, "NAME|PATH", "a system (give two; default: gb200-nvl72 then hgx-h200)"},
           stack_option_spec(true),
+          prefill_system_option_spec(true),
           {"precision-a", true, "K=V,...",
            "precision on the first system (default for the "
            "main job: weights=nvfp4,kv_cache=fp8)"},
@@ -74,6 +75,10 @@ constexpr const char* kCompareHelp =
     "system at or above that level, the throughput ratio A / B, the cost-per-token ratio B / A\n"
     "($ per million output tokens from the price sheet) and the deployment each uses; '-'\n"
     "where a system cannot reach the level.\n"
+    "--prefill-system NAME (once for both sides, or once per --system in order) adds the\n"
+    "disaggregated layouts of `moesim sweep` (1:1, 1:2, 1:4) with their prefill pools on NAME:\n"
+    "mixed hardware, e.g. HGX H200 prefill for NVL72 decode (KV over the scale-out NICs, each\n"
+    "pool's GPU-hours at its own system's price).\n"
     "--hardware prints the datasheet table instead (dense FP4/FP8/BF16 peaks, HBM, NVLink,\n"
     "scale-out, price and power per GPU and per NVLink domain).\n\n";
 
@@ -149,6 +154,11 @@ int run_compare(const std::vector<std::string>& words) {
   options.jobs = parse_jobs(args);
   space.max_concurrency =
       static_cast<std::int32_t>(parse_tokens(args, "max-concurrency", space.max_concurrency));
+  // Mixed hardware only exists in disaggregated layouts: --prefill-system brings those of
+  // `moesim sweep` into the quick space.
+  if (!args.values("prefill-system").empty() && space.disagg_ratios.empty()) {
+    space.disagg_ratios = study::SweepSpace::standard().disagg_ratios;
+  }
 
   const auto start = std::chrono::steady_clock::now();
   std::vector<study::SweepResult> results;
@@ -158,6 +168,7 @@ int run_compare(const std::vector<std::string>& words) {
     b.system = systems[i];
     b.precision = precisions[i];
     b.stack = stack_option(args, i, 2);
+    b.prefill_system = prefill_system_option(args, i, 2);
     options.progress = terminal_progress("sweep " + b.system);
     results.push_back(study::run_sweep(b, space, catalog, options));
     warn_internal_errors(results.back());
@@ -215,6 +226,8 @@ int run_compare(const std::vector<std::string>& words) {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> kCommands{
+      {"attribute", "why the target beats the baseline, factor by factor (waterfall, Shapley)",
+       run_attribute},
       {"calibrate", "fit a stack's kernel costs to per-op measurements (-o PROFILE.yaml)",
        run_calibrate},
       {"collective", "price one collective like nccl-tests (time, algbw, busbw; --sweep)",

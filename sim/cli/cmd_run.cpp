@@ -124,23 +124,32 @@ int run_run(const std::vector<std::string>& words) {
   step::BuiltModels built = step::build_step_models(scenario, catalog);
   for (const auto& note : built.notes) std::cerr << "note: " << note << "\n";
   const hw::PriceSheet prices = hw::load_price_sheet(catalog, scenario.price_sheet);
-  std::optional<serve::Pricing> pricing;
-  if (const hw::PriceEntry* entry = prices.find(scenario.system_name)) {
-    pricing = serve::pricing_from(*entry);
-  } else {
-    std::cerr << "note: price sheet " << prices.location().file << " has no entry for '"
-              << scenario.system_name << "': cost and energy are not reported\n";
+  const std::optional<serve::Pricing> pricing =
+      serve::pricing_for(prices, scenario.primary_system_name, scenario.decode_system_name);
+  for (const std::string& name : {scenario.primary_system_name, scenario.decode_system_name}) {
+    if (prices.find(name) != nullptr) continue;
+    std::cerr << "note: price sheet " << prices.location().file << " has no entry for '" << name
+              << "': cost and energy are not reported\n";
+    break;
   }
-  const serve::ReportInfo info{{"scenario", scenario.name},
-                               {"system", scenario.system_name},
-                               {"seed", std::to_string(seed)},
-                               {"step_model", built.models.primary->describe()}};
+  serve::ReportInfo info{{"scenario", scenario.name},
+                         {"system", scenario.system_name},
+                         {"seed", std::to_string(seed)},
+                         {"step_model", built.models.primary->describe()}};
+  // Mixed hardware: each pool's system, in the JSON and above the summary.
+  std::string mixed;
+  if (scenario.mixed()) {
+    info.insert(info.begin() + 2, {{"prefill_system", scenario.primary_system_name},
+                                   {"decode_system", scenario.decode_system_name}});
+    mixed = "Mixed hardware: prefill on " + scenario.primary_system_name + ", decode on " +
+            scenario.decode_system_name + " (KV cache over the scale-out network)\n";
+  }
   const serve::EngineConfig engine = scenario.engine_config();
   if (replicas > 1) {
     const serve::ReplicaSummary summary = serve::run_replicas(
         engine, scenario.workload, built.models.view(), seed, static_cast<std::int32_t>(replicas),
         pricing, run_progress("run " + scenario.name, "replicas"));
-    std::cout << serve::summary_text(summary.first);
+    std::cout << mixed << serve::summary_text(summary.first);
     const std::string json = serve::replicas_json(summary, info);
     if (const auto path = args.value("json")) write_text_file(*path, json, "--json");
     return 0;
@@ -170,7 +179,7 @@ int run_run(const std::vector<std::string>& words) {
   }
   const bool data_on_stdout = args.value("json") == std::optional<std::string>("-") ||
                               args.value("csv") == std::optional<std::string>("-");
-  if (!data_on_stdout) std::cout << serve::summary_text(result.metrics);
+  if (!data_on_stdout) std::cout << mixed << serve::summary_text(result.metrics);
   if (const auto path = args.value("json")) {
     write_text_file(*path, serve::metrics_json(result.metrics, info), "--json");
   }

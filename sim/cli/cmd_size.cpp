@@ -36,6 +36,7 @@ std::vector<OptionSpec> size_options() {
           skew_option_spec(),
           {"prices", true, "NAME|PATH", "price and power sheet (default: prices)"},
           stack_option_spec(true),
+          prefill_system_option_spec(true),
           {"whole-racks", false, "", "round GPUs up to whole NVLink domains, not nodes"},
           {"full", false, "", "search the whole space of `moesim sweep` (slower)"},
           {"max-concurrency", true, "N", "top of the concurrency ladder per instance (4096)"},
@@ -74,7 +75,12 @@ constexpr const char* kSizeHelp =
     "  5. $ per month = GPUs x price per GPU-hour x 730 h, power = GPUs x all-in power per GPU\n"
     "     at load (and at idle), from the price sheet (its source is printed);\n"
     "  6. print the cheapest point per system, with each SLA metric achieved and its margin,\n"
-    "     and the runner-ups; where nothing qualifies, the closest point.\n\n"
+    "     and the runner-ups; where nothing qualifies, the closest point.\n"
+    "--prefill-system NAME (once, or once per --system) adds the disaggregated layouts of\n"
+    "`moesim sweep` with their prefill pools on NAME (mixed hardware, e.g. HGX H200 prefill\n"
+    "for NVL72 decode): their prefill instances are packed onto NAME's nodes and paid at its\n"
+    "price and power, the decode instances onto the --system's; GPUs, nodes and racks are the\n"
+    "sums of both.\n\n"
     "Example:\n"
     "  moesim size --model deepseek-r1 --system gb200-nvl72 --system hgx-h200 \\\n"
     "      --load \"2M tok/min\" --sla \"tpot_p90<40ms,ttft_p99<2s\"\n\n";
@@ -171,6 +177,11 @@ int run_size(const std::vector<std::string>& words) {
       args.flag("full") ? study::SweepSpace::standard() : study::SweepSpace::quick();
   space.max_concurrency =
       static_cast<std::int32_t>(parse_tokens(args, "max-concurrency", space.max_concurrency));
+  // Mixed hardware only exists in disaggregated layouts: --prefill-system brings those of
+  // `moesim sweep` into the quick space (as `moesim compare` does).
+  if (!args.values("prefill-system").empty() && space.disagg_ratios.empty()) {
+    space.disagg_ratios = study::SweepSpace::standard().disagg_ratios;
+  }
   study::SweepOptions options;
   options.jobs = parse_jobs(args);
 
@@ -187,6 +198,7 @@ int run_size(const std::vector<std::string>& words) {
     b.system = systems[i];
     b.precision = precision_yaml[i];
     b.stack = stack_option(args, i, systems.size());
+    b.prefill_system = prefill_system_option(args, i, systems.size());
     precision_text.push_back(b.precision.empty() ? "checkpoint" : b.precision);
     options.progress = terminal_progress("size " + b.system);
     results.push_back(study::size_system(b, space, q, catalog, options));

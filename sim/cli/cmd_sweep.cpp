@@ -37,17 +37,38 @@ std::vector<OptionSpec> sweep_options();
 
 }  // namespace
 
-std::string stack_option(const Args& args, std::size_t i, std::size_t systems) {
-  const std::vector<std::string> v = args.values("stack");
+namespace {
+
+/// Option `--name` given once (for every system) or once per system: the value for system `i`.
+std::string per_system_option(const Args& args, const std::string& name, const std::string& what,
+                              std::size_t i, std::size_t systems) {
+  const std::vector<std::string> v = args.values(name);
   if (v.empty()) return "";
   if (v.size() == 1) return v[0];
   if (v.size() != systems) {
     throw ConfigError(
-        kCommandLine, "--stack",
-        "one stack for every system, or one per --system (" + std::to_string(systems) + ")",
-        std::to_string(v.size()) + " stacks");
+        kCommandLine, "--" + name,
+        "one " + what + " for every system, or one per --system (" + std::to_string(systems) + ")",
+        std::to_string(v.size()) + " " + what + "s");
   }
   return v[i];
+}
+
+}  // namespace
+
+std::string stack_option(const Args& args, std::size_t i, std::size_t systems) {
+  return per_system_option(args, "stack", "stack", i, systems);
+}
+
+std::string prefill_system_option(const Args& args, std::size_t i, std::size_t systems) {
+  return per_system_option(args, "prefill-system", "prefill system", i, systems);
+}
+
+OptionSpec prefill_system_option_spec(bool per_system) {
+  return {"prefill-system", true, "NAME|PATH",
+          std::string("mixed hardware: put the disaggregated deployments' prefill pools on this "
+                      "system (e.g. hgx-h200; decode stays on --system; default: the same)") +
+              (per_system ? "; once, or once per --system" : "")};
 }
 
 OptionSpec stack_option_spec(bool per_system) {
@@ -68,6 +89,7 @@ std::vector<OptionSpec> sweep_options() {
           {"osl", true, "N", "output tokens per request (default: 1024)"},
           {"prices", true, "NAME|PATH", "price and power sheet (default: prices)"},
           stack_option_spec(false),
+          prefill_system_option_spec(false),
           {"jobs", true, "N", "simulations in parallel (default: every core)"},
           {"tp", true, "LIST|none", "TP plan sizes, e.g. 4,8 (default: 1,2,4,8)"},
           {"ep", true, "LIST|none", "attention-DP + EP widths (default: 8,16,32,64,72)"},
@@ -100,7 +122,9 @@ constexpr const char* kSweepHelp =
     "    redundant experts where the experts do not divide; instances fill one NVLink domain\n"
     "    (\"TP8 x9\" = 9 TP8 instances in an NVL72);\n"
     "  - disaggregated prefill:decode instance ratios 1:1, 1:2, 1:4 (prefill TP8, decode on the\n"
-    "    widest attention-DP + EP width inside one domain);\n"
+    "    widest attention-DP + EP width inside one domain); --prefill-system NAME puts their\n"
+    "    prefill pools on another system (mixed hardware, e.g. HGX H200 prefill for NVL72\n"
+    "    decode: KV over the scale-out NICs, each pool's GPU-hours at its own price);\n"
     "  - MTP off and with 3 draft tokens (models with MTP layers; TensorRT-LLM's measured\n"
     "    acceptance); max batch 64 and 256 sequences per attention-DP rank;\n"
     "  - concurrency 1, 2, 4, ... up to 4096 per instance; 3c requests (at least 64) per point,\n"
@@ -290,6 +314,7 @@ int run_sweep(const std::vector<std::string>& words) {
   base.osl = parse_tokens(args, "osl", base.osl);
   base.price_sheet = args.value("prices").value_or(base.price_sheet);
   base.stack = stack_option(args, 0, 1);
+  base.prefill_system = prefill_system_option(args, 0, 1);
   base.seed = parse_seed(args, base.seed);
   base.extra_yaml = skew_yaml(args);
   study::SweepSpace space =

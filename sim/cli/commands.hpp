@@ -27,6 +27,7 @@ const std::vector<Command>& commands();
 
 int run_list(const std::vector<std::string>& words);
 int run_show(const std::vector<std::string>& words);
+int run_attribute(const std::vector<std::string>& words);
 int run_calibrate(const std::vector<std::string>& words);
 int run_collective(const std::vector<std::string>& words);
 int run_compare(const std::vector<std::string>& words);
@@ -52,6 +53,12 @@ unsigned parse_jobs(const Args& args);
 std::string stack_option(const Args& args, std::size_t i, std::size_t systems);
 /// The --stack option's help entry (repeatable where several systems are given).
 OptionSpec stack_option_spec(bool per_system);
+/// The --prefill-system of system `i` of `systems` (mixed hardware: the disaggregated
+/// deployments' prefill pools on that system), read as stack_option reads --stack: "" when
+/// absent (the swept system), its value when given once, the i-th when given once per system.
+std::string prefill_system_option(const Args& args, std::size_t i, std::size_t systems);
+/// The --prefill-system option's help entry (repeatable where several systems are given).
+OptionSpec prefill_system_option_spec(bool per_system);
 /// The precision of option `--name` (given at most once; `fallback` when absent) as a YAML flow
 /// map for study::SweepBase, checked with llm::parse_precision against `model`: a ConfigError at
 /// the option for a bad value or for the option given twice.

@@ -1,6 +1,7 @@
 #include "sim/serve/metrics.hpp"
 
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "sim/core/stats.hpp"
@@ -10,6 +11,19 @@ namespace moesim::serve {
 Pricing pricing_from(const hw::PriceEntry& entry) {
   return Pricing{entry.price_per_gpu_hour, entry.power_per_gpu_load, entry.power_per_gpu_idle,
                  entry.system + ": " + entry.price_source + "; power: " + entry.power_source};
+}
+
+std::optional<Pricing> pricing_for(const hw::PriceSheet& sheet, std::string_view primary_system,
+                                   std::string_view decode_system) {
+  const hw::PriceEntry* primary = sheet.find(primary_system);
+  const hw::PriceEntry* decode = sheet.find(decode_system);
+  if (primary == nullptr || decode == nullptr) return std::nullopt;
+  Pricing out = pricing_from(*primary);
+  if (decode != primary) {
+    out.decode = std::make_shared<const Pricing>(pricing_from(*decode));
+    out.source = "prefill " + out.source + "; decode " + out.decode->source;
+  }
+  return out;
 }
 
 namespace {
@@ -149,8 +163,8 @@ RunMetrics compute_metrics(const Engine& engine, const RequestStats& stats,
     busy_gpu_s += p.busy_fraction * window_s * p.gpus;
     m.preemptions += p.preemptions;
     if (pricing) {
-      const double idle_w = in_watts(pricing->idle_per_gpu);
-      const double load_w = in_watts(pricing->load_per_gpu);
+      const double idle_w = in_watts(pricing->of(p.role).idle_per_gpu);
+      const double load_w = in_watts(pricing->of(p.role).load_per_gpu);
       energy_j += p.gpus * window_s * (idle_w + (load_w - idle_w) * p.busy_fraction);
     }
   }
@@ -166,8 +180,17 @@ RunMetrics compute_metrics(const Engine& engine, const RequestStats& stats,
   m.expected_tokens_per_decode_step = cfg.spec.expected_tokens_per_step();
 
   if (pricing) {
-    const double usd_per_gpu_s = pricing->price_per_gpu.base();
+    double usd_per_gpu_s = pricing->price_per_gpu.base();
     m.price_usd_per_gpu_hour = in_usd_per_hour(pricing->price_per_gpu);
+    if (pricing->decode) {
+      // Mixed hardware: each pool's GPUs at their own system's price; the GPU-weighted mean.
+      double usd_per_s = 0.0;
+      for (const PoolMetrics& p : m.pools) {
+        usd_per_s += p.gpus * pricing->of(p.role).price_per_gpu.base();
+      }
+      usd_per_gpu_s = usd_per_s / m.gpus;
+      m.price_usd_per_gpu_hour = usd_per_gpu_s * scale::kSecondsPerHour;
+    }
     auto per_mtok = [&](double tok_s_per_gpu) -> std::optional<double> {
       if (tok_s_per_gpu <= 0.0) return std::nullopt;
       return usd_per_gpu_s / (tok_s_per_gpu / scale::kMega);

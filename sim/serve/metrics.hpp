@@ -38,18 +38,25 @@
 ///                         runs a step.
 ///   cost_usd_per_mtok     price per GPU-hour / (3600 x output_tok_s_per_gpu / 1e6) (the
 ///                         published README's definition, on output tokens);
-///                         cost_usd_per_mtok_total the same on input + output tokens.
+///                         cost_usd_per_mtok_total the same on input + output tokens. Pools
+///                         on different systems (mixed hardware): each pool's GPU-hours at
+///                         its own system's price, i.e. the price per GPU-hour above is the
+///                         GPU-weighted mean (prefill GPUs x prefill price + decode GPUs x
+///                         decode price) / all GPUs (price_usd_per_gpu_hour reports it).
 ///   joules_per_token      energy over W / output tokens in W, energy = sum over pools of
 ///                         GPUs x |W| x (idle + (load - idle) x pool busy fraction), with the
-///                         all-in per-GPU powers of the price sheet; joules_per_token_total per
-///                         input + output token.
+///                         all-in per-GPU powers of the price sheet (each pool its own
+///                         system's, mixed hardware); joules_per_token_total per input +
+///                         output token.
 ///   step time breakdown   per pool, summed over its steps (instance-seconds): compute, memory,
 ///                         communication, host overhead, idle (straggler wait); imbalance is
 ///                         the step-time-weighted mean of the slowest-rank / mean-rank factor.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/core/stats.hpp"
@@ -66,10 +73,25 @@ struct Pricing {
   Power load_per_gpu{};       ///< all-in draw of one GPU at full load
   Power idle_per_gpu{};       ///< all-in draw of one GPU while idle
   std::string source;         ///< where the figures come from, for reports
+  /// Mixed hardware: the decode pool's figures (its own system's price-sheet entry) when it
+  /// runs on another system than the prefill pool; null: the figures above price every pool.
+  std::shared_ptr<const Pricing> decode = nullptr;
+
+  /// The figures that price the GPUs of pool `role`.
+  const Pricing& of(PoolRole role) const {
+    return role == PoolRole::kDecode && decode ? *decode : *this;
+  }
 };
 
 /// The pricing of a price-sheet entry.
 Pricing pricing_from(const hw::PriceEntry& entry);
+
+/// The pricing of a deployment whose prefill (or only) pool runs on `primary_system` and whose
+/// decode pool runs on `decode_system` (the same name unless the hardware is mixed), from
+/// `sheet`; absent when the sheet lacks either system. Mixed: the prefill entry's figures with
+/// the decode entry's as `decode`.
+std::optional<Pricing> pricing_for(const hw::PriceSheet& sheet, std::string_view primary_system,
+                                   std::string_view decode_system);
 
 /// Summary of a set of values: count, mean and quantiles (0 when empty; reports write an empty
 /// summary's mean and quantiles as null / "n/a", e.g. TPOT when every OSL is 1).

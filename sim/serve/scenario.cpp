@@ -26,7 +26,7 @@ std::int32_t read_count(const config::ConfigNode& node, std::int64_t least) {
 PoolScenario read_pool(const config::ConfigNode& node, PoolRole role) {
   node.check_keys({"instances", "tp", "ep", "attention_dp", "pp", "max_batch_size",
                    "max_num_tokens", "chunked_prefill_size", "kv_block_size", "kv_policy",
-                   "kv_memory_fraction", "kv_capacity_tokens", "plan"});
+                   "kv_memory_fraction", "kv_capacity_tokens", "plan", "system"});
   PoolScenario ps;
   ps.node = node;
   PoolConfig& p = ps.pool;
@@ -75,6 +75,17 @@ PoolScenario read_pool(const config::ConfigNode& node, PoolRole role) {
   if (const auto plan = node.get("plan")) {
     if (!plan->is_map()) plan->fail("a map of parallel-plan options");
     ps.plan = *plan;
+  }
+  if (const auto sys = node.get("system")) {
+    // Mixed hardware puts the prefill and decode pools on different systems; an aggregated
+    // pool runs both phases on one system, the top-level one.
+    if (role == PoolRole::kAggregated) {
+      sys->fail(
+          "no `system` on an aggregated pool: set the top-level `system`, or split the "
+          "deployment into `prefill` and `decode` pools, each with its own `system`",
+          sys->describe());
+    }
+    ps.system = *sys;
   }
   return ps;
 }
@@ -323,6 +334,14 @@ Scenario parse_scenario(const config::ConfigNode& root, const config::Catalog& c
     sc.primary = read_pool(dep.at("prefill"), PoolRole::kPrefill);
     sc.decode = read_pool(dep.at("decode"), PoolRole::kDecode);
   }
+  // Each pool's system: its own, else the top-level one. A pool's catalog name is checked now,
+  // located at the pool's key with a did-you-mean (the top-level one when its models are built).
+  for (const PoolScenario* ps : {&sc.primary, &sc.decode}) {
+    if (ps->system && ps->system->is_scalar()) catalog.resolve(hw::kSystemSection, *ps->system);
+  }
+  sc.primary_system_name = sc.primary.system ? system_name_of(*sc.primary.system) : sc.system_name;
+  sc.decode_system_name = sc.decode.system ? system_name_of(*sc.decode.system) : sc.system_name;
+  if (!sc.disaggregated) sc.decode_system_name = sc.primary_system_name;
   if (const auto b = dep.get("kv_bytes_per_token")) {
     sc.kv_bytes_per_token = b->as_bytes();
     if (sc.kv_bytes_per_token->base() < 1 || *sc.kv_bytes_per_token > kMaxKvBytesPerToken) {

@@ -63,6 +63,9 @@ struct PoolScenario {
   /// The pool's YAML map, for the adapter (an empty map until parsed).
   config::ConfigNode node = config::ConfigNode::parse("{}", "<unset>");
   std::optional<config::ConfigNode> plan;  ///< the pool's `plan` map, unchecked here
+  /// The pool's own `system` (mixed hardware, disaggregated only): a catalog name, path or map
+  /// with `name`; absent: the scenario's top-level system.
+  std::optional<config::ConfigNode> system;
 };
 
 /// Fixed-rate KV transfer parameters (deployment.kv_transfer).
@@ -81,7 +84,11 @@ struct Scenario {
   config::ConfigNode model = config::ConfigNode::parse("{}", "<unset>");
   /// Catalog name, path or map with `name` of the system (for the adapter).
   config::ConfigNode system = config::ConfigNode::parse("{}", "<unset>");
-  std::string system_name;                      ///< the system's catalog name (price-sheet key)
+  std::string system_name;  ///< the system's catalog name (price-sheet key)
+  /// Catalog name of each pool's system (price-sheet keys): the pool's own `system`, else
+  /// system_name. decode_system_name is system_name when aggregated.
+  std::string primary_system_name;
+  std::string decode_system_name;
   std::optional<config::ConfigNode> precision;  ///< {weights, activations, kv_cache}
   std::string price_sheet;                      ///< price sheet name or path
   std::uint64_t seed = 0;
@@ -106,6 +113,14 @@ struct Scenario {
   WorkloadSpec workload;
   /// The workload map `workload` was parsed from (presets resolved), for located errors.
   config::ConfigNode workload_node = config::ConfigNode::parse("{}", "<unset>");
+
+  /// The system node of pool `ps` (primary or decode): its own `system`, else the top-level one.
+  const config::ConfigNode& system_of(const PoolScenario& ps) const {
+    return ps.system ? *ps.system : system;
+  }
+  /// Mixed hardware: a disaggregated deployment whose prefill and decode pools run on systems
+  /// of different catalog names (a pool `system` naming the same system is not mixed).
+  bool mixed() const { return disaggregated && primary_system_name != decode_system_name; }
 
   /// The engine configuration. Throws ConfigError when a pool's KV capacity or (disaggregated)
   /// the KV bytes per token is still unknown, when a value is out of range, or when the

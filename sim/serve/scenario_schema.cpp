@@ -68,6 +68,15 @@ POOL (a map)
                                              the memory left after weights and activations
   plan               map, optional           further parallel-plan options for the step-time
                                              model (expert placement, micro-batches, ...)
+  system             name | path | map, optional  disaggregated only: the system this pool
+                                             runs on (mixed hardware, e.g. hgx-h200 prefill and
+                                             gb200-nvl72 decode; default: the top-level system).
+                                             Its GPUs, HBM, NVLink domain and default stack
+                                             price the pool (a top-level `stack` only where it
+                                             covers the pool's GPU), its price-sheet entry the
+                                             pool's GPU-hours and energy; KV caches move between
+                                             pools on different systems over the scale-out NICs
+                                             only, at the slower side's per-GPU rate
 
 speculative          map, optional           speculative decoding
   method             none | mtp

@@ -3,6 +3,7 @@
 
 #include "sim/step/kv_transfer_network.hpp"
 
+#include <cstdio>
 #include <utility>
 
 #include "sim/core/assert.hpp"
@@ -28,11 +29,33 @@ NetworkKvTransferModel::NetworkKvTransferModel(hw::NetworkEfficiency network,
     : network_(std::move(network)), prefill_(prefill), decode_(decode) {
   check_shape(prefill_);
   check_shape(decode_);
+  decode_first_ = prefill_.gpus();
   const int gpus = prefill_.gpus() + decode_.gpus();
   const int domain = system.domain_size;
   MOESIM_ASSERT(domain >= 1, "a system has at least one GPU per NVLink domain");
   cluster_ = hw::make_cluster(system, (gpus + domain - 1) / domain, network_);
   topology_ = hw::build_topology(cluster_, network_);
+}
+
+NetworkKvTransferModel::NetworkKvTransferModel(hw::NetworkEfficiency network,
+                                               const hw::SystemSpec& prefill_system,
+                                               const hw::SystemSpec& decode_system,
+                                               KvPoolShape prefill, KvPoolShape decode)
+    : network_(std::move(network)), prefill_(prefill), decode_(decode) {
+  check_shape(prefill_);
+  check_shape(decode_);
+  // The slower side's domains and NICs (file comment); the decode system on a tie.
+  const bool prefill_slower =
+      prefill_system.scale_out_bandwidth_per_gpu() < decode_system.scale_out_bandwidth_per_gpu();
+  const hw::SystemSpec& bridge = prefill_slower ? prefill_system : decode_system;
+  const int domain = bridge.domain_size;
+  MOESIM_ASSERT(domain >= 1, "a system has at least one GPU per NVLink domain");
+  const int prefill_domains = (prefill_.gpus() + domain - 1) / domain;
+  decode_first_ = prefill_domains * domain;
+  const int decode_domains = (decode_.gpus() + domain - 1) / domain;
+  cluster_ = hw::make_cluster(bridge, prefill_domains + decode_domains, network_);
+  topology_ = hw::build_topology(cluster_, network_);
+  mixed_ = prefill_system.name + " -> " + decode_system.name;
 }
 
 int NetworkKvTransferModel::gpu(serve::PoolRole pool, int instance, int rank, int k) const {
@@ -43,7 +66,7 @@ int NetworkKvTransferModel::gpu(serve::PoolRole pool, int instance, int rank, in
   MOESIM_ASSERT(instance >= 0 && instance < s.instances, "no such instance in the pool");
   MOESIM_ASSERT(rank >= 0 && rank < s.attention_dp, "no such attention-DP rank");
   MOESIM_ASSERT(k >= 0 && k < s.gpus_per_rank(), "no such GPU in the rank");
-  const int first = is_prefill ? 0 : prefill_.gpus();
+  const int first = is_prefill ? 0 : decode_first_;
   const int attention_tp = s.tp / s.attention_dp;
   const int stage = k / attention_tp;
   const int t = k % attention_tp;
@@ -101,10 +124,19 @@ void NetworkKvTransferModel::restart() {
 }
 
 std::string NetworkKvTransferModel::describe() const {
-  return "network flows (" + std::string(hw::to_string(network_.impl)) + ") on " + cluster_.name +
-         ": prefill GPUs " + gpu_range(0, prefill_.gpus()) + ", decode GPUs " +
-         gpu_range(prefill_.gpus(), decode_.gpus()) + "; one flow per GPU of the source rank (" +
-         std::to_string(prefill_.gpus_per_rank()) + "), route latency + shared links";
+  std::string out = "network flows (" + std::string(hw::to_string(network_.impl)) + ") on " +
+                    cluster_.name + ": prefill GPUs " + gpu_range(0, prefill_.gpus()) +
+                    ", decode GPUs " + gpu_range(decode_first_, decode_.gpus()) +
+                    "; one flow per GPU of the source rank (" +
+                    std::to_string(prefill_.gpus_per_rank()) + "), route latency + shared links";
+  if (!mixed_.empty()) {
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%.4g GB/s",
+                  in_gigabytes_per_second(cluster_.system.scale_out_bandwidth_per_gpu()));
+    out += "; mixed hardware " + mixed_ + ": scale-out only, at the slower side's " + rate +
+           " per GPU (" + cluster_.system.name + " NICs)";
+  }
+  return out;
 }
 
 }  // namespace moesim::step

@@ -12,6 +12,19 @@
 ///   gpu(i, r, k) = P + i x tp x pp + s x tp + r x a + t.
 /// With attention_dp == tp (the usual ADP + EP deployment) every rank is one GPU per stage.
 ///
+/// Mixed hardware (prefill and decode pools on different systems, e.g. HGX H200 prefill nodes
+/// and GB200 NVL72 decode racks). No NVLink joins two systems, so every hand-off crosses the
+/// scale-out fabric: the decode pool starts at the first domain boundary after the prefill
+/// pool (P_decode = ceil(prefill GPUs / D) x D, D the domain size), and the cluster is built
+/// of the domains of the side whose GPUs have the slower scale-out attachment
+/// (hw::SystemSpec::scale_out_bandwidth_per_gpu: nics_per_gpu x nic_bandwidth from each
+/// system's YAML; the decode system on a tie). A flow GPU -> NIC -> leaf (-> spine -> leaf) ->
+/// NIC -> GPU is bounded by its slowest hop, the slower side's NIC (both NICs run at their own
+/// line rate in reality; the faster side's NIC is never the bottleneck of a flow between the
+/// two, so modelling both at the slower rate gives each flow the same bottleneck). Choice: the
+/// fabric (leaf and spine ports, rails) is that of the slower side's system; the NVLink inside
+/// a domain carries no hand-off.
+///
 /// Flows. A transfer's `bytes` is the KV of its tokens held by ONE GPU of the source rank
 /// (kv_bytes_per_token is per GPU of the binding stage, sim/llm/memory_footprint.hpp). Every GPU
 /// of the source rank sends its share at once: source GPU k (k in [0, a_src x pp_src)) sends
@@ -81,6 +94,12 @@ class NetworkKvTransferModel final : public serve::KvTransferModel {
   /// ConfigError.
   NetworkKvTransferModel(hw::NetworkEfficiency network, const hw::SystemSpec& system,
                          KvPoolShape prefill, KvPoolShape decode);
+  /// Mixed hardware (see the file comment): prefill on `prefill_system`, decode on
+  /// `decode_system`, the decode pool from the first domain boundary after the prefill pool, on
+  /// the domains and NICs of the side with the slower per-GPU scale-out bandwidth.
+  NetworkKvTransferModel(hw::NetworkEfficiency network, const hw::SystemSpec& prefill_system,
+                         const hw::SystemSpec& decode_system, KvPoolShape prefill,
+                         KvPoolShape decode);
   NetworkKvTransferModel(const NetworkKvTransferModel&) = delete;
   NetworkKvTransferModel& operator=(const NetworkKvTransferModel&) = delete;
 
@@ -93,6 +112,9 @@ class NetworkKvTransferModel final : public serve::KvTransferModel {
   /// Cluster GPU of the k-th GPU (k = stage x attention TP + TP index, in [0, gpus_per_rank()))
   /// of rank `rank` of instance `instance` of the prefill (kPrefill) or decode (kDecode) pool.
   int gpu(serve::PoolRole pool, int instance, int rank, int k) const;
+  /// First cluster GPU of the decode pool: right after the prefill pool, or (mixed hardware)
+  /// at the next domain boundary.
+  int decode_first() const { return decode_first_; }
   /// The cluster both pools are placed on.
   const hw::ClusterSpec& cluster() const { return cluster_; }
   /// The cluster's topology.
@@ -113,6 +135,8 @@ class NetworkKvTransferModel final : public serve::KvTransferModel {
   hw::NetworkEfficiency network_;
   KvPoolShape prefill_;
   KvPoolShape decode_;
+  int decode_first_ = 0;
+  std::string mixed_;  ///< "hgx-h200 -> gb200-nvl72" for mixed hardware, else empty
   hw::ClusterSpec cluster_;
   hw::Topology topology_;
   std::unique_ptr<hw::NetworkModel> flows_;  ///< of the current simulation; null before it

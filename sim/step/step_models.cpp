@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "sim/core/error.hpp"
@@ -49,7 +50,7 @@ struct PoolModel {
 PoolModel pool_model(serve::Scenario& sc, serve::PoolScenario& ps, const config::Catalog& catalog,
                      const std::string& label, std::vector<std::string>& notes) {
   llm::ModelSpec model = load_model_node(catalog, sc.model);
-  hw::SystemSpec system = load_system_node(catalog, sc.system);
+  hw::SystemSpec system = load_system_node(catalog, sc.system_of(ps));
   llm::Precision precision =
       sc.precision ? llm::parse_precision(*sc.precision, model) : llm::checkpoint_precision(model);
   const llm::ParallelPlan plan = pool_plan(ps);
@@ -59,8 +60,17 @@ PoolModel pool_model(serve::Scenario& sc, serve::PoolScenario& ps, const config:
   // otherwise an engine without an overlap scheduler pays the compute model's sourced fraction
   // of each GPU step (topologies/efficiency.yaml overheads.step_host_fraction).
   options.overlap_scheduler = sc.host.overlap_scheduler || sc.host.step_overhead > Duration{0};
-  const cost::StackProfile stack = resolve_stack(catalog, system, sc.stack);
-  notes.push_back(label + ": kernels priced by stack " + stack.name +
+  cost::StackProfile stack = resolve_stack(catalog, system, sc.stack);
+  // Mixed hardware: a named stack prices a pool only where it covers the pool's GPU (it has no
+  // calibration, as roofline, or one with fits for the GPU); elsewhere the pool's own system's
+  // stack does, so that H200 prefill and GB200 decode each get measured kernels.
+  if (sc.mixed() && sc.stack && stack.calibration && !stack.calibration->gpu(system.gpu.name)) {
+    notes.push_back(label + ": stack " + stack.name + " has no calibration for " + system.gpu.name +
+                    ": the pool uses its system's stack " + system.stack);
+    stack = resolve_stack(catalog, system, std::nullopt);
+  }
+  notes.push_back(label + ": " + (sc.mixed() ? "on " + system.name + ", " : "") +
+                  "kernels priced by stack " + stack.name +
                   (stack.description.empty() ? "" : " (" + stack.description + ")"));
   // The engine schedules as the stack's engine does unless the scenario says otherwise.
   if (!sc.scheduling && stack.scheduler) sc.scheduling = serve::parse_scheduling(*stack.scheduler);
@@ -101,7 +111,9 @@ PoolModel pool_model(serve::Scenario& sc, serve::PoolScenario& ps, const config:
 /// given (latency + bytes / bandwidth, no link sharing), else flows on the topology of one
 /// cluster that holds both pools (sim/step/kv_transfer_network.hpp): a request's KV moves from
 /// every GPU of its prefill rank to its decode rank over NVLink inside a domain and the
-/// scale-out NICs across domains, sharing links with the other transfers in flight.
+/// scale-out NICs across domains, sharing links with the other transfers in flight. Pools on
+/// different systems (mixed hardware) are joined by the scale-out fabric only, at the slower
+/// side's NICs.
 std::unique_ptr<serve::KvTransferModel> kv_transfer_model(const serve::Scenario& sc,
                                                           const config::Catalog& catalog,
                                                           std::vector<std::string>& notes) {
@@ -112,9 +124,16 @@ std::unique_ptr<serve::KvTransferModel> kv_transfer_model(const serve::Scenario&
   const auto shape = [](const serve::PoolScenario& ps) {
     return KvPoolShape{ps.pool.instances, ps.tp, ps.pool.attention_dp, ps.pp};
   };
-  auto model = std::make_unique<NetworkKvTransferModel>(hw::load_network_efficiency(catalog),
-                                                        load_system_node(catalog, sc.system),
-                                                        shape(sc.primary), shape(sc.decode));
+  const hw::SystemSpec prefill = load_system_node(catalog, sc.system_of(sc.primary));
+  std::unique_ptr<NetworkKvTransferModel> model;
+  if (sc.mixed()) {
+    model = std::make_unique<NetworkKvTransferModel>(
+        hw::load_network_efficiency(catalog), prefill,
+        load_system_node(catalog, sc.system_of(sc.decode)), shape(sc.primary), shape(sc.decode));
+  } else {
+    model = std::make_unique<NetworkKvTransferModel>(hw::load_network_efficiency(catalog), prefill,
+                                                     shape(sc.primary), shape(sc.decode));
+  }
   notes.push_back("KV transfer: " + model->describe());
   return model;
 }
@@ -143,6 +162,7 @@ BuiltModels build_step_models(serve::Scenario& scenario, const config::Catalog& 
     // The analytic model prices steps without the system, but a system name that is not in
     // the catalog is the same located error as with the plan-based model, never ignored.
     if (scenario.system.is_scalar()) catalog.resolve(hw::kSystemSection, scenario.system);
+
     if (!scenario.disaggregated || scenario.kv_transfer) {
       out.models = serve::analytic_models(scenario);
       return out;

@@ -319,7 +319,8 @@ SlaCheck check_sla(const SizingCandidate& c, std::span<const ClassSla> sla) {
 
 SystemSizing size_candidates(std::vector<SizingCandidate> candidates, const Load& load,
                              std::span<const ClassSla> sla, const hw::SystemSpec& system,
-                             const std::optional<hw::PriceEntry>& price, Rounding rounding) {
+                             const std::optional<hw::PriceEntry>& price, Rounding rounding,
+                             const std::optional<PrefillSystem>& prefill) {
   SystemSizing out;
   out.system = system.name;
   out.price = price;
@@ -331,7 +332,33 @@ SystemSizing size_candidates(std::vector<SizingCandidate> candidates, const Load
     const SizingCandidate& c = out.candidates[i];
     SizedOption o;
     o.candidate = i;
-    o.allocation = allocate(c.replica, replicas_needed(c, load), system, rounding);
+    const std::int64_t replicas = replicas_needed(c, load);
+    if (c.mixed && prefill && !c.replica.empty()) {
+      // Mixed hardware: the prefill instances on the prefill system, the rest on `system`.
+      const std::span<const InstanceGroup> groups(c.replica);
+      const Allocation pre = allocate(groups.first(1), replicas, prefill->system, rounding);
+      o.allocation = allocate(groups.subspan(1), replicas, system, rounding);
+      o.allocation.gpus_used = add(o.allocation.gpus_used, pre.gpus_used);
+      o.allocation.gpus = add(o.allocation.gpus, pre.gpus);
+      o.allocation.nodes = add(o.allocation.nodes, pre.nodes);
+      o.allocation.domains = add(o.allocation.domains, pre.domains);
+      o.prefill = pre;
+      if (price && prefill->price) {
+        const auto pre_gpus = static_cast<double>(pre.gpus);
+        const auto rest = static_cast<double>(o.allocation.gpus - pre.gpus);
+        o.monthly_cost =
+            (prefill->price->price_per_gpu_hour * pre_gpus + price->price_per_gpu_hour * rest) *
+            month;
+        o.load_power =
+            prefill->price->power_per_gpu_load * pre_gpus + price->power_per_gpu_load * rest;
+        o.idle_power =
+            prefill->price->power_per_gpu_idle * pre_gpus + price->power_per_gpu_idle * rest;
+        o.usd_per_mtok = in_usd(*o.monthly_cost) / mtok_per_month;
+      }
+      o.check = std::move(check);
+      return o;
+    }
+    o.allocation = allocate(c.replica, replicas, system, rounding);
     const auto gpus = static_cast<double>(o.allocation.gpus);
     if (price) {
       o.monthly_cost = price->price_per_gpu_hour * gpus * month;

@@ -16,7 +16,9 @@
 ///      whole domains (racks);
 ///   5. monthly cost = GPUs x price per GPU-hour x 730 h (scale::kHoursPerMonth); power = GPUs
 ///      x the sheet's all-in power per GPU at load (and at idle); $ per million output tokens
-///      at the load = monthly cost / (load x seconds per month / 1e6);
+///      at the load = monthly cost / (load x seconds per month / 1e6). Mixed hardware (prefill
+///      pools on another system, SweepBase::prefill_system): the prefill instances are packed
+///      onto that system's nodes and domains and paid at its price, the rest as above;
 ///   6. the qualifying points are ranked by monthly cost, then GPUs, then the larger worst SLA
 ///      margin, then label (without a price, by GPUs first). When none qualifies, the closest point
 ///      (largest worst-constraint margin) is reported.
@@ -128,6 +130,9 @@ struct SizingCandidate {
   std::vector<InstanceGroup> replica;        ///< the instances of one replica (by pool)
   double output_tok_s_per_gpu = 0.0;         ///< over the replica's GPUs (> 0 to qualify)
   std::vector<SlaValues> classes;            ///< aligned with the ClassSla list
+  /// Mixed hardware: replica[0] (the prefill pool) runs on the prefill system (PrefillSystem),
+  /// the other groups on the sized system.
+  bool mixed = false;
   /// GPUs of one replica.
   std::int64_t replica_gpus() const;
 };
@@ -183,6 +188,8 @@ struct SizedOption {
   Power idle_power{};                  ///< GPUs x all-in power per GPU at idle
   std::optional<double> usd_per_mtok;  ///< at the load (file comment, step 5)
   SlaCheck check;
+  /// Mixed hardware: the part of `allocation` on the prefill system; absent otherwise.
+  std::optional<Allocation> prefill;
 };
 
 /// The sizing of one system.
@@ -211,10 +218,21 @@ struct SystemSizing {
 std::string sizing_none_reason(const SweepResult& r, std::size_t failures,
                                const std::string& resimulation_failure);
 
-/// Sizes `candidates` for `load` under `sla` on `system` (file comment, steps 2-6).
+/// Mixed hardware: the system the prefill pools of mixed candidates run on, and its price.
+struct PrefillSystem {
+  hw::SystemSpec system;
+  std::optional<hw::PriceEntry> price;
+};
+
+/// Sizes `candidates` for `load` under `sla` on `system` (file comment, steps 2-6). Mixed
+/// candidates (SizingCandidate::mixed, `prefill` given) pack their prefill instances onto
+/// `prefill`'s system and the rest onto `system`, the allocation being the sum of both, and
+/// pay each part's GPUs at its own system's price and power (no cost when either system has
+/// no price).
 SystemSizing size_candidates(std::vector<SizingCandidate> candidates, const Load& load,
                              std::span<const ClassSla> sla, const hw::SystemSpec& system,
-                             const std::optional<hw::PriceEntry>& price, Rounding rounding);
+                             const std::optional<hw::PriceEntry>& price, Rounding rounding,
+                             const std::optional<PrefillSystem>& prefill = std::nullopt);
 
 /// What to size: the load, the SLA per class and, for mixed request classes, the workload.
 struct SizingQuestion {

@@ -139,6 +139,13 @@ SystemSizing size_system(const SweepBase& base, const SweepSpace& space, const S
     price = *e;
     pricing = serve::pricing_from(*e);
   }
+  // Mixed hardware: the system (and price) of the disaggregated candidates' prefill pools.
+  std::optional<PrefillSystem> prefill;
+  if (!b.prefill_system.empty()) {
+    PrefillSystem ps{hw::load_system(catalog, b.prefill_system), std::nullopt};
+    if (const hw::PriceEntry* e = sheet.find(ps.system.name)) ps.price = *e;
+    if (ps.system.name != system.name) prefill = std::move(ps);
+  }
 
   std::vector<SizingCandidate> candidates;
   std::vector<std::size_t> point_of;  // sweep point index per candidate
@@ -152,6 +159,7 @@ SystemSizing size_system(const SweepBase& base, const SweepSpace& space, const S
     if (!d.disaggregated) one.primary.instances = 1;
     c.deployment = one.label();
     c.concurrency_per_replica = p.concurrency / d.simulated_instances();
+    c.mixed = !d.prefill_system.empty();
     if (d.disaggregated) {
       c.replica = {{d.primary.gpus_per_instance(), d.primary.instances},
                    {d.decode.gpus_per_instance(), d.decode.instances}};
@@ -212,7 +220,7 @@ SystemSizing size_system(const SweepBase& base, const SweepSpace& space, const S
     }
   }
   SystemSizing out =
-      size_candidates(std::move(candidates), q.load, q.sla, system, price, q.rounding);
+      size_candidates(std::move(candidates), q.load, q.sla, system, price, q.rounding, prefill);
   out.price_source = r.price_source;
   out.stack_note = note;
   out.swept_points = r.points.size();

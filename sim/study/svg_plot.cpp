@@ -556,3 +556,122 @@ std::string render_svg(const PlotSpec& spec, int width, int height) {
 }
 
 }  // namespace moesim::study
+
+namespace moesim::study {
+namespace {
+
+constexpr const char* kTotalColour = "#1f77b4";  // kPalette blue
+constexpr const char* kUpColour = "#2ca02c";     // kPalette green
+constexpr const char* kDownColour = "#d62728";   // kPalette red
+constexpr double kBarFill = 0.62;                // share of a bar's slot the bar covers
+constexpr double kBarLabelSpace = 78.0;          // px under the plot for rotated bar labels
+
+bool drawable_value(double v) { return std::isfinite(v) && v > 0.0; }
+
+}  // namespace
+
+std::string render_waterfall_svg(const WaterfallSpec& spec, int panel_width, int height) {
+  MOESIM_ASSERT(panel_width >= 120 && height >= 200, "a waterfall panel needs 120 x 200 px");
+  const auto panels = std::max<std::size_t>(spec.panels.size(), 1);
+  const double width = kMarginLeft + kMarginRight + static_cast<double>(panels * panel_width);
+  std::vector<double> values;
+  for (const WaterfallPanel& p : spec.panels) {
+    for (const WaterfallBar& b : p.bars) {
+      if (drawable_value(b.to)) values.push_back(b.to);
+      if (!b.total && drawable_value(b.from)) values.push_back(b.from);
+    }
+  }
+  const AxisTicks axis = axis_for(values, true, 6);
+  const double top = kMarginTop + 22.0;  // room for the panel titles
+  const double bottom = height - kMarginBottom - kBarLabelSpace;
+  const auto y = [&](double v) {
+    const double t =
+        (std::log10(v) - std::log10(axis.lo)) / (std::log10(axis.hi) - std::log10(axis.lo));
+    return bottom - t * (bottom - top);
+  };
+
+  const std::string w = format(width, 0);
+  const std::string h = std::to_string(height);
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n";
+  out += open("svg", at("xmlns", "http://www.w3.org/2000/svg") + at("version", "1.1") +
+                         at("width", w) + at("height", h) + at("viewBox", "0 0 " + w + " " + h) +
+                         at("font-family", "DejaVu Sans, Helvetica, Arial, sans-serif"));
+  out += leaf("rect",
+              at("class", "background") + at("width", w) + at("height", h) + at("fill", "#ffffff"));
+  out += text("text",
+              at("class", "title") + at("x", px(width / 2)) + at("y", px(kMarginTop / 2 + 6)) +
+                  at("text-anchor", "middle") + at("font-size", px(kTitleFont)),
+              spec.title);
+  // Shared y axis: grid lines and tick labels across every panel.
+  const double x0 = kMarginLeft;
+  const double x1 = width - kMarginRight;
+  for (const double t : axis.ticks) {
+    out += leaf("line", at("class", "grid") + at("x1", px(x0)) + at("x2", px(x1)) +
+                            at("y1", px(y(t))) + at("y2", px(y(t))) + at("stroke", "#e0e0e0"));
+    out += text("text",
+                at("x", px(x0 - 6)) + at("y", px(y(t) + kTickFont / 3)) + at("text-anchor", "end") +
+                    at("font-size", px(kTickFont)),
+                tick_label(t, t));
+  }
+  out += leaf("line", at("x1", px(x0)) + at("x2", px(x0)) + at("y1", px(top)) +
+                          at("y2", px(bottom)) + at("stroke", "#000000"));
+  out += leaf("line", at("x1", px(x0)) + at("x2", px(x1)) + at("y1", px(bottom)) +
+                          at("y2", px(bottom)) + at("stroke", "#000000"));
+  const double mid_y = (top + bottom) / 2;
+  out += text("text",
+              at("class", "axis-label") + at("x", px(18)) + at("y", px(mid_y)) +
+                  at("text-anchor", "middle") + at("font-size", px(kAxisLabelFont)) +
+                  at("transform", "rotate(-90 18 " + px(mid_y) + ")"),
+              spec.y_label);
+
+  for (std::size_t i = 0; i < spec.panels.size(); ++i) {
+    const WaterfallPanel& p = spec.panels[i];
+    const double left = x0 + static_cast<double>(i * panel_width);
+    const double right = left + panel_width;
+    out += open("g", at("class", "panel") + at("data-title", p.title));
+    out += text("text",
+                at("x", px((left + right) / 2)) + at("y", px(top - 8)) +
+                    at("text-anchor", "middle") + at("font-size", px(kAxisLabelFont)),
+                p.title);
+    if (i > 0) {
+      out += leaf("line", at("x1", px(left)) + at("x2", px(left)) + at("y1", px(top)) +
+                              at("y2", px(bottom)) + at("stroke", "#b0b0b0"));
+    }
+    if (p.bars.empty()) {
+      out += text("text",
+                  at("x", px((left + right) / 2)) + at("y", px(mid_y)) +
+                      at("text-anchor", "middle") + at("font-size", px(kTickFont)),
+                  p.note);
+    }
+    const double slot =
+        (right - left - 16.0) / static_cast<double>(std::max<std::size_t>(p.bars.size(), 1));
+    for (std::size_t k = 0; k < p.bars.size(); ++k) {
+      const WaterfallBar& b = p.bars[k];
+      if (!drawable_value(b.to)) continue;
+      const double from = b.total || !drawable_value(b.from) ? axis.lo : b.from;
+      const double ya = y(std::max(from, b.to));
+      const double yb = y(std::min(from, b.to));
+      const double cx = left + 8.0 + slot * (static_cast<double>(k) + 0.5);
+      const double bw = slot * kBarFill;
+      const char* colour = b.total ? kTotalColour : (b.to >= from ? kUpColour : kDownColour);
+      out += leaf("rect", at("class", "bar") + at("data-label", b.label) +
+                              at("data-from", exact(from)) + at("data-to", exact(b.to)) +
+                              at("x", px(cx - bw / 2)) + at("y", px(ya)) + at("width", px(bw)) +
+                              at("height", px(std::max(yb - ya, 1.0))) + at("fill", colour));
+      out += text("text",
+                  at("class", "bar-text") + at("x", px(cx)) + at("y", px(ya - 4)) +
+                      at("text-anchor", "middle") + at("font-size", px(kPointLabelFont)),
+                  b.text);
+      const double ly = bottom + 8;
+      out += text("text",
+                  at("class", "bar-label") + at("x", px(cx)) + at("y", px(ly)) +
+                      at("text-anchor", "end") + at("font-size", px(kTickFont)) +
+                      at("transform", "rotate(-45 " + px(cx) + " " + px(ly) + ")"),
+                  b.label);
+    }
+    out += "</g>\n";
+  }
+  return out + "</svg>\n";
+}
+
+}  // namespace moesim::study

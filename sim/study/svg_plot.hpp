@@ -56,6 +56,36 @@ struct PlotSpec {
 /// 200 and height >= 150 px.
 std::string render_svg(const PlotSpec& spec, int width = 900, int height = 600);
 
+/// One bar of a waterfall: from `from` to `to` on the value axis; a total bar (the baseline
+/// and the target) starts at the axis' bottom whatever `from`.
+struct WaterfallBar {
+  std::string label;  ///< under the bar
+  double from = 0.0, to = 0.0;
+  bool total = false;
+  std::string text;  ///< above the bar (e.g. "x1.9")
+};
+
+/// One panel of a waterfall chart (e.g. one interactivity level).
+struct WaterfallPanel {
+  std::string title;
+  std::vector<WaterfallBar> bars;
+  std::string note;  ///< drawn instead of bars when there are none
+};
+
+/// Waterfall panels side by side on one shared log value axis.
+struct WaterfallSpec {
+  std::string title, y_label;
+  std::vector<WaterfallPanel> panels;
+};
+
+/// A standalone SVG 1.1 document of `spec`: one panel per entry (panel_width px each), a shared
+/// log y axis (nice_axis) with grid lines, bars in blue (totals), green (a step up) or red (a
+/// step down), each bar's text above it and its label under it (rotated). One
+/// <rect class="bar" data-label=".." data-from=".." data-to=".."> per bar. Deterministic.
+/// Values <= 0 or non-finite are not drawn.
+std::string render_waterfall_svg(const WaterfallSpec& spec, int panel_width = 300,
+                                 int height = 460);
+
 /// The visible range of one axis and its tick values, in data units.
 struct AxisTicks {
   double lo = 0.0, hi = 1.0;  ///< axis ends, lo < hi (and lo > 0 on a log axis)

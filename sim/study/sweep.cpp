@@ -163,7 +163,8 @@ std::string describe_plan(const SweepPool& p) {
 std::string SweepDeployment::label() const {
   std::string out;
   if (disaggregated) {
-    out = "disagg " + std::to_string(primary.instances) + "P(" + describe_plan(primary) +
+    const std::string on = prefill_system.empty() ? "" : prefill_system + " ";
+    out = "disagg " + std::to_string(primary.instances) + "P(" + on + describe_plan(primary) +
           "):" + std::to_string(decode.instances) + "D(" + describe_plan(decode) + ") mb" +
           std::to_string(decode.max_batch_size);
   } else {
@@ -252,13 +253,34 @@ std::vector<SweepDeployment> enumerate_deployments(const SweepBase& base, const 
       }
     }
   }
-  // Disaggregated: decode on the widest ADP width within one domain, prefill on TP n EP n.
-  std::int32_t decode_width = 0;
-  for (const std::int32_t n : space.ep_widths) {
-    if (n >= 2 && n <= domain) decode_width = std::max(decode_width, n);
+  // Disaggregated: decode on ADP n EP n inside one domain (by default the widest of ep_widths),
+  // prefill on TP n EP n.
+  std::vector<std::int32_t> decode_widths;
+  if (space.disagg_decode_widths.empty()) {
+    std::int32_t widest = 0;
+    for (const std::int32_t n : space.ep_widths) {
+      if (n >= 2 && n <= domain) widest = std::max(widest, n);
+    }
+    if (widest > 0) decode_widths.push_back(widest);
+  } else {
+    for (const std::int32_t n : space.disagg_decode_widths) {
+      if (n >= 2 && n <= domain &&
+          std::find(decode_widths.begin(), decode_widths.end(), n) == decode_widths.end()) {
+        decode_widths.push_back(n);
+      }
+    }
   }
-  const std::int32_t prefill_tp = std::min(space.disagg_prefill_tp, domain);
-  if (model.moe && decode_width > 0 && prefill_tp >= 1) {
+  // Mixed hardware: the prefill instances fit the prefill system's NVLink domain.
+  std::string prefill_system;
+  std::int32_t prefill_domain = domain;
+  if (!base.prefill_system.empty()) {
+    const hw::SystemSpec ps = hw::load_system(catalog, base.prefill_system);
+    prefill_domain = std::max(ps.domain_size, 1);
+    if (ps.name != system.name) prefill_system = ps.name;
+  }
+  const std::int32_t prefill_tp = std::min(space.disagg_prefill_tp, prefill_domain);
+  if (!model.moe || prefill_tp < 1) decode_widths.clear();
+  for (const std::int32_t decode_width : decode_widths) {
     for (const DisaggRatio& r : space.disagg_ratios) {
       for (const std::int32_t mb : space.max_batch_sizes) {
         for (const std::int32_t k : mtps) {
@@ -276,6 +298,7 @@ std::vector<SweepDeployment> enumerate_deployments(const SweepBase& base, const 
           d.decode.max_num_tokens = mb * (1 + k);
           d.mtp_draft_tokens = k;
           d.mtp_acceptance.assign(model.mtp_acceptance.begin(), model.mtp_acceptance.begin() + k);
+          d.prefill_system = prefill_system;
           out.push_back(d);
         }
       }
@@ -313,7 +336,11 @@ std::string scenario_yaml(const SweepBase& base, const SweepDeployment& d,
   y += "seed: " + std::to_string(base.seed) + "\n";
   y += "deployment:\n";
   if (d.disaggregated) {
-    y += "  prefill: " + pool_yaml(d.primary, base.extra_pool_yaml) + "\n";
+    std::string extra = base.extra_pool_yaml;
+    if (!d.prefill_system.empty()) {
+      extra = "system: " + quoted(base.prefill_system) + (extra.empty() ? "" : ", " + extra);
+    }
+    y += "  prefill: " + pool_yaml(d.primary, extra) + "\n";
     y += "  decode: " + pool_yaml(d.decode, base.extra_pool_yaml) + "\n";
   } else {
     SweepPool one = d.primary;
@@ -355,6 +382,18 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
   } else {
     result.price_source =
         "no entry for '" + system.name + "' in " + sheet.location().file + ": no cost or energy";
+  }
+  // Mixed hardware: disaggregated points price each pool at its own system's entry.
+  std::optional<serve::Pricing> mixed_pricing = pricing;
+  if (!base.prefill_system.empty()) {
+    const std::string prefill = hw::load_system(catalog, base.prefill_system).name;
+    mixed_pricing = serve::pricing_for(sheet, prefill, system.name);
+    if (!mixed_pricing) {
+      result.price_source += "; no entry for prefill system '" + prefill + "' in " +
+                             sheet.location().file + ": no cost or energy for disaggregated points";
+    } else if (prefill != system.name) {
+      result.price_source += "; disaggregated prefill pools: " + prefill;
+    }
   }
   result.deployments = enumerate_deployments(base, space, catalog);
   const unsigned jobs =
@@ -406,20 +445,40 @@ SweepResult run_sweep(const SweepBase& base, const SweepSpace& space,
     }
   }
 
-  std::vector<std::size_t> todo;
+  // Work items: single points, or with an interactivity floor one deployment's ladder each (in
+  // ascending concurrency, stopping below the floor).
+  const bool floor = options.min_tok_s_per_user > 0.0;
+  std::vector<std::vector<std::size_t>> todo;
+  std::size_t to_simulate = 0;
   for (std::size_t i = 0; i < result.points.size(); ++i) {
-    if (result.points[i].pruned.empty()) todo.push_back(i);
+    if (!result.points[i].pruned.empty()) continue;
+    const bool same_ladder =
+        floor && !todo.empty() &&
+        result.points[todo.back().back()].deployment == result.points[i].deployment;
+    if (!same_ladder) todo.emplace_back();
+    todo.back().push_back(i);
+    ++to_simulate;
   }
   const auto start = std::chrono::steady_clock::now();
   std::mutex progress_mutex;
   std::size_t done = 0;
   parallel_for(todo.size(), jobs, [&](std::size_t k) {
-    SweepPoint& p = result.points[todo[k]];
-    simulate(base, result.deployments[p.deployment], p, per_unit[todo[k]], pricing, catalog);
-    const std::lock_guard lock(progress_mutex);
-    ++done;
-    if (options.progress) {
-      options.progress(done, todo.size(), std::chrono::steady_clock::now() - start);
+    bool below = false;
+    for (const std::size_t i : todo[k]) {
+      SweepPoint& p = result.points[i];
+      const SweepDeployment& d = result.deployments[p.deployment];
+      if (below) {
+        p.pruned = "below the interactivity floor of " + format_number(options.min_tok_s_per_user) +
+                   " tok/s per user";
+      } else {
+        simulate(base, d, p, per_unit[i], d.disaggregated ? mixed_pricing : pricing, catalog);
+        below = floor && p.simulated && p.tok_s_per_user < options.min_tok_s_per_user;
+      }
+      const std::lock_guard lock(progress_mutex);
+      ++done;
+      if (options.progress) {
+        options.progress(done, to_simulate, std::chrono::steady_clock::now() - start);
+      }
     }
   });
 

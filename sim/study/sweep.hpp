@@ -14,7 +14,10 @@
 ///     many instances as fill one domain;
 ///   - disaggregated prefill:decode instance ratios (disagg_ratios): a prefill pool of TP
 ///     disagg_prefill_tp (EP disagg_prefill_tp) instances and a decode pool of ADP n EP n
-///     instances, n = the widest ADP width within one domain;
+///     instances, n = each of disagg_decode_widths, or by default the widest ADP width within
+///     one domain; with SweepBase::prefill_system (mixed hardware) the prefill pool runs on
+///     that system (TP bounded by its domain), each pool priced at its own system's
+///     price-sheet entry;
 ///   - MTP draft tokens (mtp_draft_tokens; 0 = off; only when the model card has MTP layers and
 ///     measured acceptance rates, mtp.acceptance, for that many draft positions);
 ///   - max batch sizes per attention-DP rank (max_batch_sizes);
@@ -79,6 +82,10 @@ struct SweepBase {
   /// Extra flow-map entries added to every pool (e.g. "kv_capacity_tokens: 65536"); empty for
   /// none.
   std::string extra_pool_yaml;
+  /// Mixed hardware: catalog name or path of the system the disaggregated deployments put
+  /// their prefill pool on (its own NVLink domain bounds the prefill TP; decode stays on
+  /// `system`); empty: `system`. Aggregated deployments are unchanged.
+  std::string prefill_system;
 };
 
 /// A prefill:decode instance ratio.
@@ -95,7 +102,10 @@ struct SweepSpace {
   std::vector<std::int32_t> max_batch_sizes{64, 256};              ///< per attention-DP rank
   std::vector<std::int32_t> mtp_draft_tokens{0, 3};                ///< 0 = off; each <= 3
   std::vector<DisaggRatio> disagg_ratios{{1, 1}, {1, 2}, {1, 4}};  ///< empty: aggregated only
-  std::int32_t disagg_prefill_tp = 8;   ///< GPUs of one prefill instance (TP n, EP n)
+  std::int32_t disagg_prefill_tp = 8;  ///< GPUs of one prefill instance (TP n, EP n)
+  /// ADP + EP widths of the decode pool of disaggregated deployments, each inside one NVLink
+  /// domain; empty: the widest of ep_widths inside one domain.
+  std::vector<std::int32_t> disagg_decode_widths;
   std::int32_t max_concurrency = 4096;  ///< ladder top, per (decode) instance
   std::int32_t ladder_stride = 1;       ///< keep every ladder_stride-th power of 2 (1: all) ...
   std::int32_t dense_ladder_until = 0;  ///< ... and every power of 2 up to this
@@ -138,12 +148,16 @@ struct SweepDeployment {
   std::int32_t mtp_draft_tokens = 0;
   /// The model card's acceptance rate of each draft position (mtp_draft_tokens entries).
   std::vector<double> mtp_acceptance;
+  /// Mixed hardware: the prefill pool's system (SweepBase::prefill_system, disaggregated
+  /// only); empty: the swept system.
+  std::string prefill_system;
   /// GPUs of the whole deployment.
   std::int32_t gpus() const { return primary.gpus() + (disaggregated ? decode.gpus() : 0); }
   /// Instances simulated per label instance: aggregated deployments run one instance (file
   /// comment); disaggregated ones all.
   std::int32_t simulated_instances() const { return disaggregated ? 1 : primary.instances; }
-  /// E.g. "ADP72 EP72(+32r) mb256", "TP8 x9 mb64 +MTP3", "disagg 1P(TP8):2D(ADP8 EP8) mb256".
+  /// E.g. "ADP72 EP72(+32r) mb256", "TP8 x9 mb64 +MTP3", "disagg 1P(TP8):2D(ADP8 EP8) mb256";
+  /// mixed hardware names the prefill system: "disagg 1P(hgx-h200 TP8):2D(ADP72 EP72) mb256".
   std::string label() const;
 };
 
@@ -176,6 +190,12 @@ struct SweepOptions {
   unsigned jobs = 0;       ///< worker threads; 0 = std::thread::hardware_concurrency()
   bool prune = true;       ///< apply the capacity pruning (memory failures are always recorded)
   SweepProgress progress;  ///< called after each simulated point (from worker threads, serialised)
+  /// Interactivity floor (tokens/s per user; 0: none). When above 0, each deployment's ladder
+  /// is simulated in ascending concurrency and stops at the first point below the floor: more
+  /// requests in flight only slow each user down further (a larger batch per step), so the rungs
+  /// above are pruned as "below the interactivity floor". For studies that read the frontier
+  /// at given levels only (`moesim attribute`).
+  double min_tok_s_per_user = 0.0;
 };
 
 /// A finished sweep.

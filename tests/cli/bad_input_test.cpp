@@ -23,9 +23,9 @@ TEST_CASE("a word with one dash is an unknown option of every command, not a pos
   CHECK(run.status == 2);
   CHECK(contains(run.output, "unknown option -x"));
   CHECK_FALSE(contains(run.output, "positional"));
-  const std::vector<std::string> commands{"list",       "show",    "calibrate", "validate",
-                                          "collective", "compare", "explain",   "import",
-                                          "run",        "size",    "sweep"};
+  const std::vector<std::string> commands{"list",      "show",       "calibrate", "validate",
+                                          "attribute", "collective", "compare",   "explain",
+                                          "import",    "run",        "size",      "sweep"};
   for (const std::string& c : commands) {
     const Result r = run_moesim(c + " -x");
     CHECK_MESSAGE(r.status == 2, c, "\n", r.output);
@@ -140,4 +140,24 @@ TEST_CASE("a device, a directory or an oversized file given as input is refused 
                  "trace: /dev/zero}'");
   CHECK(trace.status == 2);
   CHECK(contains(trace.output, "character device"));
+}
+
+TEST_CASE("attribute: bad factors, levels and precisions are located errors before any sweep") {
+  const Result typo = run_moesim("attribute --factors system,precison");
+  CHECK(typo.status == 2);
+  CHECK(contains(typo.output, "--factors"));
+  CHECK(contains(typo.output, "did you mean 'precision'?"));
+  const Result twice = run_moesim("attribute --factors mtp,mtp");
+  CHECK(twice.status == 2);
+  CHECK(contains(twice.output, "each factor once"));
+  const Result level = run_moesim("attribute --levels 20,0");
+  CHECK(level.status == 2);
+  CHECK(contains(level.output, "--levels"));
+  // Equal baseline and target on the only factor left: nothing to attribute.
+  const Result none = run_moesim("attribute --factors stack --baseline-stack trtllm");
+  CHECK(none.status == 2);
+  CHECK(contains(none.output, "at least one factor"));
+  const Result precision = run_moesim("attribute --target-precision weights=fp3");
+  CHECK(precision.status == 2);
+  CHECK(contains(precision.output, "--target-precision"));
 }

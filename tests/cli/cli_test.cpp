@@ -268,6 +268,31 @@ TEST_CASE("run prices a DeepSeek-R1 scenario on HGX H200 with the plan-based ste
   CHECK(contains(r.output, "cost_usd_per_mtok"));
 }
 
+TEST_CASE("run names each pool's system in a mixed layout; one system throughout is unchanged") {
+  const std::string src = MOESIM_SOURCE_DIR;
+  const Result mixed =
+      run_moesim("run " + src + "/scenarios/mixed-h200-prefill-nvl72-decode.yaml --json -");
+  CHECK(mixed.status == 0);
+  CHECK(contains(mixed.output, "\"prefill_system\": \"hgx-h200\""));
+  CHECK(contains(mixed.output, "\"decode_system\": \"gb200-nvl72\""));
+  CHECK(contains(mixed.output, "mixed hardware hgx-h200 -> gb200-nvl72"));  // the KV note
+  // Both pools naming the scenario's own system: the same JSON, byte for byte (0.3 s each).
+  const std::string nvl72 = "run " + src + "/scenarios/dsr1-nvl72-disaggregated.yaml --json -";
+  // (notes included: they are the same too).
+  const Result plain = run_moesim(nvl72);
+  const Result named = run_moesim(nvl72 +
+                                  " --set deployment.prefill.system=gb200-nvl72"
+                                  " --set deployment.decode.system=gb200-nvl72");
+  CHECK(plain.status == 0);
+  CHECK(contains(plain.output, "output_tok_s_per_gpu"));
+  CHECK(named.output == plain.output);
+  // A misspelt pool system: status 2 at the key, with the nearest name.
+  const Result typo = run_moesim(nvl72 + " --set deployment.prefill.system=hgx-h20");
+  CHECK(typo.status == 2);
+  CHECK(contains(typo.output, "deployment.prefill.system"));
+  CHECK(contains(typo.output, "did you mean 'hgx-h200'?"));
+}
+
 TEST_CASE("sweep --help explains what is swept, the pruning and how to read the frontier") {
   const Result r = run_moesim("sweep --help");
   CHECK(r.status == 0);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -238,6 +239,73 @@ TEST_CASE("scenario errors point at the key") {
           parse("model: m\nsystem: s\nseed: 1\ndeployment: {aggregated: " + pool + "}\n" +
                 "workload: no-such-workload\n");
         }).key_path() == "workload");
+}
+
+TEST_CASE("a pool's own system makes mixed hardware, and its errors point at the key") {
+  // disagg_analytic.yaml runs on gb200-nvl72; its prefill pool moves to hgx-h200.
+  const Scenario mixed = load("disagg_analytic.yaml", {"deployment.prefill.system=hgx-h200"});
+  CHECK(mixed.mixed());
+  CHECK(mixed.primary_system_name == "hgx-h200");
+  CHECK(mixed.decode_system_name == "gb200-nvl72");
+  CHECK(mixed.system_of(mixed.primary).as_string() == "hgx-h200");
+  CHECK(mixed.system_of(mixed.decode).as_string() == "gb200-nvl72");
+  // Both pools naming the top-level system is not mixed.
+  const Scenario same = load("disagg_analytic.yaml", {"deployment.prefill.system=gb200-nvl72",
+                                                      "deployment.decode.system=gb200-nvl72"});
+  CHECK_FALSE(same.mixed());
+  CHECK_FALSE(load("disagg_analytic.yaml").mixed());
+  // An unknown system: at the pool's key, with the nearest catalog name.
+  const ConfigError typo = config_error(
+      [&] { (void)load("disagg_analytic.yaml", {"deployment.decode.system=hgx-h20"}); });
+  CHECK(typo.key_path() == "deployment.decode.system");
+  CHECK(typo.suggestion() == "hgx-h200");
+  // An aggregated pool runs on the top-level system only.
+  const ConfigError agg = config_error(
+      [&] { (void)load("agg_analytic.yaml", {"deployment.aggregated.system=gb200-nvl72"}); });
+  CHECK(agg.key_path() == "deployment.aggregated.system");
+  CHECK(std::string(agg.what()).find("no `system` on an aggregated pool") != std::string::npos);
+}
+
+TEST_CASE("mixed hardware prices each pool's GPU-hours and energy at its own system's entry") {
+  // Analytic steps and a fixed-rate KV transfer: the prices alone differ between the runs.
+  const Scenario same = load("disagg_analytic.yaml");
+  const Scenario mixed = load("disagg_analytic.yaml", {"deployment.prefill.system=hgx-h200"});
+  const hw::PriceSheet sheet = hw::load_price_sheet(catalog());
+  const std::optional<Pricing> p =
+      pricing_for(sheet, mixed.primary_system_name, mixed.decode_system_name);
+  REQUIRE(p.has_value());
+  REQUIRE(p->decode != nullptr);
+  CHECK(p->of(PoolRole::kPrefill).price_per_gpu == sheet.at("hgx-h200").price_per_gpu_hour);
+  CHECK(p->of(PoolRole::kDecode).price_per_gpu == sheet.at("gb200-nvl72").price_per_gpu_hour);
+  CHECK_FALSE(pricing_for(sheet, "hgx-h200", "no-such-system").has_value());
+  const ScenarioModels models = analytic_models(same);
+  const RunResult a = run_serving(same.engine_config(), same.workload, models.view(), same.seed,
+                                  pricing_from(sheet.at("gb200-nvl72")));
+  const RunResult b =
+      run_serving(mixed.engine_config(), mixed.workload, models.view(), mixed.seed, p);
+  REQUIRE(a.metrics.cost_usd_per_mtok);
+  REQUIRE(b.metrics.cost_usd_per_mtok);
+  CHECK(b.metrics.output_tok_s_per_gpu == a.metrics.output_tok_s_per_gpu);
+  // 8 prefill GPUs at $6.31/h and 8 decode GPUs at $10.50/h (topologies/prices.yaml): a mean
+  // of $8.405 per GPU-hour against $10.50, and the cost per token in the same ratio.
+  REQUIRE(b.metrics.price_usd_per_gpu_hour);
+  CHECK(*b.metrics.price_usd_per_gpu_hour == doctest::Approx((8 * 6.31 + 8 * 10.50) / 16));
+  CHECK(*b.metrics.cost_usd_per_mtok ==
+        doctest::Approx(*a.metrics.cost_usd_per_mtok * 8.405 / 10.50).epsilon(1e-12));
+  // Energy: each pool at its own system's powers, so the mixed run's joules differ by exactly
+  // the prefill pool's share: 8 GPUs x W x (idle + (load - idle) x busy) with H200's figures
+  // (1275 W load, 650 W idle) instead of GB200's (1666.7 W, 632.7 W).
+  REQUIRE(a.metrics.joules_per_token);
+  REQUIRE(b.metrics.joules_per_token);
+  const PoolMetrics& pre = b.metrics.pools.at(0);
+  REQUIRE(pre.role == PoolRole::kPrefill);
+  const double w = b.metrics.window_s;
+  auto pool_j = [&](double load, double idle) {
+    return 8 * w * (idle + (load - idle) * pre.busy_fraction);
+  };
+  const double tokens = b.metrics.output_tok_s * w;
+  CHECK(*b.metrics.joules_per_token - *a.metrics.joules_per_token ==
+        doctest::Approx((pool_j(1275, 650) - pool_j(1666.7, 632.7)) / tokens));
 }
 
 TEST_CASE("runtime.scheduler sets the engine's scheduling, and its errors point at the key") {

@@ -30,6 +30,7 @@
 #include "sim/core/simulation.hpp"
 #include "sim/hw/network_efficiency.hpp"
 #include "sim/hw/system.hpp"
+#include "sim/serve/report.hpp"
 #include "sim/serve/run.hpp"
 #include "sim/serve/scenario.hpp"
 #include "sim/step/step_models.hpp"
@@ -288,6 +289,53 @@ TEST_CASE(
                                                    << static_cast<double>(a.at[1]) * 1e-6 << " us");
 }
 
+std::unique_ptr<NetworkKvTransferModel> make_mixed(const std::string& prefill,
+                                                   const std::string& decode, KvPoolShape p,
+                                                   KvPoolShape d) {
+  const config::Catalog catalog = source_catalog();
+  return std::make_unique<NetworkKvTransferModel>(hw::load_network_efficiency(catalog),
+                                                  hw::load_system(catalog, prefill),
+                                                  hw::load_system(catalog, decode), p, d);
+}
+
+TEST_CASE("pools on different systems meet only on the scale-out network, at the slower NIC") {
+  // HGX H200 prefill (one 400 Gb/s NIC per GPU, hgx-h200.yaml S21) and GB300 NVL72 decode (one
+  // 800 Gb/s NIC per GPU, gb300-nvl72.yaml S28): the H200 side is slower, so the cluster is of
+  // HGX domains; 4 prefill GPUs fill half a domain and the decode pool starts at the next
+  // domain, GPU 8, never sharing an NVLink switch with the prefill GPUs.
+  const auto m = make_mixed("hgx-h200", "gb300-nvl72", adp(1, 4), adp(1, 8));
+  CHECK(m->decode_first() == 8);
+  CHECK(m->gpu(PoolRole::kDecode, 0, 0, 0) == 8);
+  CHECK(m->cluster().system.name == "hgx-h200");
+  CHECK(m->cluster().domains == 2);
+  // Every prefill -> decode route leaves through NICs and no route has an NVLink hop; the
+  // bottleneck is the 400 Gb/s NIC x 0.94 = 47 GB/s.
+  for (int src = 0; src < 4; ++src) {
+    for (int dst = 8; dst < 16; ++dst) {
+      CHECK(m->topology().route_capacity(src, dst).base() == doctest::Approx(kH200Nic));
+      for (const hw::LinkId l : m->topology().route(src, dst).links) {
+        CHECK(m->topology().link(l).kind != hw::LinkKind::kNvlink);
+      }
+    }
+  }
+  // The same four prefill GPUs on one system (GB300 NVL72) reach decode over NVLink instead.
+  const auto same = make_model("gb300-nvl72", adp(1, 4), adp(1, 8));
+  CHECK(same->gpu(PoolRole::kDecode, 0, 0, 0) == 4);
+  CHECK(same->cluster().domains == 1);
+  // One transfer: rail latency + 47e6 B / 47 GB/s = 1 ms, as across two H200 nodes.
+  Simulation sim(1);
+  Arrivals a(1);
+  m->start(sim, kv(47'000'000, 0, 0, 0, 0), a.note(0));
+  sim.run();
+  check_near(a.at[0], transfer_ps(47e6, kH200Nic) + kRailPs);
+  CHECK(m->describe().find("mixed hardware hgx-h200 -> gb300-nvl72") != std::string::npos);
+  // The other way round (GB300 prefill, H200 decode) the H200 side is still the slower one.
+  const auto back = make_mixed("gb300-nvl72", "hgx-h200", adp(1, 8), adp(1, 8));
+  CHECK(back->cluster().system.name == "hgx-h200");
+  CHECK(back->topology().route_capacity(0, back->decode_first()).base() ==
+        doctest::Approx(kH200Nic));
+}
+
 /// The disaggregated analytic test scenario (tests/data/serve/disagg_analytic.yaml) without
 /// `kv_transfer`, with a short workload.
 serve::Scenario network_scenario(const config::Catalog& catalog) {
@@ -346,6 +394,86 @@ TEST_CASE("a scenario's kv_transfer keeps the fixed rate") {
       std::filesystem::path{MOESIM_TEST_DATA_DIR} / "serve" / "disagg_analytic.yaml", {}, catalog);
   const BuiltModels built = build_step_models(sc, catalog);
   CHECK(built.models.kv_transfer->describe().find("network") == std::string::npos);
+}
+
+TEST_CASE("a mixed-hardware scenario moves KV over the NICs and runs deterministically") {
+  const config::Catalog catalog = source_catalog();
+  serve::Scenario sc = network_scenario(catalog);
+  // Prefill on HGX H200 (8 GPUs), decode on the scenario's GB200 NVL72. Both have 400 Gb/s
+  // NICs: on the tie the cluster is of the decode system's domains, the prefill pool in the
+  // first NVL72 domain and the decode pool from the second, GPU 72.
+  sc = serve::parse_scenario(config::with_setting(sc.root, "deployment.prefill.system=hgx-h200",
+                                                  "--set", config::MissingKeys::kAdd),
+                             catalog);
+  REQUIRE(sc.mixed());
+  const BuiltModels built = build_step_models(sc, catalog);
+  const std::string d = built.models.kv_transfer->describe();
+  CAPTURE(d);
+  CHECK(d.find("decode GPUs 72-79") != std::string::npos);
+  CHECK(d.find("mixed hardware hgx-h200 -> gb200-nvl72") != std::string::npos);
+  const serve::EngineConfig engine = sc.engine_config();
+  const serve::test::RunWithRequests r = serve::test::run_with_requests(
+      engine, sc.workload, built.models.view(), sc.seed, std::nullopt);
+  // Both sides have 400 Gb/s NICs (47 GB/s achieved); each transfer takes at least the rail
+  // latency + ISL x 35136 B / 47 GB/s, some 15 times the NVLink time of the same-system run.
+  int transfers = 0;
+  for (const serve::RequestRecord& q : r.requests) {
+    if (q.decode_instance < 0 || !q.completed) continue;
+    ++transfers;
+    const std::int64_t alone = transfer_ps(35136.0 * q.input_tokens, kH200Nic) + kRailPs - 1;
+    CHECK((q.decode_ready - q.decode_admit).count() >= alone);
+  }
+  CHECK(transfers > 0);
+  const serve::test::RunWithRequests again = serve::test::run_with_requests(
+      engine, sc.workload, built.models.view(), sc.seed, std::nullopt);
+  REQUIRE(again.requests.size() == r.requests.size());
+  for (std::size_t i = 0; i < r.requests.size(); ++i) {
+    CHECK(again.requests[i].decode_ready == r.requests[i].decode_ready);
+  }
+}
+
+TEST_CASE("pools naming the top-level system run bit for bit as without a pool system") {
+  const config::Catalog catalog = source_catalog();
+  serve::Scenario plain = network_scenario(catalog);
+  serve::Scenario named = plain;
+  config::ConfigNode root = plain.root;
+  for (const char* s :
+       {"deployment.prefill.system=gb200-nvl72", "deployment.decode.system=gb200-nvl72"}) {
+    root = config::with_setting(root, s, "--set", config::MissingKeys::kAdd);
+  }
+  named = serve::parse_scenario(root, catalog);
+  REQUIRE_FALSE(named.mixed());
+  const BuiltModels a = build_step_models(plain, catalog);
+  const BuiltModels b = build_step_models(named, catalog);
+  CHECK(a.notes == b.notes);
+  const serve::RunResult ra = serve::run_serving(plain.engine_config(), plain.workload,
+                                                 a.models.view(), plain.seed, std::nullopt);
+  const serve::RunResult rb = serve::run_serving(named.engine_config(), named.workload,
+                                                 b.models.view(), named.seed, std::nullopt);
+  CHECK(serve::metrics_json(ra.metrics, {}) == serve::metrics_json(rb.metrics, {}));
+}
+
+TEST_CASE("in a mixed layout a named stack prices only the pools whose GPU it covers") {
+  // trtllm-1.2 is calibrated on B200 only (topologies/stacks/calibrated/trtllm-1.2.0rc5.yaml):
+  // the B200 decode pool uses it, the H200 prefill pool its system's stack (trtllm).
+  const config::Catalog catalog = source_catalog();
+  const std::vector<std::string> settings{"stack=trtllm-1.2", "deployment.decode.system=hgx-b200"};
+  serve::Scenario sc = serve::load_scenario(std::filesystem::path{MOESIM_SOURCE_DIR} / "scenarios" /
+                                                "mixed-h200-prefill-nvl72-decode.yaml",
+                                            settings, catalog);
+  REQUIRE(sc.mixed());
+  const BuiltModels built = build_step_models(sc, catalog);
+  auto noted = [&](const std::string& text) {
+    for (const std::string& n : built.notes) {
+      if (n.find(text) != std::string::npos) return true;
+    }
+    return false;
+  };
+  CHECK(
+      noted("prefill: stack trtllm-1.2 has no calibration for h200: the pool uses its "
+            "system's stack trtllm"));
+  CHECK(noted("prefill: on hgx-h200, kernels priced by stack trtllm "));
+  CHECK(noted("decode: on hgx-b200, kernels priced by stack trtllm-1.2 "));
 }
 
 }  // namespace

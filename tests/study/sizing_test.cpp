@@ -214,6 +214,52 @@ TEST_CASE("the cheapest point that meets the SLA wins, with its monthly cost and
   CHECK(w.check.outcomes[1].margin == doctest::Approx(0.75));
 }
 
+TEST_CASE("mixed hardware packs the prefill instances on their own system and prices each part") {
+  // One replica = 1 prefill instance of 8 GPUs (HGX H200) + 1 decode instance of 36 GPUs (GB200
+  // NVL72). 1,000 tok/s/GPU x 44 GPUs = 44,000 tok/s per replica: 88,000 tok/s needs 2.
+  //   prefill: 2 instances x 8 GPUs = 16 GPUs, 2 HGX servers and domains;
+  //   decode: 2 x 36 GPUs = 72, both in one NVL72 domain, 18 trays of 4.
+  SizingCandidate c = candidate("disagg 1P(hgx-h200 TP8):1D(ADP36 EP36)", 44, 1000.0, 30.0, 500.0);
+  c.replica = {{8, 1}, {36, 1}};
+  c.mixed = true;
+  hw::PriceEntry h200 = round_price("hgx-h200");
+  h200.price_per_gpu_hour = usd_per_hour(1.0);
+  h200.power_per_gpu_load = watts(500.0);
+  h200.power_per_gpu_idle = watts(100.0);
+  const PrefillSystem prefill{hgx(), h200};
+  const SystemSizing s = size_candidates({c}, Load{88000.0, "x"}, issue_sla(), nvl72(),
+                                         round_price("gb200-nvl72"), Rounding::kNode, prefill);
+  REQUIRE(s.ranked.size() == 1);
+  const SizedOption& o = s.ranked[0];
+  CHECK(o.allocation.replicas == 2);
+  CHECK(o.allocation.gpus == 16 + 72);
+  CHECK(o.allocation.nodes == 2 + 18);
+  CHECK(o.allocation.domains == 2 + 1);
+  REQUIRE(o.prefill.has_value());
+  CHECK(o.prefill->gpus == 16);
+  // 16 GPUs x $1/h + 72 GPUs x $2/h = $160/h, x 730 h = $116,800 per month; power 16 x 500 W +
+  // 72 x 1,000 W = 80 kW at load, 16 x 100 W + 72 x 400 W = 30.4 kW idle.
+  REQUIRE(o.monthly_cost.has_value());
+  CHECK(in_usd(*o.monthly_cost) == doctest::Approx(116800.0));
+  CHECK(in_kilowatts(o.load_power) == doctest::Approx(80.0));
+  CHECK(in_kilowatts(o.idle_power) == doctest::Approx(30.4));
+  // Without the prefill system's price there is no cost to rank by.
+  const SystemSizing unpriced =
+      size_candidates({c}, Load{88000.0, "x"}, issue_sla(), nvl72(), round_price("gb200-nvl72"),
+                      Rounding::kNode, PrefillSystem{hgx(), std::nullopt});
+  REQUIRE(unpriced.ranked.size() == 1);
+  CHECK_FALSE(unpriced.ranked[0].monthly_cost.has_value());
+  // The same candidate not marked mixed packs everything onto the NVL72: 8 + 36 = 44 GPUs per
+  // replica, 88 GPUs in 2 domains at $2/h.
+  c.mixed = false;
+  const SystemSizing one = size_candidates({c}, Load{88000.0, "x"}, issue_sla(), nvl72(),
+                                           round_price("gb200-nvl72"), Rounding::kNode, prefill);
+  REQUIRE(one.ranked.size() == 1);
+  CHECK_FALSE(one.ranked[0].prefill.has_value());
+  CHECK(in_usd(*one.ranked[0].monthly_cost) ==
+        doctest::Approx(2.0 * static_cast<double>(one.ranked[0].allocation.gpus) * 730.0));
+}
+
 TEST_CASE("when no point meets the SLA the closest one is reported") {
   // TPOT 45 ms misses 40 ms by 12.5 %; TPOT 60 ms by 50 %: the first is the closest.
   std::vector<SizingCandidate> cs{candidate("near", 8, 4000.0, 45.0, 500.0),

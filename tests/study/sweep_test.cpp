@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -173,6 +174,42 @@ TEST_CASE("pruning by capacity never drops a frontier point") {
   CHECK(frontier_labels(full).front() == "ADP8 EP8 mb16 c24");
 }
 
+TEST_CASE("an interactivity floor stops each ladder at its first point below it") {
+  const config::Catalog cat = catalog();
+  const SweepResult all = run_sweep(analytic_base(), analytic_space(), cat);
+  // A floor between the slowest and the fastest simulated point.
+  double lo = 1e300;
+  double hi = 0.0;
+  for (const SweepPoint& p : all.points) {
+    if (!p.simulated) continue;
+    lo = std::min(lo, p.tok_s_per_user);
+    hi = std::max(hi, p.tok_s_per_user);
+  }
+  SweepOptions options;
+  options.min_tok_s_per_user = (lo + hi) / 2;
+  const SweepResult floored = run_sweep(analytic_base(), analytic_space(), cat, options);
+  REQUIRE(floored.points.size() == all.points.size());
+  std::size_t stopped = 0;
+  for (std::size_t i = 0; i < all.points.size(); ++i) {
+    const SweepPoint& a = all.points[i];
+    const SweepPoint& f = floored.points[i];
+    if (f.simulated) {  // simulated alike
+      CHECK(f.tok_s_per_user == a.tok_s_per_user);
+      CHECK(f.output_tok_s_per_gpu == a.output_tok_s_per_gpu);
+      continue;
+    }
+    if (f.pruned.find("below the interactivity floor") == std::string::npos) continue;
+    ++stopped;
+    // Only rungs after a point of the same deployment below the floor are left out.
+    REQUIRE(i > 0);
+    CHECK(floored.points[i - 1].deployment == f.deployment);
+    const SweepPoint& prev = floored.points[i - 1];
+    CHECK((!prev.simulated || prev.tok_s_per_user < options.min_tok_s_per_user));
+  }
+  CHECK(stopped > 0);
+  CHECK(floored.simulated() + stopped == all.simulated());
+}
+
 TEST_CASE("a sweep gives the same results with one job and with two") {
   const config::Catalog cat = catalog();
   SweepOptions one;
@@ -260,6 +297,64 @@ TEST_CASE("precisions are accepted as KEY=VALUE lists or YAML maps") {
   CHECK(precision_yaml("", "--p").empty());
   CHECK_THROWS_AS(precision_yaml("weights", "--p"), ConfigError);
   CHECK_THROWS_AS(precision_yaml("weights=nvfp4,", "--p"), ConfigError);
+}
+
+}  // namespace moesim::study
+
+namespace moesim::study {
+
+TEST_CASE("--prefill-system puts the disaggregated prefill pools on another system") {
+  // The analytic sweep on HGX H200 with 1:1 disaggregation and prefill on HGX B200: the
+  // disaggregated deployments become mixed (their label names the prefill system, their
+  // scenario gives the prefill pool its system); aggregated ones stay on H200.
+  SweepBase base = analytic_base();
+  base.prefill_system = "hgx-b200";
+  SweepSpace space = analytic_space();
+  space.tp_sizes = {};
+  space.disagg_ratios = {{1, 1}};
+  const config::Catalog cat = catalog();
+  const std::vector<SweepDeployment> ds = enumerate_deployments(base, space, cat);
+  CHECK(labels(ds) ==
+        std::vector<std::string>{"ADP8 EP8 mb16", "disagg 1P(hgx-b200 TP8 EP8):1D(ADP8 EP8) mb16"});
+  const serve::Scenario sc = serve::parse_scenario(
+      config::ConfigNode::parse(scenario_yaml(base, ds.at(1), 4), "test"), cat);
+  CHECK(sc.mixed());
+  CHECK(sc.primary_system_name == "hgx-b200");
+  CHECK(sc.decode_system_name == "hgx-h200");
+  // The swept system as prefill system changes nothing.
+  SweepBase same = analytic_base();
+  same.prefill_system = "hgx-h200";
+  CHECK(labels(enumerate_deployments(same, space, cat))[1] ==
+        "disagg 1P(TP8 EP8):1D(ADP8 EP8) mb16");
+
+  // Simulated with the plan-based model (the analytic one gives no KV bytes per token to move):
+  // Mixtral-8x7B, 128 in / 32 out, concurrency 1 to 4, disaggregated only.
+  SweepBase plan = base;
+  plan.model = "mixtral-8x7b";
+  plan.extra_yaml.clear();
+  plan.extra_pool_yaml.clear();
+  SweepSpace small = space;
+  small.ep_widths = {8};
+  small.tp_sizes = {8};
+  small.max_concurrency = 4;
+  SweepOptions opts;
+  opts.jobs = 2;
+  const SweepResult r = run_sweep(plan, small, cat, opts);
+  CHECK(r.price_source.find("disaggregated prefill pools: hgx-b200") != std::string::npos);
+  int mixed = 0;
+  for (const SweepPoint& p : r.points) {
+    CAPTURE(p.pruned);
+    if (!p.simulated) continue;
+    REQUIRE(p.cost_usd_per_mtok);
+    // Aggregated: $6.31 per H200 GPU-hour; mixed 1:1 (8 + 8 GPUs): the mean of B200's $8.60
+    // and H200's $6.31 (topologies/prices.yaml). $ per M tokens = $/h / 3600 / (tok/s/GPU / 1e6).
+    const bool disagg = r.deployments[p.deployment].disaggregated;
+    mixed += disagg ? 1 : 0;
+    const double usd_h = disagg ? (8.60 + 6.31) / 2 : 6.31;
+    CHECK(*p.cost_usd_per_mtok ==
+          doctest::Approx(usd_h / 3600.0 / (p.output_tok_s_per_gpu / 1e6)).epsilon(1e-9));
+  }
+  CHECK(mixed > 0);
 }
 
 }  // namespace moesim::study
