@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Debian packages for the notebooks in notebooks/ (not needed to build, run or test moesim):
-# matplotlib and nbconvert for Debian's system Python. Idempotent.
+# Debian packages for the notebooks in notebooks/ (not needed to build or run moesim; the CTest
+# test `notebooks` is skipped without them, and scripts/test.sh installs them so that it runs):
+# matplotlib, pandas, nbconvert and the IPython kernel for Debian's system Python. Idempotent.
 set -euo pipefail
-packages=(python3-matplotlib python3-nbformat python3-ipykernel jupyter-nbconvert)
+packages=(python3-matplotlib python3-pandas python3-nbformat python3-ipykernel jupyter-nbconvert)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

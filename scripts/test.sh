@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: install dependencies, check formatting, build with
-# -Werror and run every test, then build with AddressSanitizer + UndefinedBehaviorSanitizer and
-# run every test again.
+# The whole test suite, as CI runs it: install dependencies (the notebooks' too), check
+# formatting, build with -Werror and run every test, then build with AddressSanitizer +
+# UndefinedBehaviorSanitizer and run every test again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# The notebooks' Python packages, so that the CTest test `notebooks` runs rather than skips.
+scripts/install-notebook-deps.sh
 scripts/check-format.sh
 
 echo "== release build (-Werror) =="

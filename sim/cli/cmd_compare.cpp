@@ -48,6 +48,7 @@ std::vector<OptionSpec> compare_options() {
            "main job: weights=checkpoint,kv_cache=fp8)"},
           {"isl", true, "N", "input tokens per request (default: 1024)"},
           {"osl", true, "N", "output tokens per request (default: 1024)"},
+          skew_option_spec(),
           {"prices", true, "NAME|PATH", "price and power sheet (default: prices)"},
           {"jobs", true, "N", "simulations in parallel (default: every core)"},
           seed_option("seed of every point (default: 1)"),
@@ -146,6 +147,7 @@ int run_compare(const std::vector<std::string>& words) {
   base.osl = parse_tokens(args, "osl", base.osl);
   base.price_sheet = args.value("prices").value_or(base.price_sheet);
   base.seed = parse_seed(args, base.seed);
+  base.extra_yaml = skew_yaml(args);
   study::SweepSpace space =
       args.flag("full") ? study::SweepSpace::standard() : study::SweepSpace::quick();
   study::SweepOptions options;

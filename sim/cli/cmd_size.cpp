@@ -33,6 +33,7 @@ std::vector<OptionSpec> size_options() {
           {"isl", true, "N", "input tokens per request (default: 1024)"},
           {"osl", true, "N", "output tokens per request (default: 1024)"},
           {"workload", true, "NAME|PATH", "mixed request classes, each with its own SLA"},
+          skew_option_spec(),
           {"prices", true, "NAME|PATH", "price and power sheet (default: prices)"},
           stack_option_spec(true),
           prefill_system_option_spec(true),
@@ -144,6 +145,7 @@ int run_size(const std::vector<std::string>& words) {
   base.model = args.value("model").value_or(base.model);
   base.price_sheet = args.value("prices").value_or(base.price_sheet);
   base.seed = parse_seed(args, base.seed);
+  base.extra_yaml = skew_yaml(args);
   double osl_mean = 0.0;
   if (const auto w = args.value("workload")) {
     if (args.value("isl") || args.value("osl")) {

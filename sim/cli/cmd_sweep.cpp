@@ -4,6 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 #include <span>
@@ -95,6 +98,7 @@ std::vector<OptionSpec> sweep_options() {
           {"disagg", true, "LIST|none", "prefill:decode instance ratios (default: 1:1,1:2,1:4)"},
           {"max-concurrency", true, "N", "top of the concurrency ladder per instance (4096)"},
           {"quick", false, "", "the smaller search space of `moesim compare`"},
+          skew_option_spec(),
           {"no-prune", false, "", "simulate the points the capacity rule would prune"},
           {"all", false, "", "print every point, pruned ones with the reason"},
           {"csv", true, "FILE", "write every point as CSV"},
@@ -262,6 +266,27 @@ std::int64_t parse_tokens(const Args& args, const char* name, std::int64_t fallb
   return parse_positive(args, name, fallback);
 }
 
+OptionSpec skew_option_spec() {
+  return {"skew", true, "EXPONENT",
+          "expert popularity Zipf(EXPONENT) in every MoE layer, e.g. 0.6 (default: uniform)"};
+}
+
+std::string skew_yaml(const Args& args) {
+  const auto v = args.value("skew");
+  if (!v) return "";
+  double exponent = 0.0;
+  const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), exponent);
+  if (ec != std::errc{} || end != v->data() + v->size() || !std::isfinite(exponent) ||
+      exponent < 0.0) {
+    throw ConfigError(kCommandLine, "--skew",
+                      "a Zipf exponent, a number >= 0 (e.g. 0.6; 0 is uniform)", *v);
+  }
+  std::array<char, 32> text{};
+  const auto written = std::to_chars(text.data(), text.data() + text.size(), exponent);
+  return "routing: {popularity: {kind: zipf, exponent: " + std::string(text.data(), written.ptr) +
+         "}}";
+}
+
 int run_sweep(const std::vector<std::string>& words) {
   const auto specs = sweep_options();
   for (const auto& w : words) {
@@ -291,6 +316,7 @@ int run_sweep(const std::vector<std::string>& words) {
   base.stack = stack_option(args, 0, 1);
   base.prefill_system = prefill_system_option(args, 0, 1);
   base.seed = parse_seed(args, base.seed);
+  base.extra_yaml = skew_yaml(args);
   study::SweepSpace space =
       args.flag("quick") ? study::SweepSpace::quick() : study::SweepSpace::standard();
   if (const auto v = args.value("tp")) space.tp_sizes = parse_list("tp", *v, 1);

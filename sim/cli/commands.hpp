@@ -72,6 +72,12 @@ std::string checked_precision(const std::string& text, const std::string& option
 /// A positive integer option `--name` (e.g. --isl), `fallback` when absent; a ConfigError
 /// otherwise.
 std::int64_t parse_tokens(const Args& args, const char* name, std::int64_t fallback);
+/// The --skew option's help entry: a Zipf expert popularity in every point's scenario.
+OptionSpec skew_option_spec();
+/// The scenario YAML of --skew EXPONENT for study::SweepBase::extra_yaml: "routing:
+/// {popularity: {kind: zipf, exponent: EXPONENT}}", "" when absent (uniform popularity). A
+/// ConfigError at --skew unless EXPONENT is a finite number >= 0.
+std::string skew_yaml(const Args& args);
 
 // Helpers shared by `collective` and `explain` (cmd_collective.cpp).
 
