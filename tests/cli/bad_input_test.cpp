@@ -157,6 +157,9 @@ TEST_CASE("attribute: bad factors, levels and precisions are located errors befo
   const Result none = run_moesim("attribute --factors stack --baseline-stack trtllm");
   CHECK(none.status == 2);
   CHECK(contains(none.output, "at least one factor"));
+  const Result skew = run_moesim("attribute --skew -1");
+  CHECK(skew.status == 2);
+  CHECK(contains(skew.output, "--skew"));
   const Result precision = run_moesim("attribute --target-precision weights=fp3");
   CHECK(precision.status == 2);
   CHECK(contains(precision.output, "--target-precision"));
