@@ -358,34 +358,41 @@ workload:
   return serve::parse_scenario(config::ConfigNode::parse(yaml, "test"), catalog);
 }
 
-TEST_CASE("a disaggregated scenario without kv_transfer moves KV on the network") {
-  const config::Catalog catalog = source_catalog();
-  serve::Scenario sc = network_scenario(catalog);
-  const BuiltModels built = build_step_models(sc, catalog);
-  const std::string d = built.models.kv_transfer->describe();
-  CHECK(d.find("network flows (max_min) on gb200-nvl72") == 0);
+/// Runs `sc` on `built`: some requests hand their KV over, each taking at least `fixed_ps` +
+/// its bytes (35,136 B per input token) at `rate` B/s, and a second run on the same models (a
+/// new Simulation) is identical.
+void check_transfers(const serve::Scenario& sc, const BuiltModels& built, double rate,
+                     std::int64_t fixed_ps) {
   const serve::EngineConfig engine = sc.engine_config();
   const serve::test::RunWithRequests r = serve::test::run_with_requests(
       engine, sc.workload, built.models.view(), sc.seed, std::nullopt);
   REQUIRE(r.result.metrics.kv_transfer_ms);
   CHECK(r.result.metrics.kv_transfer_ms->count > 0);
-  // One NVL72: a transfer takes at least 0.6 us + ISL x 35136 B / 721.8 GB/s (more when it
-  // shares a GPU's NVLink with others).
   int transfers = 0;
   for (const serve::RequestRecord& q : r.requests) {
     if (q.decode_instance < 0 || !q.completed) continue;
     ++transfers;
-    const std::int64_t alone = transfer_ps(35136.0 * q.input_tokens, kGb200Nvlink) + kNvlinkPs - 1;
+    const std::int64_t alone = transfer_ps(35136.0 * q.input_tokens, rate) + fixed_ps - 1;
     CHECK((q.decode_ready - q.decode_admit).count() >= alone);
   }
   CHECK(transfers > 0);
-  // A second run on the same models (a new Simulation) is identical.
   const serve::test::RunWithRequests again = serve::test::run_with_requests(
       engine, sc.workload, built.models.view(), sc.seed, std::nullopt);
   REQUIRE(again.requests.size() == r.requests.size());
   for (std::size_t i = 0; i < r.requests.size(); ++i) {
     CHECK(again.requests[i].decode_ready == r.requests[i].decode_ready);
   }
+}
+
+TEST_CASE("a disaggregated scenario without kv_transfer moves KV on the network") {
+  const config::Catalog catalog = source_catalog();
+  serve::Scenario sc = network_scenario(catalog);
+  const BuiltModels built = build_step_models(sc, catalog);
+  const std::string d = built.models.kv_transfer->describe();
+  CHECK(d.find("network flows (max_min) on gb200-nvl72") == 0);
+  // One NVL72: a transfer takes at least 0.6 us + ISL x 35136 B / 721.8 GB/s (more when it
+  // shares a GPU's NVLink with others).
+  check_transfers(sc, built, kGb200Nvlink, kNvlinkPs);
 }
 
 TEST_CASE("a scenario's kv_transfer keeps the fixed rate") {
@@ -411,25 +418,9 @@ TEST_CASE("a mixed-hardware scenario moves KV over the NICs and runs determinist
   CAPTURE(d);
   CHECK(d.find("decode GPUs 72-79") != std::string::npos);
   CHECK(d.find("mixed hardware hgx-h200 -> gb200-nvl72") != std::string::npos);
-  const serve::EngineConfig engine = sc.engine_config();
-  const serve::test::RunWithRequests r = serve::test::run_with_requests(
-      engine, sc.workload, built.models.view(), sc.seed, std::nullopt);
   // Both sides have 400 Gb/s NICs (47 GB/s achieved); each transfer takes at least the rail
   // latency + ISL x 35136 B / 47 GB/s, some 15 times the NVLink time of the same-system run.
-  int transfers = 0;
-  for (const serve::RequestRecord& q : r.requests) {
-    if (q.decode_instance < 0 || !q.completed) continue;
-    ++transfers;
-    const std::int64_t alone = transfer_ps(35136.0 * q.input_tokens, kH200Nic) + kRailPs - 1;
-    CHECK((q.decode_ready - q.decode_admit).count() >= alone);
-  }
-  CHECK(transfers > 0);
-  const serve::test::RunWithRequests again = serve::test::run_with_requests(
-      engine, sc.workload, built.models.view(), sc.seed, std::nullopt);
-  REQUIRE(again.requests.size() == r.requests.size());
-  for (std::size_t i = 0; i < r.requests.size(); ++i) {
-    CHECK(again.requests[i].decode_ready == r.requests[i].decode_ready);
-  }
+  check_transfers(sc, built, kH200Nic, kRailPs);
 }
 
 TEST_CASE("pools naming the top-level system run bit for bit as without a pool system") {
