@@ -138,12 +138,7 @@ int run_attribute(const std::vector<std::string>& words) {
     }
   }
   const Args args("attribute", words, specs);
-  const std::string format = args.value("format").value_or("text");
-  const std::vector<std::string> formats{"text", "csv", "json"};
-  if (std::find(formats.begin(), formats.end(), format) == formats.end()) {
-    throw ConfigError(kCommandLine, "--format", "one of text, csv, json", format,
-                      closest_match(format, formats));
-  }
+  const std::string format = format_of(args);
   if (!args.positional().empty()) {
     throw ConfigError(kCommandLine, "moesim attribute", "options only (see --help)",
                       args.positional().front());

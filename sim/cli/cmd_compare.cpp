@@ -82,16 +82,6 @@ constexpr const char* kCompareHelp =
     "--hardware prints the datasheet table instead (dense FP4/FP8/BF16 peaks, HBM, NVLink,\n"
     "scale-out, price and power per GPU and per NVLink domain).\n\n";
 
-void check_format(const Args& args) {
-  const std::string format = args.value("format").value_or("text");
-  const std::vector<std::string> formats{"text", "csv", "json"};
-  for (const auto& f : formats) {
-    if (f == format) return;
-  }
-  throw ConfigError(kCommandLine, "--format", "one of text, csv, json", format,
-                    closest_match(format, formats));
-}
-
 int run_hardware(const Args& args, const config::Catalog& catalog) {
   std::vector<std::string> names = args.values("system");
   if (names.empty()) names = {kDefaultSystemA, kDefaultSystemB};
@@ -119,7 +109,7 @@ int run_compare(const std::vector<std::string>& words) {
     }
   }
   const Args args("compare", words, specs);
-  check_format(args);
+  format_of(args);  // checked before anything runs
   if (!args.positional().empty()) {
     throw ConfigError(kCommandLine, "moesim compare", "options only (see --help)",
                       args.positional().front());

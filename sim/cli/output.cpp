@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -49,18 +50,24 @@ OptionSpec format_option() {
   return {"format", true, "text|csv|json", "output format (default: text)"};
 }
 
-void print_table(const Args& args, const study::Table& table) {
+std::string format_of(const Args& args) {
   const std::string format = args.value("format").value_or("text");
-  if (format == "text") {
-    std::cout << table.to_text();
-  } else if (format == "csv") {
+  const std::vector<std::string> formats{"text", "csv", "json"};
+  if (std::find(formats.begin(), formats.end(), format) == formats.end()) {
+    throw ConfigError(kCommandLine, "--format", "one of text, csv, json", format,
+                      closest_match(format, formats));
+  }
+  return format;
+}
+
+void print_table(const Args& args, const study::Table& table) {
+  const std::string format = format_of(args);
+  if (format == "csv") {
     std::cout << table.to_csv();
   } else if (format == "json") {
     std::cout << table.to_json();
   } else {
-    const std::vector<std::string> formats{"text", "csv", "json"};
-    throw ConfigError({"<command line>", 0, 0}, "--format", "one of text, csv, json", format,
-                      closest_match(format, formats));
+    std::cout << table.to_text();
   }
 }
 

@@ -21,6 +21,9 @@ config::Catalog open_catalog(const Args& args);
 /// The `--format text|csv|json` option spec.
 OptionSpec format_option();
 
+/// The --format value (text when absent); a ConfigError with a did-you-mean for an unknown one.
+std::string format_of(const Args& args);
+
 /// Prints `table` to stdout in the format chosen with --format (text when absent); throws
 /// ConfigError for an unknown format, with a did-you-mean.
 void print_table(const Args& args, const study::Table& table);

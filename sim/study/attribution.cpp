@@ -188,9 +188,11 @@ std::optional<Factor> parse_factor(std::string_view name) {
 
 SweepSpace AttributionSetup::default_space() {
   SweepSpace s = SweepSpace::quick();
-  // Disaggregation at the ratios where 1k/1k decode pools keep their prefill busy (sweep's
-  // default 1:4 adds little at 1k in: the prefill instance saturates first), with the
-  // baseline's ADP8 and the widest ADP width inside a domain as the decode pool.
+  // Disaggregation at 1:1 and 1:2, with the baseline's ADP8 and the widest ADP width inside a
+  // domain (72 on an NVL72; wider ones are dropped per system) as the decode pool. Sweep's 1:4
+  // is left out: at 1k in one TP8 prefill instance already limits 1:2 (`moesim sweep --system
+  // gb200-nvl72 --quick --precision weights=nvfp4 --disagg 1:1,1:2`, 2026-12-08: 1P:2D(ADP72)
+  // peaks at 412 tok/s per GPU against 782 for 1P:1D), so 1:4 only adds idle decode GPUs.
   s.disagg_ratios = {{1, 1}, {1, 2}};
   s.disagg_decode_widths = {kServerGpus, 72};
   return s;
